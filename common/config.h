@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Configuration: /etc/ckptd/ckptd.conf ([Daemon]) and /etc/ckptd/containers.d/NAME.conf
+ * (one per container). INI syntax parsed by libinih; systemd-style keys. Parsing is pure
+ * (no kernel access): it checks syntax and values only. Every error names file, line, key. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONTAINER_NAME_MAX 64
+
+/* [A-Za-z0-9_.-]{1,64}, not starting with a dot. */
+bool container_name_is_valid(const char *name);
+
+enum staging_mode {
+	STAGING_AUTO,
+	STAGING_MEMORY,
+	STAGING_DISK,
+};
+
+struct daemon_config {
+	char *criu;           /* Criu=: path of the criu binary; NULL = search PATH */
+	char *read_group;     /* ReadGroup=: group allowed to call read-only methods; NULL = none */
+	char *staging_dir;    /* StagingDir=: where Staging=memory|auto puts images; NULL = /run/ckptd/staging */
+	unsigned max_parallel_jobs; /* MaxParallelJobs=, default 4 */
+};
+
+struct retention_config {
+	unsigned keep_last;     /* KeepLast=, default 10; 0 = no limit from this key */
+	unsigned keep_hourly;   /* KeepHourly=, default 0 */
+	unsigned keep_daily;
+	unsigned keep_weekly;
+	unsigned keep_monthly;
+	unsigned keep_yearly;
+	/* MinFreeSpace=: either percent (min_free_percent, 0..100) or bytes (min_free_bytes,
+	 * with K/M/G/T suffixes, base 1024). Both 0 = not set. */
+	unsigned min_free_percent;
+	uint64_t min_free_bytes;
+};
+
+struct container_config {
+	char *name;
+	char *file;             /* the file it came from */
+	char *cgroup;           /* Cgroup=: absolute path of the cgroup directory */
+	char **volumes;         /* Volume=, repeatable, NULL-terminated; "lvm:VG/LV" or a path */
+	size_t n_volumes;
+	int root_pid;           /* RootPid=, 0 = discover */
+	char *root_directory;   /* RootDirectory=: overrides the discovered root fs; NULL = discover */
+	uint64_t freeze_timeout_usec; /* FreezeTimeoutSec=, default 10 s */
+	uint64_t max_frozen_usec;     /* MaxFrozenSec=, default 60 s */
+	enum staging_mode staging;    /* Staging=, default auto */
+	bool tcp_established;         /* TcpEstablished=, default no */
+	bool file_locks;              /* FileLocks=, default no */
+	char *on_calendar;            /* [Schedule] OnCalendar=, NULL = no timer */
+	struct retention_config retention;
+};
+
+/* Parse errors: "FILE:LINE: [Section] Key=: what is wrong" (or "FILE: ..." without a line). */
+int daemon_config_load(const char *path, struct daemon_config *ret, char **ret_error);
+void daemon_config_done(struct daemon_config *c);
+
+/* Loads containers.d/NAME.conf; NAME is taken from the file name and must be valid. */
+int container_config_load(const char *path, struct container_config **ret, char **ret_error);
+struct container_config *container_config_free(struct container_config *c);
+static inline void container_config_freep(struct container_config **c) {
+	container_config_free(*c);
+}
+
+/* Parses "10", "1.5", "250ms", "2s", "1min" into microseconds (systemd time spans, subset). */
+int parse_sec(const char *s, uint64_t *ret_usec);
+/* Parses yes/no/true/false/on/off/1/0. */
+int parse_boolean(const char *s, bool *ret);
+/* Parses "10%" or "512M" / "2G" / "4096". */
+int parse_min_free(const char *s, unsigned *ret_percent, uint64_t *ret_bytes);

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "macro.h"
+#include "pair.h"
+
+char *catalog_container_dir(const char *state_dir, const char *name) {
+	return path_join(state_dir, "containers", name);
+}
+
+char *catalog_pair_dir(const char *state_dir, const char *name, uint64_t id) {
+	char idstr[32];
+	snprintf(idstr, sizeof(idstr), "%" PRIu64, id);
+	return path_join(state_dir, "containers", name, "pairs", idstr);
+}
+
+static int parse_id(const char *s, uint64_t *ret) {
+	if (!s[0] || s[0] == '0' || strlen(s) > 19)
+		return -EINVAL;
+	uint64_t v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t) (*p - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Ids of all numeric directories under pairs/, ascending. */
+static int list_pair_dirs(const char *state_dir, const char *name, uint64_t **ret_ids, size_t *ret_n) {
+	_cleanup_free_ char *dir = path_join(state_dir, "containers", name, "pairs");
+	if (!dir)
+		return -ENOMEM;
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n = 0;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			return negative_errno();
+	} else {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			uint64_t id;
+			if (parse_id(de->d_name, &id) < 0)
+				continue;
+			uint64_t *a = realloc(ids, (n + 1) * sizeof(uint64_t));
+			if (!a)
+				return -ENOMEM;
+			ids = a;
+			ids[n++] = id;
+		}
+	}
+	for (size_t i = 1; i < n; i++) /* insertion sort: catalogs are small */
+		for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+			uint64_t t = ids[j];
+			ids[j] = ids[j - 1];
+			ids[j - 1] = t;
+		}
+	*ret_ids = TAKE_PTR(ids);
+	*ret_n = n;
+	return 0;
+}
+
+int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_id) {
+	_cleanup_free_ char *cdir = catalog_container_dir(state_dir, name);
+	_cleanup_free_ char *last = path_join(state_dir, "containers", name, "last-id");
+	if (!cdir || !last)
+		return -ENOMEM;
+	int r = mkdir_p(cdir, 0700);
+	if (r < 0)
+		return r;
+
+	uint64_t max = 0;
+	_cleanup_free_ char *line = NULL;
+	r = read_one_line_file(last, &line);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r >= 0 && parse_id(line, &max) < 0)
+		max = 0; /* corrupt: fall back to the directories */
+
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n;
+	r = list_pair_dirs(state_dir, name, &ids, &n);
+	if (r < 0)
+		return r;
+	if (n > 0 && ids[n - 1] > max)
+		max = ids[n - 1];
+
+	uint64_t id = max + 1;
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", id);
+	r = write_file_atomic(last, buf, (size_t) len, 0600);
+	if (r < 0)
+		return r;
+
+	_cleanup_free_ char *pdir = catalog_pair_dir(state_dir, name, id);
+	if (!pdir)
+		return -ENOMEM;
+	r = mkdir_p(pdir, 0700);
+	if (r < 0)
+		return r;
+	*ret_id = id;
+	return 0;
+}
+
+static int error_set(char **ret_error, const char *fmt, const char *arg) {
+	if (ret_error) {
+		free(*ret_error);
+		if (asprintf(ret_error, fmt, arg) < 0)
+			*ret_error = NULL;
+	}
+	return -EBADMSG;
+}
+
+int pair_validate(json_t *pair, char **ret_error) {
+	static const struct {
+		const char *key;
+		json_type type;
+	} required[] = {
+		{ "container", JSON_STRING }, { "id", JSON_INTEGER },     { "state", JSON_STRING },
+		{ "created", JSON_STRING },   { "volumes", JSON_ARRAY }, { "timings", JSON_OBJECT },
+		{ "images", JSON_OBJECT },
+	};
+	if (!json_is_object(pair))
+		return error_set(ret_error, "%s", "pair.json is not a JSON object");
+	for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+		json_t *v = json_object_get(pair, required[i].key);
+		if (!v)
+			return error_set(ret_error, "pair.json lacks \"%s\"", required[i].key);
+		if (json_typeof(v) != required[i].type)
+			return error_set(ret_error, "pair.json has a wrong type for \"%s\"", required[i].key);
+	}
+	if (json_integer_value(json_object_get(pair, "id")) <= 0)
+		return error_set(ret_error, "%s", "pair.json has a non-positive id");
+	if (!container_name_is_valid(json_string_value(json_object_get(pair, "container"))))
+		return error_set(ret_error, "%s", "pair.json has an invalid container name");
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(pair, "volumes"), i, v) {
+		if (!json_is_string(json_object_get(v, "backend")) || !json_is_string(json_object_get(v, "source")) ||
+		    !json_is_string(json_object_get(v, "snapshot")))
+			return error_set(ret_error, "%s", "pair.json has a volume without backend/source/snapshot");
+	}
+	return 0;
+}
+
+bool pair_is_complete(json_t *pair) {
+	return streq_ptr(json_string_value(json_object_get(pair, "state")), "complete");
+}
+
+uint64_t pair_id(json_t *pair) {
+	json_int_t id = json_integer_value(json_object_get(pair, "id"));
+	return id > 0 ? (uint64_t) id : 0;
+}
+
+int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
+                      json_t **ret, char **ret_error) {
+	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, id);
+	if (!dir)
+		return -ENOMEM;
+	_cleanup_free_ char *file = path_join(dir, "pair.json");
+	if (!file)
+		return -ENOMEM;
+	json_error_t jerr;
+	_cleanup_json_ json_t *pair = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!pair) {
+		if (access(file, F_OK) < 0 && errno == ENOENT)
+			return access(dir, F_OK) < 0 ? -ENOENT : error_set(ret_error, "%s", "pair.json is missing");
+		return error_set(ret_error, "pair.json does not parse: %s", jerr.text);
+	}
+	int r = pair_validate(pair, ret_error);
+	if (r < 0)
+		return r;
+	if (pair_id(pair) != id || !streq(json_string_value(json_object_get(pair, "container")), name))
+		return error_set(ret_error, "%s", "pair.json names another pair");
+	if (require_complete && !pair_is_complete(pair))
+		return -EINPROGRESS;
+	*ret = TAKE_PTR(pair);
+	return 0;
+}
+
+int catalog_list_containers(const char *state_dir, char ***ret_names) {
+	_cleanup_free_ char *dir = path_join(state_dir, "containers");
+	if (!dir)
+		return -ENOMEM;
+	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+	if (!names)
+		return -ENOMEM;
+	size_t n = 0;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return negative_errno();
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (!container_name_is_valid(de->d_name))
+			continue;
+		char **a = realloc(names, (n + 2) * sizeof(char *));
+		if (!a)
+			return -ENOMEM;
+		names = a;
+		names[n] = strdup(de->d_name);
+		if (!names[n])
+			return -ENOMEM;
+		names[++n] = NULL;
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	*ret_names = TAKE_PTR(names);
+	return 0;
+}
+
+static int list_one(const char *state_dir, const char *name, json_t *array) {
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n;
+	int r = list_pair_dirs(state_dir, name, &ids, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		json_t *pair;
+		if (catalog_load_pair(state_dir, name, ids[i], true, &pair, NULL) < 0)
+			continue; /* incomplete or damaged: never listed as a pair */
+		if (json_array_append_new(array, pair) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int catalog_list_pairs(const char *state_dir, const char *name, json_t **ret_array) {
+	_cleanup_json_ json_t *array = json_array();
+	if (!array)
+		return -ENOMEM;
+	int r;
+	if (name)
+		r = list_one(state_dir, name, array);
+	else {
+		_cleanup_strv_free_ char **names = NULL;
+		r = catalog_list_containers(state_dir, &names);
+		for (char **c = names; r >= 0 && c && *c; c++)
+			r = list_one(state_dir, *c, array);
+	}
+	if (r < 0)
+		return r;
+	*ret_array = TAKE_PTR(array);
+	return 0;
+}
+
+int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **ret_ids, size_t *ret_n) {
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n, k = 0;
+	int r = list_pair_dirs(state_dir, name, &ids, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		json_t *pair;
+		r = catalog_load_pair(state_dir, name, ids[i], true, &pair, NULL);
+		if (r >= 0) {
+			json_decref(pair);
+			continue;
+		}
+		if (r == -ENOMEM)
+			return r;
+		ids[k++] = ids[i];
+	}
+	*ret_ids = TAKE_PTR(ids);
+	*ret_n = k;
+	return 0;
+}
+
+int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, json_t *pair) {
+	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, id);
+	if (!dir)
+		return -ENOMEM;
+	_cleanup_free_ char *file = path_join(dir, "pair.json");
+	_cleanup_free_ char *text = json_dumps(pair, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!file || !text)
+		return -ENOMEM;
+	size_t len = strlen(text);
+	text[len] = '\0';
+	_cleanup_free_ char *withnl = NULL;
+	if (asprintf(&withnl, "%s\n", text) < 0)
+		return -ENOMEM;
+	return write_file_atomic(file, withnl, len + 1, 0600);
+}

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Varlink wire format over jansson: framing (NUL-terminated JSON objects), strict validation of
+ * calls and replies, serialisation, parameter helpers, and a small blocking client.
+ *
+ * Parsing is strict on purpose: duplicate keys are refused (JSON_REJECT_DUPLICATES; two
+ * parsers could otherwise read different values from one message), as are unknown top-level
+ * keys, wrong types, malformed method and error names, and "more" together with "oneway".
+ * jansson also refuses "\u0000" in strings, so every string is a C string, and limits nesting
+ * depth. */
+
+#include "varlink.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "macro.h"
+
+#define VARLINK_NAME_MAX 255
+
+/* jansson ≥ 2.14 has json_auto_t; spelled out to match the rest of the code. */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+void varlink_buffer_done(struct varlink_buffer *b) {
+	if (!b)
+		return;
+
+	free(b->data);
+	*b = (struct varlink_buffer) {};
+}
+
+/* Length of the message at the end of the buffer that has no NUL yet. */
+static size_t buffer_pending(const struct varlink_buffer *b) {
+	const char *nul;
+
+	if (b->size == 0)
+		return 0;
+
+	nul = memrchr(b->data, 0, b->size);
+	return nul ? b->size - (size_t) (nul - b->data) - 1 : b->size;
+}
+
+int varlink_buffer_append(struct varlink_buffer *b, const void *p, size_t n) {
+	const char *in = p;
+	size_t pending, need;
+
+	if (n == 0)
+		return 0;
+
+	/* Every message the new bytes extend or contain must fit; checked before anything is
+	 * copied, so the buffer is unchanged on error. */
+	pending = buffer_pending(b);
+	for (size_t i = 0; i < n;) {
+		const char *nul = memchr(in + i, 0, n - i);
+		size_t chunk = nul ? (size_t) (nul - (in + i)) : n - i;
+
+		if (chunk > VARLINK_MESSAGE_MAX - pending)
+			return -EMSGSIZE;
+		if (!nul)
+			break;
+		pending = 0;
+		i += chunk + 1;
+	}
+
+	if (n > SIZE_MAX - b->size)
+		return -ENOMEM;
+	need = b->size + n;
+	if (need > b->allocated) {
+		size_t a = b->allocated > SIZE_MAX / 2 ? need : b->allocated * 2;
+		char *d;
+
+		if (a < need)
+			a = need;
+		if (a < 4096)
+			a = 4096;
+		d = realloc(b->data, a);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->allocated = a;
+	}
+
+	memcpy(b->data + b->size, in, n);
+	b->size = need;
+	return 0;
+}
+
+int varlink_buffer_take_message(struct varlink_buffer *b, char **ret_msg) {
+	const char *nul;
+	size_t len;
+	char *m;
+
+	if (b->size == 0)
+		return 0;
+
+	nul = memchr(b->data, 0, b->size);
+	if (!nul)
+		return 0;
+
+	len = (size_t) (nul - b->data);
+	m = malloc(len + 1);
+	if (!m)
+		return -ENOMEM;
+	memcpy(m, b->data, len + 1);
+
+	memmove(b->data, b->data + len + 1, b->size - len - 1);
+	b->size -= len + 1;
+
+	*ret_msg = m;
+	return 1;
+}
+
+/* Varlink names. Interface: reverse-domain, "[A-Za-z]([-]*[A-Za-z0-9])*(\.[A-Za-z0-9]([-]*[A-Za-z0-9])*)+";
+ * member (method or error): "[A-Z][A-Za-z0-9]*". A qualified name is "interface.Member". */
+static bool ascii_isalnum(char c) {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool interface_name_is_valid(const char *s, size_t n) {
+	size_t segments = 0;
+
+	if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+
+	for (size_t i = 0; i < n;) {
+		/* one segment: alphanumerics with inner dashes */
+		if (!ascii_isalnum(s[i]))
+			return false;
+		while (i < n && (ascii_isalnum(s[i]) || s[i] == '-'))
+			i++;
+		if (s[i - 1] == '-')
+			return false;
+		segments++;
+		if (i < n) {
+			if (s[i] != '.' || i + 1 == n)
+				return false;
+			i++;
+		}
+	}
+
+	return segments >= 2;
+}
+
+static bool qualified_name_is_valid(const char *s) {
+	const char *dot;
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > VARLINK_NAME_MAX)
+		return false;
+
+	dot = strrchr(s, '.');
+	if (!dot || !(dot[1] >= 'A' && dot[1] <= 'Z'))
+		return false;
+	for (const char *c = dot + 1; *c; c++)
+		if (!ascii_isalnum(*c))
+			return false;
+
+	return interface_name_is_valid(s, (size_t) (dot - s));
+}
+
+_printf_(2, 3) static int parse_fail(char **ret_error, const char *fmt, ...) {
+	va_list ap;
+
+	if (ret_error) {
+		char *m;
+
+		va_start(ap, fmt);
+		if (vasprintf(&m, fmt, ap) < 0)
+			m = NULL;
+		va_end(ap);
+		*ret_error = m;
+	}
+
+	return -EBADMSG;
+}
+
+static json_t *message_load(const char *msg, char **ret_error) {
+	json_error_t e;
+	json_t *j;
+
+	j = json_loads(msg, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		parse_fail(ret_error, "invalid JSON: %s (line %d, column %d)", e.text, e.line, e.column);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		parse_fail(ret_error, "message is not a JSON object");
+		return NULL;
+	}
+
+	return j;
+}
+
+void varlink_call_done(struct varlink_call *c) {
+	if (!c)
+		return;
+
+	free(c->method);
+	json_decref(c->parameters);
+	*c = (struct varlink_call) {};
+}
+
+int varlink_call_parse(const char *msg, struct varlink_call *ret, char **ret_error) {
+	_cleanup_json_ json_t *j = NULL;
+	json_t *method = NULL, *parameters = NULL, *v;
+	bool more = false, oneway = false;
+	const char *key;
+	char *m;
+
+	if (!msg)
+		return -EINVAL;
+
+	j = message_load(msg, ret_error);
+	if (!j)
+		return -EBADMSG;
+
+	json_object_foreach(j, key, v) {
+		if (streq(key, "method")) {
+			if (!json_is_string(v))
+				return parse_fail(ret_error, "\"method\" is not a string");
+			method = v;
+		} else if (streq(key, "parameters")) {
+			if (!json_is_object(v))
+				return parse_fail(ret_error, "\"parameters\" is not an object");
+			parameters = v;
+		} else if (streq(key, "more")) {
+			if (!json_is_boolean(v))
+				return parse_fail(ret_error, "\"more\" is not a boolean");
+			more = json_is_true(v);
+		} else if (streq(key, "oneway")) {
+			if (!json_is_boolean(v))
+				return parse_fail(ret_error, "\"oneway\" is not a boolean");
+			oneway = json_is_true(v);
+		} else
+			return parse_fail(ret_error, "unknown key \"%.64s\"", key);
+	}
+
+	if (!method)
+		return parse_fail(ret_error, "\"method\" is missing");
+	if (!qualified_name_is_valid(json_string_value(method)))
+		return parse_fail(ret_error, "invalid method name \"%.*s\"", VARLINK_NAME_MAX,
+				  json_string_value(method));
+	if (more && oneway)
+		return parse_fail(ret_error, "\"more\" and \"oneway\" exclude each other");
+
+	m = strdup(json_string_value(method));
+	if (!m)
+		return -ENOMEM;
+	parameters = parameters ? json_incref(parameters) : json_object();
+	if (!parameters) {
+		free(m);
+		return -ENOMEM;
+	}
+
+	*ret = (struct varlink_call) {
+		.method = m,
+		.parameters = parameters,
+		.more = more,
+		.oneway = oneway,
+	};
+	return 0;
+}
+
+void varlink_reply_done(struct varlink_reply *r) {
+	if (!r)
+		return;
+
+	free(r->error);
+	json_decref(r->parameters);
+	*r = (struct varlink_reply) {};
+}
+
+int varlink_reply_parse(const char *msg, struct varlink_reply *ret) {
+	_cleanup_json_ json_t *j = NULL;
+	json_t *error = NULL, *parameters = NULL, *v;
+	bool continues = false;
+	const char *key;
+	char *e = NULL;
+
+	if (!msg)
+		return -EINVAL;
+
+	j = message_load(msg, NULL);
+	if (!j)
+		return -EBADMSG;
+
+	json_object_foreach(j, key, v) {
+		if (streq(key, "error")) {
+			if (!json_is_string(v))
+				return -EBADMSG;
+			error = v;
+		} else if (streq(key, "parameters")) {
+			if (!json_is_object(v))
+				return -EBADMSG;
+			parameters = v;
+		} else if (streq(key, "continues")) {
+			if (!json_is_boolean(v))
+				return -EBADMSG;
+			continues = json_is_true(v);
+		} else
+			return -EBADMSG;
+	}
+
+	if (error) {
+		if (!qualified_name_is_valid(json_string_value(error)))
+			return -EBADMSG;
+		if (continues) /* an error ends the call */
+			return -EBADMSG;
+		e = strdup(json_string_value(error));
+		if (!e)
+			return -ENOMEM;
+	}
+	parameters = parameters ? json_incref(parameters) : json_object();
+	if (!parameters) {
+		free(e);
+		return -ENOMEM;
+	}
+
+	*ret = (struct varlink_reply) {
+		.error = e,
+		.parameters = parameters,
+		.continues = continues,
+	};
+	return 0;
+}
+
+/* Serialises one message: compact JSON, NUL included in *ret_size. -EMSGSIZE if the peer would
+ * refuse it as too large. */
+static int message_dump(json_t *j, char **ret, size_t *ret_size) {
+	char *s;
+	size_t n;
+
+	s = json_dumps(j, JSON_COMPACT);
+	if (!s)
+		return -ENOMEM;
+
+	n = strlen(s);
+	if (n > VARLINK_MESSAGE_MAX) {
+		free(s);
+		return -EMSGSIZE;
+	}
+
+	*ret = s;
+	*ret_size = n + 1;
+	return 0;
+}
+
+/* Adds "parameters" (an empty object if NULL); the caller keeps its reference. */
+static int message_set_parameters(json_t *j, json_t *parameters) {
+	if (!parameters)
+		return json_object_set_new(j, "parameters", json_object()) < 0 ? -ENOMEM : 0;
+	if (!json_is_object(parameters))
+		return -EINVAL;
+
+	return json_object_set(j, "parameters", parameters) < 0 ? -ENOMEM : 0;
+}
+
+int varlink_call_format(const char *method, json_t *parameters, bool more, char **ret, size_t *ret_size) {
+	_cleanup_json_ json_t *j = NULL;
+	int r;
+
+	if (!qualified_name_is_valid(method))
+		return -EINVAL;
+
+	j = json_object();
+	if (!j)
+		return -ENOMEM;
+	if (json_object_set_new(j, "method", json_string(method)) < 0)
+		return -ENOMEM;
+	r = message_set_parameters(j, parameters);
+	if (r < 0)
+		return r;
+	if (more && json_object_set_new(j, "more", json_true()) < 0)
+		return -ENOMEM;
+
+	return message_dump(j, ret, ret_size);
+}
+
+int varlink_reply_format(json_t *parameters, bool continues, char **ret, size_t *ret_size) {
+	_cleanup_json_ json_t *j = NULL;
+	int r;
+
+	j = json_object();
+	if (!j)
+		return -ENOMEM;
+	r = message_set_parameters(j, parameters);
+	if (r < 0)
+		return r;
+	if (continues && json_object_set_new(j, "continues", json_true()) < 0)
+		return -ENOMEM;
+
+	return message_dump(j, ret, ret_size);
+}
+
+int varlink_error_format(const char *error, json_t *parameters, char **ret, size_t *ret_size) {
+	_cleanup_json_ json_t *j = NULL;
+	int r;
+
+	if (!qualified_name_is_valid(error))
+		return -EINVAL;
+
+	j = json_object();
+	if (!j)
+		return -ENOMEM;
+	if (json_object_set_new(j, "error", json_string(error)) < 0)
+		return -ENOMEM;
+	r = message_set_parameters(j, parameters);
+	if (r < 0)
+		return r;
+
+	return message_dump(j, ret, ret_size);
+}
+
+/* Looks a parameter up: 1 and *ret if present, 0 if absent (or null, the Varlink spelling of an
+ * absent optional value) and not required, -EINVAL otherwise. */
+static int param_get(json_t *params, const char *name, bool required, json_t **ret, const char **ret_bad) {
+	json_t *v;
+
+	if (!name || (params && !json_is_object(params)))
+		goto bad;
+
+	v = params ? json_object_get(params, name) : NULL;
+	if (!v || json_is_null(v)) {
+		if (required)
+			goto bad;
+		return 0;
+	}
+
+	*ret = v;
+	return 1;
+
+bad:
+	if (ret_bad)
+		*ret_bad = name;
+	return -EINVAL;
+}
+
+int varlink_param_string(json_t *params, const char *name, bool required, const char **ret, const char **ret_bad) {
+	json_t *v;
+	int r;
+
+	r = param_get(params, name, required, &v, ret_bad);
+	if (r <= 0)
+		return r;
+	if (!json_is_string(v)) {
+		if (ret_bad)
+			*ret_bad = name;
+		return -EINVAL;
+	}
+
+	*ret = json_string_value(v);
+	return 1;
+}
+
+int varlink_param_uint(json_t *params, const char *name, bool required, unsigned long long *ret, const char **ret_bad) {
+	json_t *v;
+	int r;
+
+	r = param_get(params, name, required, &v, ret_bad);
+	if (r <= 0)
+		return r;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		if (ret_bad)
+			*ret_bad = name;
+		return -EINVAL;
+	}
+
+	*ret = (unsigned long long) json_integer_value(v);
+	return 1;
+}
+
+int varlink_param_bool(json_t *params, const char *name, bool required, bool *ret, const char **ret_bad) {
+	json_t *v;
+	int r;
+
+	r = param_get(params, name, required, &v, ret_bad);
+	if (r <= 0)
+		return r;
+	if (!json_is_boolean(v)) {
+		if (ret_bad)
+			*ret_bad = name;
+		return -EINVAL;
+	}
+
+	*ret = json_is_true(v);
+	return 1;
+}
+
+static bool strv_contains(const char *const *l, const char *s) {
+	for (; l && *l; l++)
+		if (streq(*l, s))
+			return true;
+
+	return false;
+}
+
+int varlink_params_check_known(json_t *params, const char *const *known, const char **ret_bad) {
+	const char *key;
+	json_t *v;
+
+	if (!params)
+		return 0;
+	if (!json_is_object(params)) {
+		if (ret_bad)
+			*ret_bad = "parameters";
+		return -EINVAL;
+	}
+
+	json_object_foreach(params, key, v)
+		if (!strv_contains(known, key)) {
+			if (ret_bad)
+				*ret_bad = key;
+			return -EINVAL;
+		}
+
+	return 0;
+}
+
+/* Waits until fd is ready for events (POLLIN or POLLOUT); for fds that turned out non-blocking. */
+static int fd_wait(int fd, short events) {
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int k = poll(&p, 1, -1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (p.revents & POLLNVAL)
+			return -EBADF;
+		return 0; /* ready, or POLLERR/POLLHUP: the next call reports it */
+	}
+}
+
+int varlink_connect(const char *path, int *ret_fd) {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -EBADF;
+	socklen_t salen;
+	size_t n;
+
+	if (!path || !*path)
+		return -EINVAL;
+
+	n = strlen(path);
+	if (path[0] == '@') {
+		/* abstract namespace socket, as systemd spells it */
+		if (n == 1)
+			return -EINVAL;
+		if (n > sizeof(sa.sun_path))
+			return -ENAMETOOLONG;
+		memcpy(sa.sun_path + 1, path + 1, n - 1);
+		salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n);
+	} else {
+		if (n >= sizeof(sa.sun_path))
+			return -ENAMETOOLONG;
+		memcpy(sa.sun_path, path, n);
+		salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1);
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+
+	if (connect(fd, (struct sockaddr *) &sa, salen) < 0) {
+		int error = 0, r;
+		socklen_t len = sizeof(error);
+
+		/* Interrupted by a signal: the connection goes on in the background; wait for it. */
+		if (errno != EINTR && errno != EINPROGRESS)
+			return -errno;
+		r = fd_wait(fd, POLLOUT);
+		if (r < 0)
+			return r;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+			return -errno;
+		if (error != 0)
+			return -error;
+	}
+
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n) {
+	while (n > 0) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			int r;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			r = fd_wait(fd, POLLOUT);
+			if (r < 0)
+				return r;
+			continue;
+		}
+
+		p += k;
+		n -= (size_t) k;
+	}
+
+	return 0;
+}
+
+int varlink_send(int fd, const char *method, json_t *parameters, bool more) {
+	_cleanup_free_ char *m = NULL;
+	size_t n;
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+
+	r = varlink_call_format(method, parameters, more, &m, &n);
+	if (r < 0)
+		return r;
+
+	return send_all(fd, m, n);
+}
+
+int varlink_recv(int fd, struct varlink_buffer *buf, struct varlink_reply *ret) {
+	if (fd < 0)
+		return -EBADF;
+
+	for (;;) {
+		_cleanup_free_ char *m = NULL;
+		char chunk[16384];
+		ssize_t k;
+		int r;
+
+		/* Replies that came with an earlier read first. */
+		r = varlink_buffer_take_message(buf, &m);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return varlink_reply_parse(m, ret);
+
+		k = read(fd, chunk, sizeof(chunk));
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			r = fd_wait(fd, POLLIN);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (k == 0) /* closed, possibly in the middle of a message */
+			return -ECONNRESET;
+
+		r = varlink_buffer_append(buf, chunk, (size_t) k);
+		if (r < 0)
+			return r;
+	}
+}

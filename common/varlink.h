@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Varlink wire format: each message is one JSON object terminated by a NUL byte.
+ * Calls:   {"method": "io.ckptd.Manager.List", "parameters": {...}, "more": true, "oneway": false}
+ * Replies: {"parameters": {...}, "continues": true}   or   {"error": "iface.Name", "parameters": {...}}
+ * Pure code: framing and validation over buffers, no sockets except the small blocking client
+ * helpers at the end (used by ckptctl and tests). */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VARLINK_MESSAGE_MAX (64U * 1024U) /* larger messages are refused */
+#define VARLINK_INTERFACE "io.ckptd.Manager"
+
+#define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define VARLINK_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
+#define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
+#define VARLINK_ERROR_METHOD_NOT_IMPLEMENTED "org.varlink.service.MethodNotImplemented"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
+
+/* Receive buffer: feed bytes, take complete messages out. */
+struct varlink_buffer {
+	char *data;
+	size_t size;
+	size_t allocated;
+};
+
+void varlink_buffer_done(struct varlink_buffer *b);
+/* Appends bytes; -EMSGSIZE if the pending (not yet NUL-terminated) message would exceed
+ * VARLINK_MESSAGE_MAX, -ENOMEM. */
+int varlink_buffer_append(struct varlink_buffer *b, const void *p, size_t n);
+/* Takes the first complete message out of the buffer: 1 and *ret_msg (caller frees) if one
+ * was complete, 0 if none yet. */
+int varlink_buffer_take_message(struct varlink_buffer *b, char **ret_msg);
+
+struct varlink_call {
+	char *method;       /* full name, e.g. "io.ckptd.Manager.List" */
+	json_t *parameters; /* always an object (empty if absent) */
+	bool more;
+	bool oneway;
+};
+
+void varlink_call_done(struct varlink_call *c);
+/* Parses and validates one call message. Errors: -EBADMSG (not JSON / not an object /
+ * "method" missing or not a string / "parameters" not an object / "more","oneway" not bool /
+ * unknown top-level keys). On error *ret_error (if non-NULL) gets a short text. */
+int varlink_call_parse(const char *msg, struct varlink_call *ret, char **ret_error);
+
+/* Serialise (NUL terminator included in *ret_size). Steal nothing: the caller keeps its refs. */
+int varlink_call_format(const char *method, json_t *parameters, bool more, char **ret, size_t *ret_size);
+int varlink_reply_format(json_t *parameters, bool continues, char **ret, size_t *ret_size);
+int varlink_error_format(const char *error, json_t *parameters, char **ret, size_t *ret_size);
+
+struct varlink_reply {
+	char *error;        /* NULL on success */
+	json_t *parameters; /* always an object */
+	bool continues;
+};
+void varlink_reply_done(struct varlink_reply *r);
+int varlink_reply_parse(const char *msg, struct varlink_reply *ret);
+
+/* Parameter helpers for method handlers: they return -EINVAL and set *ret_bad to the
+ * parameter name on a wrong type or a missing required parameter. */
+int varlink_param_string(json_t *params, const char *name, bool required, const char **ret, const char **ret_bad);
+int varlink_param_uint(json_t *params, const char *name, bool required, unsigned long long *ret, const char **ret_bad);
+int varlink_param_bool(json_t *params, const char *name, bool required, bool *ret, const char **ret_bad);
+/* Rejects parameters not in the NULL-terminated list: -EINVAL, *ret_bad = the first unknown. */
+int varlink_params_check_known(json_t *params, const char *const *known, const char **ret_bad);
+
+/* Blocking client side (ckptctl, tests). */
+int varlink_connect(const char *path, int *ret_fd);
+int varlink_send(int fd, const char *method, json_t *parameters, bool more);
+/* Reads one reply (waits). -ECONNRESET if the daemon closed the connection. */
+int varlink_recv(int fd, struct varlink_buffer *buf, struct varlink_reply *ret);

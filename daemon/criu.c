@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <criu/criu.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "criu.h"
+#include "fileio.h"
+#include "macro.h"
+
+/* libcriu's notify callback has no user data: the hooks of the running call, per thread. */
+static __thread const struct criu_hooks *current_hooks;
+static __thread bool current_pre_dump_seen;
+
+static int notify_cb(char *action, criu_notify_arg_t na) {
+	if (!current_hooks || !streq(action, "pre-dump"))
+		return 0;
+	current_pre_dump_seen = true;
+	return current_hooks->pre_dump ? current_hooks->pre_dump(current_hooks->userdata) : 0;
+}
+
+static void criu_opts_freep(criu_opts **o) {
+	if (*o)
+		criu_local_free_opts(*o);
+}
+
+/* Spawns `criu swrk FD`: returns our end of the socket and the pid. */
+static int spawn_swrk(const char *criu_path, pid_t *ret_pid, int *ret_fd) {
+	int sk[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
+		return negative_errno();
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int r = negative_errno();
+		close(sk[0]);
+		close(sk[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* CRIU must never outlive the daemon (the thread that forked it, precisely). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGKILL && s != SIGSTOP)
+				signal(s, SIG_DFL);
+		int fl = fcntl(sk[1], F_GETFD);
+		if (fl < 0 || fcntl(sk[1], F_SETFD, fl & ~FD_CLOEXEC) < 0)
+			_exit(127);
+		char fdstr[16];
+		snprintf(fdstr, sizeof(fdstr), "%d", sk[1]);
+		execl(criu_path, criu_path, "swrk", fdstr, (char *) NULL);
+		_exit(127);
+	}
+	close(sk[1]);
+	*ret_pid = pid;
+	*ret_fd = sk[0];
+	return 0;
+}
+
+static int reap(pid_t pid) {
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	return status;
+}
+
+char *criu_log_errors(const char *log_path) {
+	_cleanup_free_ char *buf = NULL;
+	if (read_full_file(log_path, &buf, NULL) < 0)
+		return NULL;
+	/* Keep the last 8 lines that carry "Error" (CRIU's level-1 messages). */
+	const char *lines[8];
+	size_t n = 0, total = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!strstr(line, "Error") && !strstr(line, "error"))
+			continue;
+		if (n == ELEMENTSOF(lines)) {
+			memmove(lines, lines + 1, sizeof(lines) - sizeof(lines[0]));
+			n--;
+		}
+		lines[n++] = line;
+	}
+	if (n == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(lines[i]) + 1;
+	char *out = malloc(total + 1), *e = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *l = lines[i];
+		/* Drop the "(00.012345) " timestamp prefix. */
+		if (l[0] == '(' && strchr(l, ')'))
+			l = strchr(l, ')') + 1;
+		l += strspn(l, " ");
+		e = stpcpy(e, l);
+		*e++ = '\n';
+	}
+	e[-1] = '\0';
+	return out;
+}
+
+static int error_from_log(int r, const char *what, const char *work_dir, const char *log_name, char **ret_error) {
+	_cleanup_free_ char *log = path_join(work_dir, log_name);
+	_cleanup_free_ char *errors = log ? criu_log_errors(log) : NULL;
+	if (ret_error) {
+		free(*ret_error);
+		if (errors)
+			(void) asprintf(ret_error, "criu %s failed (log %s):\n%s", what, strna(log), errors);
+		else
+			(void) asprintf(ret_error, "criu %s failed: %s (log %s)", what, strerror(-r), strna(log));
+	}
+	return r;
+}
+
+/* Options both calls share. */
+static int setup_opts(criu_opts **ret, const char *images_dir, const char *work_dir, const char *log_name,
+                      int *ret_images_fd, int *ret_work_fd) {
+	criu_opts *o = NULL; /* criu_local_init_opts() frees a non-NULL *o first */
+	if (criu_local_init_opts(&o) < 0)
+		return -ENOMEM;
+	int images_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (images_fd < 0) {
+		criu_local_free_opts(o);
+		return negative_errno();
+	}
+	int work_fd = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0) {
+		int r = negative_errno();
+		close(images_fd);
+		criu_local_free_opts(o);
+		return r;
+	}
+	criu_local_set_images_dir_fd(o, images_fd);
+	criu_local_set_work_dir_fd(o, work_fd);
+	criu_local_set_log_file(o, log_name);
+	criu_local_set_log_level(o, 4);
+	criu_local_set_notify_cb(o, notify_cb);
+	*ret = o;
+	*ret_images_fd = images_fd;
+	*ret_work_fd = work_fd;
+	return 0;
+}
+
+int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *hooks, char **ret_error) {
+	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
+	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
+	int r = setup_opts(&o, d->images_dir, d->work_dir, "dump.log", &images_fd, &work_fd);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot prepare criu dump into %s: %s", d->images_dir, strerror(-r));
+		return r;
+	}
+	criu_local_set_pid(o, d->root_pid);
+	criu_local_set_leave_running(o, true);
+	criu_local_set_tcp_established(o, d->tcp_established);
+	criu_local_set_file_locks(o, d->file_locks);
+	criu_local_set_shell_job(o, d->shell_job);
+	if (d->freeze_cgroup && criu_local_set_freeze_cgroup(o, d->freeze_cgroup) < 0)
+		return -ENOMEM;
+
+	pid_t pid;
+	int fd;
+	r = spawn_swrk(d->criu_path, &pid, &fd);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot start %s: %s", d->criu_path, strerror(-r));
+		return r;
+	}
+	if (hooks && hooks->spawned)
+		hooks->spawned(pid, hooks->userdata);
+	criu_local_set_service_fd(o, fd); /* libcriu closes it when the call is done */
+
+	current_hooks = hooks;
+	current_pre_dump_seen = false;
+	int k = criu_local_dump(o);
+	current_hooks = NULL;
+	int status = reap(pid);
+
+	if (k < 0) {
+		r = k == -EBADE ? -EIO : k;
+		if (WIFSIGNALED(status) && ret_error) {
+			free(*ret_error);
+			(void) asprintf(ret_error, "criu dump was killed by signal %d", WTERMSIG(status));
+			return -EINTR;
+		}
+		return error_from_log(r, "dump", d->work_dir, "dump.log", ret_error);
+	}
+	if (!current_pre_dump_seen) {
+		if (ret_error)
+			(void) asprintf(ret_error, "criu %s sent no pre-dump notification: the frozen window was not ours",
+			                d->criu_path);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int criu_run_restore(const struct criu_restore_options *ro, const struct criu_hooks *hooks, pid_t *ret_pid,
+                     char **ret_error) {
+	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
+	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
+	int r = setup_opts(&o, ro->images_dir, ro->work_dir, ro->log_name, &images_fd, &work_fd);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot prepare criu restore from %s: %s", ro->images_dir, strerror(-r));
+		return r;
+	}
+	criu_local_set_tcp_established(o, ro->tcp_established);
+	criu_local_set_file_locks(o, ro->file_locks);
+	criu_local_set_shell_job(o, ro->shell_job);
+
+	pid_t pid;
+	int fd;
+	r = spawn_swrk(ro->criu_path, &pid, &fd);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot start %s: %s", ro->criu_path, strerror(-r));
+		return r;
+	}
+	if (hooks && hooks->spawned)
+		hooks->spawned(pid, hooks->userdata);
+	criu_local_set_service_fd(o, fd);
+	current_hooks = hooks;
+	int k = criu_local_restore(o);
+	current_hooks = NULL;
+	(void) reap(pid);
+	if (k < 0)
+		return error_from_log(k == -EBADE ? -EIO : k, "restore", ro->work_dir, ro->log_name, ret_error);
+	*ret_pid = (pid_t) k;
+	return 0;
+}
+
+int criu_query_version(const char *criu_path, int *ret_version) {
+	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
+	if (criu_local_init_opts(&o) < 0)
+		return -ENOMEM;
+	pid_t pid;
+	int fd;
+	int r = spawn_swrk(criu_path, &pid, &fd);
+	if (r < 0)
+		return r;
+	criu_local_set_service_fd(o, fd);
+	int v = criu_local_get_version(o);
+	(void) reap(pid);
+	if (v <= 0)
+		return -EIO;
+	*ret_version = v;
+	return 0;
+}
+
+int criu_find_binary(const char *configured, char **ret) {
+	if (configured) {
+		if (access(configured, X_OK) < 0)
+			return negative_errno();
+		*ret = strdup(configured);
+		return *ret ? 0 : -ENOMEM;
+	}
+	return find_executable("criu", ret);
+}

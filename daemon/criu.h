@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* CRIU through libcriu's RPC: we spawn `criu swrk FD` ourselves (so we know its pid, can kill it
+ * when the frozen-window budget runs out, and it dies with the daemon via PR_SET_PDEATHSIG) and
+ * hand the connected socket to libcriu (criu_local_set_service_fd). libcriu's notify callback
+ * gives us CRIU's "pre-dump" point, after its start-up probing: the daemon freezes and snapshots
+ * there, so CRIU's warm-up stays outside the frozen window. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct criu_hooks {
+	/* Called with the pid of the criu process right after it was spawned. */
+	void (*spawned)(pid_t pid, void *userdata);
+	/* Called at CRIU's pre-dump notification; non-zero aborts the dump. */
+	int (*pre_dump)(void *userdata);
+	void *userdata;
+};
+
+struct criu_dump_options {
+	const char *criu_path;
+	pid_t root_pid;
+	const char *images_dir;
+	const char *work_dir;   /* dump.log goes here */
+	const char *freeze_cgroup;
+	bool tcp_established;
+	bool file_locks;
+	bool shell_job;
+};
+
+struct criu_restore_options {
+	const char *criu_path;
+	const char *images_dir;
+	const char *work_dir;   /* restore.log goes here */
+	const char *log_name;
+	bool tcp_established;
+	bool file_locks;
+	bool shell_job;
+};
+
+/* 0 on success; on failure *ret_error has CRIU's decisive log lines (or what else failed). */
+int criu_run_dump(const struct criu_dump_options *o, const struct criu_hooks *hooks, char **ret_error);
+/* Restores detached; returns the pid of the restored root task. */
+int criu_run_restore(const struct criu_restore_options *o, const struct criu_hooks *hooks, pid_t *ret_pid,
+                     char **ret_error);
+/* CRIU's version as MAJOR*10000+MINOR*100+SUBLEVEL (e.g. 40201). */
+int criu_query_version(const char *criu_path, int *ret_version);
+/* The criu binary to use: explicit if set, else the first "criu" on PATH. */
+int criu_find_binary(const char *configured, char **ret);
+/* The "Error" lines of a CRIU log (last few), joined by newlines; NULL if none. */
+char *criu_log_errors(const char *log_path);

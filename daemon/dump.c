@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* freeze-and-dump: the pipeline of DESIGN.md, steps 1-7, in that order.
+ *   validate -> syncfs + record intent -> [criu warm-up] -> freeze -> snapshot -> dump -> thaw
+ *   -> persist images, checksums -> pair.json (complete) -> forget the intent.
+ * Freeze and snapshot run at CRIU's pre-dump notification; any failure after freezing thaws
+ * first, then cleans up, then reports. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+
+#include "backend.h"
+#include "cgroup.h"
+#include "criu.h"
+#include "fileio.h"
+#include "intent.h"
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "pair.h"
+#include "time-util.h"
+
+struct dump {
+	struct job *job;
+	const char *cgroup;
+	enum cgroup_kind kind;
+	uint64_t id;
+	size_t n;
+	const struct snapshot_backend **backends;
+	char **snapshots;
+	bool *taken;
+	bool frozen;
+	/* Timestamps, CLOCK_MONOTONIC µs. */
+	uint64_t t_start, t_criu_spawned, t_freeze, t_frozen, t_snapshotted, t_dumped, t_thawed;
+	uint64_t pair_id_out;
+	/* What failed inside the window. */
+	const char *failed_step;
+	char *error;
+	int error_code;
+};
+
+static void dump_done(struct dump *d) {
+	for (size_t i = 0; i < d->n && d->snapshots; i++)
+		free(d->snapshots[i]);
+	free(d->snapshots);
+	free(d->backends);
+	free(d->taken);
+	free(d->error);
+}
+
+static void on_criu_spawned(pid_t pid, void *userdata) {
+	struct dump *d = userdata;
+	d->t_criu_spawned = now_usec(CLOCK_MONOTONIC);
+	job_set_criu_pid(d->job, pid);
+}
+
+/* CRIU has finished probing the kernel and is about to seize the tasks: the window opens. */
+static int on_pre_dump(void *userdata) {
+	struct dump *d = userdata;
+	struct job *j = d->job;
+	_cleanup_free_ char *stragglers = NULL;
+
+	d->t_freeze = now_usec(CLOCK_MONOTONIC);
+	int r = cgroup_freeze(d->cgroup, d->kind, j->config->freeze_timeout_usec, &stragglers);
+	if (r < 0) {
+		d->failed_step = "freeze";
+		d->error_code = r;
+		if (r == -ETIMEDOUT)
+			(void) asprintf(&d->error, "cgroup %s did not freeze within FreezeTimeoutSec=%.3gs; not frozen: %s",
+			                d->cgroup, (double) j->config->freeze_timeout_usec / USEC_PER_SEC,
+			                strna(stragglers));
+		else
+			(void) asprintf(&d->error, "cannot freeze cgroup %s: %s", d->cgroup, strerror(-r));
+		return -1;
+	}
+	d->frozen = true;
+	d->t_frozen = now_usec(CLOCK_MONOTONIC);
+	job_set_frozen(j, true);
+
+	for (size_t i = 0; i < d->n; i++) {
+		r = d->backends[i]->snapshot(j->config->volumes[i], d->snapshots[i], &d->error);
+		if (r < 0) {
+			d->failed_step = "snapshot";
+			d->error_code = r;
+			return -1;
+		}
+		d->taken[i] = true;
+	}
+	d->t_snapshotted = now_usec(CLOCK_MONOTONIC);
+	return 0;
+}
+
+/* Thawing must not fail silently: retry, and say so loudly if it does. */
+static int thaw(struct dump *d) {
+	int r = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		r = cgroup_thaw(d->cgroup, d->kind);
+		if (r >= 0 || r == -ENOENT)
+			break;
+		usleep(10000);
+	}
+	d->t_thawed = now_usec(CLOCK_MONOTONIC);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "%s: cannot thaw cgroup %s: %m. The container stays frozen!", d->job->container,
+		                       d->cgroup);
+	d->frozen = false;
+	job_set_frozen(d->job, false);
+	return 0;
+}
+
+static json_t *volumes_json(struct dump *d) {
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < d->n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "backend", d->backends[i]->name, "source",
+		                                   d->job->config->volumes[i], "snapshot", d->snapshots[i]));
+	return a;
+}
+
+static bool is_memory_fs(const char *path) {
+	struct statfs sf;
+	return statfs(path, &sf) >= 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
+static uint64_t free_bytes(const char *path) {
+	struct statvfs sv;
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	return (uint64_t) sv.f_bavail * sv.f_frsize;
+}
+
+/* Room for the images: what the tasks have resident, with a margin. */
+static uint64_t images_needed(uint64_t resident) {
+	return resident + resident / 5 + 16ULL * 1024 * 1024;
+}
+
+/* Copies (when staged in memory) or syncs every image, checksumming each. */
+static int persist_images(const char *from, const char *to, json_t *sums, uint64_t *ret_bytes, uint64_t *ret_files,
+                          char **ret_error) {
+	bool staged = !streq(from, to);
+	int r = mkdir_p(to, 0700);
+	if (r < 0)
+		return asprintf(ret_error, "cannot create %s: %s", to, strerror(-r)), r;
+	_cleanup_closedir_ DIR *dir = opendir(from);
+	if (!dir)
+		return r = negative_errno(), asprintf(ret_error, "cannot read %s: %s", from, strerror(-r)), r;
+	uint64_t bytes = 0, files = 0;
+	for (struct dirent *de; (de = readdir(dir));) {
+		struct stat st;
+		if (de->d_name[0] == '.' || fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		_cleanup_free_ char *src = path_join(from, de->d_name), *dst = path_join(to, de->d_name);
+		if (!src || !dst)
+			return -ENOMEM;
+		r = staged ? copy_file_fsync(src, dst, 0600) : fsync_path(dst);
+		if (r < 0)
+			return asprintf(ret_error, "cannot store image %s: %s", dst, strerror(-r)), r;
+		char hex[65];
+		r = pair_checksum_file(dst, hex);
+		if (r < 0)
+			return asprintf(ret_error, "cannot checksum image %s: %s", dst, strerror(-r)), r;
+		json_object_set_new(sums, de->d_name, json_string(hex));
+		bytes += (uint64_t) st.st_size;
+		files++;
+	}
+	r = fsync_path(to);
+	if (r < 0)
+		return asprintf(ret_error, "cannot sync %s: %s", to, strerror(-r)), r;
+	*ret_bytes = bytes;
+	*ret_files = files;
+	return 0;
+}
+
+static char *criu_version_string(int v) {
+	char *s = NULL;
+	if (v > 0)
+		(void) asprintf(&s, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	return s;
+}
+
+int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure *f) {
+	struct container_config *cfg = j->config;
+	_cleanup_(dump_done) struct dump d = { .job = j, .cgroup = cfg->cgroup, .n = cfg->n_volumes };
+	d.t_start = now_usec(CLOCK_MONOTONIC);
+	int r;
+
+	/* 1. Validate, before anything changes. */
+	job_progress(j, "validate", "checking cgroup %s and %zu volume(s)", cfg->cgroup, cfg->n_volumes);
+	r = cgroup_detect(cfg->cgroup, &d.kind);
+	if (r == -ENOENT)
+		return failure_set(f, "validate", "nothing changed", r, "cgroup %s does not exist", cfg->cgroup);
+	if (r < 0)
+		return failure_set(f, "validate", "nothing changed", r,
+		                "%s is neither a cgroup v2 directory nor a v1 freezer cgroup: %m", cfg->cgroup);
+	if (cgroup_is_frozen(cfg->cgroup, d.kind) > 0)
+		return failure_set(f, "validate", "nothing changed", -EBUSY,
+		                "cgroup %s is already frozen by someone else; thaw it first", cfg->cgroup);
+	if (!j->criu_path)
+		return failure_set(f, "validate", "nothing changed", -ENOENT,
+		                "no criu binary found (set Criu= in ckptd.conf or run tools/setup)");
+
+	pid_t root = cfg->root_pid;
+	if (root <= 0) {
+		_cleanup_free_ char *why = NULL;
+		r = cgroup_find_root(cfg->cgroup, &root, &why);
+		if (r < 0)
+			return failure_set(f, "validate", "nothing changed", r, "%s", strna(why));
+	}
+	bool shell_job = getsid(root) != root;
+
+	d.backends = calloc(d.n, sizeof(*d.backends));
+	d.snapshots = calloc(d.n, sizeof(char *));
+	d.taken = calloc(d.n, sizeof(bool));
+	if (!d.backends || !d.snapshots || !d.taken)
+		return failure_set(f, "validate", "nothing changed", -ENOMEM, "out of memory");
+	for (size_t i = 0; i < d.n; i++) {
+		_cleanup_free_ char *why = NULL;
+		d.backends[i] = snapshot_backend_for(cfg->volumes[i]);
+		if (!d.backends[i])
+			return failure_set(f, "validate", "nothing changed", -EOPNOTSUPP,
+			                "volume %s: no snapshot backend handles it", cfg->volumes[i]);
+		r = d.backends[i]->check(cfg->volumes[i], &why);
+		if (r < 0)
+			return failure_set(f, "validate", "nothing changed", r, "%s", strna(why));
+	}
+
+	uint64_t resident = 0;
+	(void) cgroup_resident_bytes(cfg->cgroup, &resident);
+	uint64_t needed = images_needed(resident);
+	r = mkdir_p(j->state_dir, 0700);
+	if (r < 0)
+		return failure_set(f, "validate", "nothing changed", r, "cannot create state directory %s: %m",
+		                j->state_dir);
+	if (free_bytes(j->state_dir) < needed)
+		return failure_set(f, "validate", "nothing changed", -ENOSPC,
+		                "not enough space in %s for the images: need about %" PRIu64 " MiB, %" PRIu64 " MiB free",
+		                j->state_dir, needed >> 20, free_bytes(j->state_dir) >> 20);
+
+	r = catalog_allocate_id(j->state_dir, j->container, &d.id);
+	if (r < 0)
+		return failure_set(f, "validate", "nothing changed", r, "cannot allocate a pair id in %s: %m",
+		                j->state_dir);
+	d.pair_id_out = d.id;
+	_cleanup_free_ char *pair_dir = catalog_pair_dir(j->state_dir, j->container, d.id);
+	_cleanup_free_ char *images = pair_dir ? path_join(pair_dir, "images") : NULL;
+	_cleanup_free_ char *staged = NULL;
+	if (!images)
+		return failure_set(f, "validate", "nothing changed", -ENOMEM, "out of memory");
+
+	/* Where CRIU writes while frozen: memory is faster, disk when memory has no room. */
+	bool use_memory = cfg->staging == STAGING_MEMORY;
+	if (cfg->staging != STAGING_DISK && mkdir_p(j->staging_dir, 0700) >= 0) {
+		bool fits = free_bytes(j->staging_dir) >= needed;
+		if (cfg->staging == STAGING_AUTO)
+			use_memory = fits && is_memory_fs(j->staging_dir);
+		else if (!fits) {
+			_cleanup_free_ char *dir = TAKE_PTR(pair_dir);
+			(void) rm_rf(dir);
+			return failure_set(f, "validate", "nothing changed", -ENOSPC,
+			                "Staging=memory, but %s has only %" PRIu64 " MiB free for about %" PRIu64 " MiB of images",
+			                j->staging_dir, free_bytes(j->staging_dir) >> 20, needed >> 20);
+		}
+	}
+	if (use_memory && asprintf(&staged, "%s/%s-%" PRIu64, j->staging_dir, j->container, d.id) < 0)
+		return failure_set(f, "validate", "nothing changed", -ENOMEM, "out of memory");
+	const char *criu_images = staged ? staged : images;
+	r = mkdir_p(criu_images, 0700);
+
+	for (size_t i = 0; r >= 0 && i < d.n; i++)
+		r = d.backends[i]->snapshot_location(cfg->volumes[i], j->container, d.id, &d.snapshots[i]);
+	_cleanup_(json_decrefp) json_t *volumes = r >= 0 ? volumes_json(&d) : NULL;
+	_cleanup_(json_decrefp) json_t *intent = volumes ? json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:s?,s:i}",
+	        "kind", "freeze-and-dump", "container", j->container, "pair", (json_int_t) d.id, "cgroup", cfg->cgroup,
+	        "cgroup_kind", cgroup_kind_to_string(d.kind), "snapshots", volumes, "staging", staged,
+	        "daemon_pid", (int) getpid()) : NULL;
+	if (r < 0 || !intent) {
+		(void) rm_rf(pair_dir);
+		if (staged)
+			(void) rm_rf(staged);
+		return failure_set(f, "validate", "nothing changed", r < 0 ? r : -ENOMEM,
+		                "cannot prepare the image directory %s: %m", criu_images);
+	}
+
+	/* 2. Outside the window: flush the volumes, record the intent durably. */
+	job_progress(j, "sync", "flushing %zu volume(s)", d.n);
+	uint64_t t_sync = now_usec(CLOCK_MONOTONIC);
+	const char *step = "sync";
+	_cleanup_free_ char *error = NULL;
+	for (size_t i = 0; r >= 0 && i < d.n; i++)
+		r = d.backends[i]->prepare(cfg->volumes[i], d.snapshots[i], &error);
+	uint64_t t_synced = now_usec(CLOCK_MONOTONIC);
+	if (r >= 0) {
+		step = "intent";
+		r = intent_record(j->state_dir, j->container, intent);
+		if (r < 0)
+			(void) asprintf(&error, "cannot record the intent in %s/journal: %s", j->state_dir, strerror(-r));
+	}
+
+	/* 3-5. CRIU starts; at its pre-dump point we freeze and snapshot; then it dumps. */
+	if (r >= 0) {
+		job_progress(j, "dump", "CRIU dumps process tree %d", (int) root);
+		struct criu_dump_options o = {
+			.criu_path = j->criu_path,
+			.root_pid = root,
+			.images_dir = criu_images,
+			.work_dir = pair_dir,
+			.freeze_cgroup = cfg->cgroup,
+			.tcp_established = cfg->tcp_established,
+			.file_locks = cfg->file_locks,
+			.shell_job = shell_job,
+		};
+		struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .userdata = &d };
+		step = "dump";
+		r = criu_run_dump(&o, &hooks, &error);
+		job_set_criu_pid(j, 0);
+		d.t_dumped = now_usec(CLOCK_MONOTONIC);
+	}
+
+	/* 6. Thaw, whatever happened. */
+	bool was_frozen = d.frozen;
+	int thaw_r = d.frozen ? thaw(&d) : 0;
+	uint64_t frozen_usec = was_frozen ? d.t_thawed - d.t_freeze : 0;
+	if (was_frozen)
+		log_container_event(LOG_INFO, CKPTD_MESSAGE_THAWED, j->container, d.id, frozen_usec,
+		                    "%s: thawed after %.1f ms frozen", j->container, (double) frozen_usec / USEC_PER_MSEC);
+
+	if (d.failed_step) { /* the window itself failed: its message is the decisive one */
+		step = d.failed_step;
+		free(error);
+		error = TAKE_PTR(d.error);
+		r = d.error_code;
+	}
+	if (job_budget_exceeded(j)) {
+		step = "dump";
+		free(error);
+		error = NULL;
+		(void) asprintf(&error, "the frozen window exceeded MaxFrozenSec=%.3gs; CRIU was stopped",
+		                (double) cfg->max_frozen_usec / USEC_PER_SEC);
+		r = -ETIME;
+	}
+	if (r < 0 || thaw_r < 0) {
+		_cleanup_free_ char *cleanup_error = NULL;
+		int k = thaw_r < 0 ? 0 : pair_remove(j->state_dir, j->container, d.id, volumes, staged, &cleanup_error);
+		if (k >= 0 && thaw_r >= 0)
+			(void) intent_clear(j->state_dir, j->container);
+		_cleanup_free_ char *state = NULL;
+		(void) asprintf(&state, "%s; %s", thaw_r < 0 ? "THAW FAILED, the container is still frozen" :
+		                was_frozen ? "container thawed" : "container was not frozen",
+		                k < 0 ? cleanup_error : "the partial pair was removed");
+		return failure_set(f, step, state, r < 0 ? r : thaw_r, "%s", error ? error : strerror(-r));
+	}
+
+	/* 7. After thaw: make the images durable, checksum them, write pair.json last. */
+	job_progress(j, "persist", "storing images");
+	uint64_t t_persist = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(json_decrefp) json_t *sums = json_object();
+	uint64_t bytes = 0, files = 0;
+	r = persist_images(criu_images, images, sums, &bytes, &files, &error);
+	if (staged)
+		(void) rm_rf(staged);
+	if (r < 0) {
+		_cleanup_free_ char *cleanup_error = NULL;
+		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
+		if (k >= 0)
+			(void) intent_clear(j->state_dir, j->container);
+		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",
+		                r, "%s", strna(error));
+	}
+	uint64_t t_done = now_usec(CLOCK_MONOTONIC);
+
+	char created[64];
+	(void) format_timestamp_utc(now_usec(CLOCK_REALTIME) - (t_done - d.t_freeze), created, sizeof(created));
+	_cleanup_free_ char *version = criu_version_string(j->criu_version);
+	json_t *timings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	        "sync_usec", (json_int_t) (t_synced - t_sync),
+	        "criu_start_usec", (json_int_t) (d.t_freeze - d.t_criu_spawned),
+	        "freeze_usec", (json_int_t) (d.t_frozen - d.t_freeze),
+	        "snapshot_usec", (json_int_t) (d.t_snapshotted - d.t_frozen),
+	        "dump_usec", (json_int_t) (d.t_dumped - d.t_snapshotted),
+	        "thaw_usec", (json_int_t) (d.t_thawed - d.t_dumped),
+	        "persist_usec", (json_int_t) (t_done - t_persist),
+	        "total_usec", (json_int_t) (t_done - d.t_start));
+	_cleanup_(json_decrefp) json_t *pair = json_pack(
+	        "{s:s,s:I,s:s,s:s,s:s?,s:I,s:o,s:O,s:{s:I,s:I,s:s,s:O},s:s?,s:i,s:s,s:s,s:b,s:b,s:b,s:b}",
+	        "container", j->container, "id", (json_int_t) d.id, "state", "complete", "created", created, "tag",
+	        tag, "frozen_usec", (json_int_t) frozen_usec, "timings", timings, "volumes", volumes, "images",
+	        "bytes", (json_int_t) bytes, "files", (json_int_t) files, "staging", staged ? "memory" : "disk",
+	        "sha256", sums, "criu_version", version, "root_pid", (int) root, "cgroup", cfg->cgroup,
+	        "cgroup_kind", cgroup_kind_to_string(d.kind), "shell_job", shell_job, "tcp_established",
+	        cfg->tcp_established, "file_locks", cfg->file_locks, "pinned", false);
+	if (!pair)
+		r = -ENOMEM;
+	else
+		r = catalog_write_pair(j->state_dir, j->container, d.id, pair);
+	if (r < 0) {
+		_cleanup_free_ char *cleanup_error = NULL;
+		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
+		if (k >= 0)
+			(void) intent_clear(j->state_dir, j->container);
+		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",
+		                r, "cannot write %s/pair.json: %m", pair_dir);
+	}
+	(void) intent_clear(j->state_dir, j->container);
+	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_COMPLETE, j->container, d.id, frozen_usec,
+	                    "%s: pair %" PRIu64 " complete, frozen %.1f ms (freeze %.2f, snapshot %.2f, dump %.1f ms), "
+	                    "%" PRIu64 " bytes of images",
+	                    j->container, d.id, (double) frozen_usec / 1000, (double) (d.t_frozen - d.t_freeze) / 1000,
+	                    (double) (d.t_snapshotted - d.t_frozen) / 1000,
+	                    (double) (d.t_dumped - d.t_snapshotted) / 1000, bytes);
+	*ret_pair = TAKE_PTR(pair);
+	return 0;
+}
+
+int job_freeze_and_dump(struct job *j) {
+	_cleanup_(failure_done) struct failure f = {};
+	json_t *pair = NULL;
+	int r = pair_make(j, j->tag, &pair, &f);
+	if (r < 0)
+		return job_fail_with(j, &f);
+	j->pair = pair_id(pair);
+	return job_succeed(j, json_pack("{s:o}", "pair", pair));
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The regular files a CRIU image needs (files.img "REG" records: path, size, mode), read with
+ * CRIU's own image tool (crit), checked against the filesystem as it is now. */
+
+#include <jansson.h>
+
+/* Appends "missing: PATH" and "size changed: PATH (checkpoint N bytes, now M)" strings to
+ * problems. root: where the image's "/" is now. */
+int image_files_check(const char *images_dir, const char *root, json_t *problems, char **ret_error);

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "time-util.h"
+
+const char *job_kind_to_string(enum job_kind k) {
+	switch (k) {
+	case JOB_FREEZE_AND_DUMP: return "freeze-and-dump";
+	case JOB_ROLLBACK: return "rollback";
+	case JOB_RESTORE: return "restore";
+	case JOB_VERIFY: return "verify";
+	}
+	return "unknown";
+}
+
+static void wake_manager(struct job *j) {
+	uint64_t one = 1;
+	(void) !write(j->notify_fd, &one, sizeof(one));
+}
+
+void job_progress(struct job *j, const char *phase, const char *fmt, ...) {
+	_cleanup_free_ char *msg = NULL;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) < 0)
+			msg = NULL;
+		va_end(ap);
+	}
+	log_debug("%s: %s: %s", j->container, phase, strna(msg));
+	json_t *p = json_pack("{s:s,s:s?}", "phase", phase, "message", msg);
+	pthread_mutex_lock(&j->lock);
+	free(j->phase);
+	j->phase = strdup(phase);
+	if (p)
+		json_array_append_new(j->pending, p);
+	pthread_mutex_unlock(&j->lock);
+	wake_manager(j);
+}
+
+void job_set_criu_pid(struct job *j, pid_t pid) {
+	pthread_mutex_lock(&j->lock);
+	j->criu_pid = pid;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void job_set_frozen(struct job *j, bool frozen) {
+	pthread_mutex_lock(&j->lock);
+	j->frozen_since = frozen ? now_usec(CLOCK_MONOTONIC) : 0;
+	pthread_mutex_unlock(&j->lock);
+	wake_manager(j); /* the watchdog arms itself */
+}
+
+bool job_budget_exceeded(struct job *j) {
+	pthread_mutex_lock(&j->lock);
+	bool b = j->budget_exceeded;
+	pthread_mutex_unlock(&j->lock);
+	return b;
+}
+
+int job_succeed(struct job *j, json_t *result) {
+	pthread_mutex_lock(&j->lock);
+	j->result = result ? result : json_object();
+	j->finished = true;
+	pthread_mutex_unlock(&j->lock);
+	wake_manager(j);
+	return 0;
+}
+
+int job_fail(struct job *j, const char *step, const char *state, json_t *details, int error, const char *fmt, ...) {
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int saved = errno;
+	errno = error < 0 ? -error : error;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	errno = saved;
+	va_end(ap);
+
+	log_container_event(LOG_ERR, CKPTD_MESSAGE_JOB_FAILED, j->container, j->pair, UINT64_MAX,
+	                    "%s of %s failed at step '%s': %s%s%s", job_kind_to_string(j->kind), j->container, step,
+	                    strna(msg), state ? "; state: " : "", state ? state : "");
+	json_t *params = json_pack("{s:s,s:s,s:s,s:s?}", "container", j->container, "step", step, "message",
+	                           msg ? msg : "out of memory", "state", state);
+	if (params && details && json_array_size(details) > 0)
+		json_object_set(params, "details", details);
+	if (details)
+		json_decref(details);
+
+	pthread_mutex_lock(&j->lock);
+	j->error_name = strdup("io.ckptd.Manager.OperationFailed");
+	j->error_parameters = params;
+	j->finished = true;
+	pthread_mutex_unlock(&j->lock);
+	wake_manager(j);
+	return error < 0 ? error : -EIO;
+}
+
+int failure_set(struct failure *f, const char *step, const char *state, int error, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	int saved = errno;
+	errno = error < 0 ? -error : error;
+	free(f->message);
+	if (vasprintf(&f->message, fmt, ap) < 0)
+		f->message = NULL;
+	errno = saved;
+	va_end(ap);
+	free(f->state);
+	f->state = state ? strdup(state) : NULL;
+	f->step = step;
+	f->error = error < 0 ? error : -EIO;
+	return f->error;
+}
+
+void failure_done(struct failure *f) {
+	free(f->state);
+	free(f->message);
+	if (f->details)
+		json_decref(f->details);
+	*f = (struct failure) {};
+}
+
+int job_fail_with(struct job *j, struct failure *f) {
+	json_t *details = f->details;
+	f->details = NULL;
+	return job_fail(j, f->step ? f->step : "unknown", f->state, details, f->error, "%s",
+	                f->message ? f->message : "unknown error");
+}
+
+static void *job_thread(void *userdata) {
+	struct job *j = userdata;
+	int r = j->body(j);
+	pthread_mutex_lock(&j->lock);
+	bool finished = j->finished;
+	pthread_mutex_unlock(&j->lock);
+	if (!finished) /* a body that forgot to report: never leave a client waiting */
+		(void) job_fail(j, "internal", NULL, NULL, r, "job ended without a result: %m");
+	return NULL;
+}
+
+int job_new(struct manager *m, struct container *c, enum job_kind kind, job_body_t body, struct job **ret) {
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_init(&j->lock, NULL);
+	j->kind = kind;
+	j->body = body;
+	j->manager = m;
+	j->notify_fd = m->job_eventfd;
+	j->started_usec = now_usec(CLOCK_REALTIME);
+	j->criu_version = m->criu_version;
+	j->container = strdup(c->name);
+	j->state_dir = strdup(m->state_dir);
+	j->criu_path = m->criu_path ? strdup(m->criu_path) : NULL;
+	j->staging_dir = strdup(m->daemon.staging_dir ? m->daemon.staging_dir : "/run/ckptd/staging");
+	j->pending = json_array();
+	j->phase = strdup("queued");
+	if (!j->container || !j->state_dir || (m->criu_path && !j->criu_path) || !j->staging_dir || !j->pending ||
+	    !j->phase) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	int r = container_config_load(c->config->file, &j->config, NULL);
+	if (r < 0) { /* the file changed under us since the last load: say so */
+		job_free(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+int job_start(struct job *j) {
+	int r = -pthread_create(&j->thread, NULL, job_thread, j);
+	if (r < 0)
+		return r;
+	j->thread_started = true;
+	return 0;
+}
+
+struct job *job_free(struct job *j) {
+	if (!j)
+		return NULL;
+	if (j->thread_started)
+		pthread_join(j->thread, NULL);
+	free(j->container);
+	container_config_free(j->config);
+	free(j->state_dir);
+	free(j->criu_path);
+	free(j->staging_dir);
+	free(j->tag);
+	free(j->phase);
+	free(j->error_name);
+	if (j->pending)
+		json_decref(j->pending);
+	if (j->result)
+		json_decref(j->result);
+	if (j->error_parameters)
+		json_decref(j->error_parameters);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+	return NULL;
+}

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <grp.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+
+#include "backend.h"
+#include "cgroup.h"
+#include "fileio.h"
+#include "intent.h"
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "pair.h"
+#include "prune.h"
+#include "server.h"
+#include "time-util.h"
+
+#define WATCHDOG_INTERVAL_USEC (20 * USEC_PER_MSEC)
+
+static struct container *container_free(struct container *c) {
+	if (!c)
+		return NULL;
+	free(c->name);
+	container_config_free(c->config);
+	free(c->config_error);
+	free(c);
+	return NULL;
+}
+
+struct manager *manager_free(struct manager *m) {
+	if (!m)
+		return NULL;
+	while (m->n_connections > 0)
+		connection_close(m->connections[0]);
+	free(m->connections);
+	for (size_t i = 0; i < m->n_jobs; i++)
+		job_free(m->jobs[i]);
+	free(m->jobs);
+	for (size_t i = 0; i < m->n_containers; i++)
+		container_free(m->containers[i]);
+	free(m->containers);
+	sd_event_source_disable_unref(m->job_event_source);
+	sd_event_source_disable_unref(m->watchdog_timer);
+	if (m->job_eventfd >= 0)
+		close(m->job_eventfd);
+	if (m->listen_fd >= 0) {
+		close(m->listen_fd);
+		if (m->listen_fd_owned && m->socket_path)
+			(void) unlink(m->socket_path);
+	}
+	daemon_config_done(&m->daemon);
+	free(m->daemon_config_error);
+	free(m->config_dir);
+	free(m->state_dir);
+	free(m->socket_path);
+	free(m->criu_path);
+	sd_event_unref(m->event);
+	free(m);
+	return NULL;
+}
+
+struct container *manager_find_container(struct manager *m, const char *name) {
+	for (size_t i = 0; i < m->n_containers; i++)
+		if (streq(m->containers[i]->name, name))
+			return m->containers[i];
+	return NULL;
+}
+
+static int add_container(struct manager *m, const char *name, struct container_config *cfg, char *error) {
+	struct container *c = calloc(1, sizeof(*c));
+	struct container **a = realloc(m->containers, (m->n_containers + 1) * sizeof(*a));
+	if (!c || !a) {
+		free(c);
+		if (a)
+			m->containers = a;
+		return -ENOMEM;
+	}
+	m->containers = a;
+	c->name = strdup(name);
+	if (!c->name) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->config = cfg;
+	c->config_error = error;
+	m->containers[m->n_containers++] = c;
+	return 0;
+}
+
+int manager_load_config(struct manager *m) {
+	_cleanup_free_ char *main_conf = path_join(m->config_dir, "ckptd.conf");
+	_cleanup_free_ char *dir = path_join(m->config_dir, "containers.d");
+	if (!main_conf || !dir)
+		return -ENOMEM;
+
+	daemon_config_done(&m->daemon);
+	free(m->daemon_config_error);
+	m->daemon_config_error = NULL;
+	int r = daemon_config_load(main_conf, &m->daemon, &m->daemon_config_error);
+	if (r < 0) {
+		log_error("%s", strna(m->daemon_config_error));
+		/* Keep going with the defaults: containers can still be served. */
+		daemon_config_done(&m->daemon);
+		_cleanup_free_ char *ignored = NULL;
+		(void) daemon_config_load("/dev/null", &m->daemon, &ignored);
+	}
+	if (m->daemon.max_parallel_jobs == 0)
+		m->daemon.max_parallel_jobs = 4;
+	m->read_gid = (gid_t) -1;
+	if (m->daemon.read_group) {
+		struct group *g = getgrnam(m->daemon.read_group);
+		if (!g) {
+			free(m->daemon_config_error);
+			if (asprintf(&m->daemon_config_error, "%s: [Daemon] ReadGroup=%s: no such group", main_conf,
+			             m->daemon.read_group) < 0)
+				m->daemon_config_error = NULL;
+			log_error("%s", strna(m->daemon_config_error));
+		} else
+			m->read_gid = g->gr_gid;
+	}
+
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			log_error_errno(errno, "Cannot read %s: %m", dir);
+		return 0;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 || !streq(de->d_name + len - 5, ".conf"))
+			continue;
+		_cleanup_free_ char *path = path_join(dir, de->d_name);
+		_cleanup_free_ char *name = strndup(de->d_name, len - 5);
+		if (!path || !name)
+			return -ENOMEM;
+		struct container_config *cfg = NULL;
+		char *error = NULL;
+		r = container_config_load(path, &cfg, &error);
+		if (r < 0) {
+			log_error("%s", strna(error));
+			if (!container_name_is_valid(name)) { /* cannot be addressed at all: report, skip */
+				free(error);
+				continue;
+			}
+		}
+		r = add_container(m, name, cfg, error);
+		if (r < 0)
+			return r;
+	}
+	log_info("Configuration: %zu container(s) from %s", m->n_containers, dir);
+	return 0;
+}
+
+/* Thaws a cgroup a dead predecessor left frozen and removes its half-made pair. */
+static int recover_intent(struct manager *m, json_t *intent) {
+	const char *name = json_string_value(json_object_get(intent, "container"));
+	const char *kind_str = json_string_value(json_object_get(intent, "kind"));
+	const char *cgroup = json_string_value(json_object_get(intent, "cgroup"));
+	const char *staging = json_string_value(json_object_get(intent, "staging"));
+	uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
+	enum cgroup_kind kind;
+
+	if (!container_name_is_valid(name))
+		return log_error_errno(EINVAL, "Intent record with an invalid container name: skipped");
+	if (cgroup && cgroup_kind_from_string(json_string_value(json_object_get(intent, "cgroup_kind")), &kind) >= 0 &&
+	    cgroup_is_frozen(cgroup, kind) > 0) {
+		int r = cgroup_thaw(cgroup, kind);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot thaw %s left frozen by a previous ckptd: %m", name, cgroup);
+		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+		                    "%s: thawed cgroup %s, left frozen by a previous ckptd during %s", name, cgroup,
+		                    strna(kind_str));
+	}
+
+	if (streq_ptr(kind_str, "freeze-and-dump") && id > 0) {
+		json_t *pair = NULL;
+		if (catalog_load_pair(m->state_dir, name, id, true, &pair, NULL) >= 0) {
+			json_decref(pair); /* it completed just before the crash: keep it */
+		} else {
+			_cleanup_free_ char *why = NULL;
+			int r = pair_remove(m->state_dir, name, id, json_object_get(intent, "snapshots"), staging, &why);
+			if (r < 0)
+				return log_error_errno(r, "%s: cannot remove half-made pair %" PRIu64 ": %s", name, id,
+				                       strna(why));
+			log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+			                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
+		}
+	} else if (kind_str && !streq(kind_str, "freeze-and-dump")) {
+		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s'; check the container; "
+		                    "safety pair: %s",
+		                    name, kind_str, id, strna(json_string_value(json_object_get(intent, "step"))),
+		                    json_is_integer(json_object_get(intent, "safety_pair")) ? "see list" : "none");
+	}
+	return intent_clear(m->state_dir, name);
+}
+
+int manager_recover(struct manager *m) {
+	_cleanup_(json_decrefp) json_t *intents = NULL;
+	int r = intent_load_all(m->state_dir, &intents);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read the intent journal in %s: %m", m->state_dir);
+	size_t i;
+	json_t *intent;
+	int ret = 0;
+	json_array_foreach(intents, i, intent) {
+		r = recover_intent(m, intent);
+		if (r < 0)
+			ret = r;
+	}
+
+	/* Pair directories without a complete pair.json and without an intent: interrupted before
+	 * anything was snapshotted (the intent precedes every snapshot). */
+	_cleanup_strv_free_ char **names = NULL;
+	r = catalog_list_containers(m->state_dir, &names);
+	for (char **n = names; r >= 0 && n && *n; n++) {
+		_cleanup_free_ uint64_t *ids = NULL;
+		size_t k;
+		if (catalog_list_incomplete(m->state_dir, *n, &ids, &k) < 0)
+			continue;
+		for (size_t x = 0; x < k; x++) {
+			_cleanup_free_ char *dir = catalog_pair_dir(m->state_dir, *n, ids[x]);
+			log_warning("%s: removing incomplete pair directory %s", *n, strna(dir));
+			if (dir)
+				(void) rm_rf(dir);
+		}
+	}
+	return ret;
+}
+
+static void send_job_updates(struct manager *m, struct job *j, json_t *progress) {
+	if (!j->connection || !j->more)
+		return;
+	size_t i;
+	json_t *p;
+	json_array_foreach(progress, i, p) {
+		json_t *params = json_pack("{s:O}", "progress", p);
+		int r = connection_reply(j->connection, params, true);
+		json_decref(params);
+		if (r < 0) {
+			connection_close(j->connection); /* also detaches it from the job */
+			return;
+		}
+	}
+}
+
+static void finish_job(struct manager *m, struct job *j) {
+	/* Retention runs after every successful pair, before the client hears of it. */
+	struct container *ct = manager_find_container(m, j->container);
+	if (ct && j->kind == JOB_FREEZE_AND_DUMP && !j->error_name)
+		(void) prune_container(m, ct, false, NULL);
+	if (j->connection) {
+		int r;
+		if (j->error_name)
+			r = connection_error(j->connection, j->error_name, json_incref(j->error_parameters));
+		else
+			r = connection_reply(j->connection, j->result, false);
+		if (r < 0)
+			connection_close(j->connection);
+	}
+	for (size_t i = 0; i < m->n_containers; i++)
+		if (m->containers[i]->job == j)
+			m->containers[i]->job = NULL;
+	for (size_t i = 0; i < m->n_jobs; i++)
+		if (m->jobs[i] == j) {
+			memmove(m->jobs + i, m->jobs + i + 1, (m->n_jobs - i - 1) * sizeof(*m->jobs));
+			m->n_jobs--;
+			break;
+		}
+	job_free(j);
+}
+
+static int on_job_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	struct manager *m = userdata;
+	uint64_t v;
+	(void) !read(fd, &v, sizeof(v));
+
+	for (size_t i = 0; i < m->n_jobs;) {
+		struct job *j = m->jobs[i];
+		pthread_mutex_lock(&j->lock);
+		json_t *progress = j->pending;
+		j->pending = json_array();
+		bool finished = j->finished;
+		bool frozen = j->frozen_since > 0;
+		pthread_mutex_unlock(&j->lock);
+
+		send_job_updates(m, j, progress);
+		json_decref(progress);
+		if (frozen)
+			(void) sd_event_source_set_enabled(m->watchdog_timer, SD_EVENT_ON);
+		if (finished) {
+			finish_job(m, j);
+			continue;
+		}
+		i++;
+	}
+	manager_update_status(m);
+	if (m->shutting_down && m->n_jobs == 0)
+		sd_event_exit(m->event, 0);
+	return 0;
+}
+
+/* MaxFrozenSec: a frozen window that runs over is cut short by killing CRIU; the job then
+ * thaws and removes the partial pair. */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct manager *m = userdata;
+	bool any_frozen = false;
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < m->n_jobs; i++) {
+		struct job *j = m->jobs[i];
+		pthread_mutex_lock(&j->lock);
+		if (j->frozen_since > 0) {
+			any_frozen = true;
+			if (!j->budget_exceeded && now - j->frozen_since > j->config->max_frozen_usec) {
+				j->budget_exceeded = true;
+				log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d)", j->container,
+				          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) j->criu_pid);
+				if (j->criu_pid > 0)
+					(void) kill(j->criu_pid, SIGKILL);
+			}
+		}
+		pthread_mutex_unlock(&j->lock);
+	}
+	(void) sd_event_source_set_time(s, now + WATCHDOG_INTERVAL_USEC);
+	if (!any_frozen)
+		(void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	return 0;
+}
+
+/* Restored process trees end up as our children (we are a subreaper): reap them at once, so a
+ * later restore never finds their PIDs taken. Only the main thread's children: each CRIU
+ * process is a child of its job thread, which waits for it itself. */
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+	_cleanup_free_ char *buf = NULL;
+	if (read_full_file(path, &buf, NULL) < 0)
+		return 0;
+	for (char *p = buf, *e; *p; p = e) {
+		long pid = strtol(p, &e, 10);
+		if (e == p)
+			break;
+		int status;
+		if (waitpid((pid_t) pid, &status, WNOHANG) > 0)
+			log_debug("Reaped process %ld", pid);
+	}
+	return 0;
+}
+
+static int on_signal_exit(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+	struct manager *m = userdata;
+	log_info("Received %s, %s", strsignal((int) si->ssi_signo),
+	         m->n_jobs > 0 ? "finishing running jobs first" : "exiting");
+	manager_begin_shutdown(m);
+	return 0;
+}
+
+void manager_begin_shutdown(struct manager *m) {
+	m->shutting_down = true;
+	(void) sd_notify(0, "STOPPING=1");
+	if (m->n_jobs == 0)
+		sd_event_exit(m->event, 0);
+}
+
+void manager_update_status(struct manager *m) {
+	if (m->n_jobs == 0) {
+		(void) sd_notifyf(0, "STATUS=Idle, %zu container(s)", m->n_containers);
+		return;
+	}
+	struct job *j = m->jobs[0];
+	pthread_mutex_lock(&j->lock);
+	(void) sd_notifyf(0, "STATUS=%s %s: %s%s", job_kind_to_string(j->kind), j->container, strna(j->phase),
+	                  m->n_jobs > 1 ? " (and more)" : "");
+	pthread_mutex_unlock(&j->lock);
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	(void) server_accept(userdata, fd);
+	return 0;
+}
+
+int manager_start_listening(struct manager *m) {
+	int n = sd_listen_fds(true);
+	if (n < 0)
+		return log_error_errno(n, "Socket activation failed: %m");
+	if (n > 1)
+		return log_error_errno(EINVAL, "Expected one socket from the service manager, got %d", n);
+	if (n == 1) {
+		m->listen_fd = SD_LISTEN_FDS_START;
+		log_info("Listening on the socket passed by the service manager");
+	} else {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(m->socket_path) >= sizeof(sa.sun_path))
+			return log_error_errno(ENAMETOOLONG, "Socket path %s is too long", m->socket_path);
+		strcpy(sa.sun_path, m->socket_path);
+		_cleanup_free_ char *dir = strdup(m->socket_path);
+		if (!dir)
+			return -ENOMEM;
+		int r = mkdir_p(dirname(dir), 0755);
+		if (r < 0)
+			return log_error_errno(r, "Cannot create the directory of %s: %m", m->socket_path);
+		m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (m->listen_fd < 0)
+			return log_error_errno(errno, "socket() failed: %m");
+		(void) unlink(m->socket_path);
+		if (bind(m->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+			return log_error_errno(errno, "Cannot bind %s: %m", m->socket_path);
+		m->listen_fd_owned = true;
+		/* Anyone may connect; each call is authorised by the peer's credentials. */
+		if (chmod(m->socket_path, 0666) < 0 || listen(m->listen_fd, SOMAXCONN) < 0)
+			return log_error_errno(errno, "Cannot listen on %s: %m", m->socket_path);
+		log_info("Listening on %s", m->socket_path);
+	}
+	return sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, on_accept, m);
+}
+
+int manager_new(struct manager **ret) {
+	struct manager *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->listen_fd = -EBADF;
+	m->job_eventfd = -EBADF;
+	m->read_gid = (gid_t) -1;
+	m->started_usec = now_usec(CLOCK_MONOTONIC);
+	int r = sd_event_default(&m->event);
+	if (r < 0)
+		goto fail;
+	m->job_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->job_eventfd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	r = sd_event_add_io(m->event, &m->job_event_source, m->job_eventfd, EPOLLIN, on_job_event, m);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_time(m->event, &m->watchdog_timer, CLOCK_MONOTONIC, 0, 1000, on_watchdog, m);
+	if (r < 0)
+		goto fail;
+	(void) sd_event_source_set_enabled(m->watchdog_timer, SD_EVENT_OFF);
+	if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal_exit, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal_exit, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m)) < 0)
+		goto fail;
+	(void) sd_event_set_watchdog(m->event, true);
+	*ret = m;
+	return 0;
+fail:
+	manager_free(m);
+	return r;
+}

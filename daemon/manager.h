@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's state: configured containers, running jobs, the listening socket. Everything
+ * here is touched by the event-loop thread only, except what struct job marks as shared. */
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+struct job;
+struct connection;
+
+struct container {
+	char *name;
+	struct container_config *config; /* NULL when the file does not parse */
+	char *config_error;              /* why, naming file, line and key */
+	struct job *job;                 /* the one job allowed at a time, or NULL */
+};
+
+struct manager {
+	sd_event *event;
+	char *config_dir;
+	char *state_dir;
+	char *socket_path;
+	char *criu_path;      /* resolved at start */
+	int criu_version;     /* 0 if unknown */
+	struct daemon_config daemon;
+	char *daemon_config_error;
+	gid_t read_gid;       /* (gid_t) -1 = no read group */
+
+	struct container **containers;
+	size_t n_containers;
+
+	struct connection **connections;
+	size_t n_connections;
+
+	struct job **jobs;
+	size_t n_jobs;
+	int job_eventfd;
+	sd_event_source *job_event_source;
+	sd_event_source *watchdog_timer;
+
+	int listen_fd;
+	bool listen_fd_owned;  /* we created the socket (unlink at exit) */
+	bool shutting_down;
+	uint64_t started_usec;
+};
+
+int manager_new(struct manager **ret);
+struct manager *manager_free(struct manager *m);
+static inline void manager_freep(struct manager **m) {
+	manager_free(*m);
+}
+
+/* (Re)reads ckptd.conf and containers.d/; broken files are remembered and reported, the others
+ * keep working. */
+int manager_load_config(struct manager *m);
+struct container *manager_find_container(struct manager *m, const char *name);
+/* Thaws what a killed predecessor left frozen and removes half-made pairs. Before serving. */
+int manager_recover(struct manager *m);
+int manager_start_listening(struct manager *m);
+/* Called when SIGTERM arrives: stop accepting work, exit once the jobs are done. */
+void manager_begin_shutdown(struct manager *m);
+void manager_update_status(struct manager *m);

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The io.ckptd.Manager methods (and org.varlink.service for generic clients). Quick methods
+ * answer here, on the event loop; long ones start a job (job.h) that replies when done. */
+#include <inttypes.h>
+
+#include "build-config.h"
+#include "config.h"
+
+#include "cgroup.h"
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "pair.h"
+#include "prune.h"
+#include "server.h"
+#include "time-util.h"
+
+#define ERR(name) "io.ckptd.Manager." name
+
+static int invalid_parameter(struct connection *c, const char *name) {
+	return connection_error(c, VARLINK_ERROR_INVALID_PARAMETER, json_pack("{s:s}", "parameter", name));
+}
+
+static int check_params(struct connection *c, json_t *params, const char *const *known) {
+	const char *bad = NULL;
+	if (varlink_params_check_known(params, known, &bad) < 0) {
+		invalid_parameter(c, bad ? bad : "parameters");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A container named by the caller: valid name, configured, config parses. Sends the error and
+ * returns NULL otherwise (*ret_r gets what connection_error returned). */
+static struct container *lookup(struct connection *c, const char *name, bool need_config, int *ret_r) {
+	if (!container_name_is_valid(name)) {
+		*ret_r = connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+		return NULL;
+	}
+	struct container *ct = manager_find_container(c->manager, name);
+	if (!ct) {
+		*ret_r = connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
+		return NULL;
+	}
+	if (need_config && !ct->config) {
+		*ret_r = connection_error(c, ERR("ConfigInvalid"),
+		                          json_pack("{s:s,s:s}", "container", name, "message", strna(ct->config_error)));
+		return NULL;
+	}
+	*ret_r = 0;
+	return ct;
+}
+
+static int get_container_and_id(struct connection *c, json_t *params, const char **ret_name, uint64_t *ret_id) {
+	const char *bad = NULL, *name;
+	unsigned long long id;
+	if (varlink_param_string(params, "container", true, &name, &bad) < 0 ||
+	    varlink_param_uint(params, "id", true, &id, &bad) < 0 || id == 0) {
+		invalid_parameter(c, bad ? bad : "id");
+		return -EINVAL;
+	}
+	*ret_name = name;
+	*ret_id = id;
+	return 0;
+}
+
+static int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why) {
+	if (r == -ENOENT || r == -EINPROGRESS)
+		return connection_error(c, ERR("NoSuchPair"), json_pack("{s:s,s:I}", "container", name, "id", (json_int_t) id));
+	return connection_error(c, ERR("OperationFailed"),
+	                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "load", "message",
+	                                  why ? why : strerror(-r)));
+}
+
+struct job_args {
+	const char *tag;
+	uint64_t pair;
+	bool safety_pair;
+};
+
+static int start_job(struct connection *c, struct varlink_call *call, struct container *ct, enum job_kind kind,
+                     job_body_t body, const struct job_args *args) {
+	struct manager *m = c->manager;
+	if (m->shutting_down)
+		return connection_error(c, ERR("ShuttingDown"), NULL);
+	if (ct->job)
+		return connection_error(c, ERR("JobInProgress"),
+		                        json_pack("{s:s,s:s}", "container", ct->name, "kind", job_kind_to_string(ct->job->kind)));
+	if (m->n_jobs >= m->daemon.max_parallel_jobs)
+		return connection_error(c, ERR("TooManyJobs"), json_pack("{s:i}", "limit", (int) m->daemon.max_parallel_jobs));
+	struct job *j;
+	int r = job_new(m, ct, kind, body, &j);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", ct->name, "step", "start", "message",
+		                                  "cannot reload the container's configuration"));
+	struct job **a = realloc(m->jobs, (m->n_jobs + 1) * sizeof(*a));
+	if (!a) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	m->jobs = a;
+	j->connection = call->oneway ? NULL : c;
+	j->more = call->more;
+	j->pair = args->pair;
+	j->safety_pair = args->safety_pair;
+	if (args->tag && !(j->tag = strdup(args->tag))) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	m->jobs[m->n_jobs++] = j;
+	ct->job = j;
+	r = job_start(j);
+	if (r < 0) {
+		m->n_jobs--;
+		ct->job = NULL;
+		job_free(j);
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", ct->name, "step", "start", "message",
+		                                  "cannot start a worker thread"));
+	}
+	manager_update_status(m);
+	return 0;
+}
+
+static int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "tag", NULL };
+	const char *name, *tag = NULL, *bad = NULL;
+	int r;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0 ||
+	    varlink_param_string(call->parameters, "tag", false, &tag, &bad) < 0 || (tag && strlen(tag) > 256))
+		return invalid_parameter(c, bad ? bad : "tag");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, JOB_FREEZE_AND_DUMP, job_freeze_and_dump, &(struct job_args) { .tag = tag });
+}
+
+static int method_rollback(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", "safety_pair", NULL };
+	const char *name, *bad = NULL;
+	uint64_t id;
+	bool safety = true;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (varlink_param_bool(call->parameters, "safety_pair", false, &safety, &bad) < 0)
+		return invalid_parameter(c, bad);
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, JOB_ROLLBACK, job_rollback, &(struct job_args) { .pair = id, .safety_pair = safety });
+}
+
+static int method_restore(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", "processes_only", NULL };
+	const char *name, *bad = NULL;
+	uint64_t id;
+	bool processes_only = false;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (varlink_param_bool(call->parameters, "processes_only", true, &processes_only, &bad) < 0 || !processes_only)
+		return invalid_parameter(c, "processes_only");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, JOB_RESTORE, job_restore, &(struct job_args) { .pair = id });
+}
+
+static int method_verify(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", NULL };
+	const char *name;
+	uint64_t id;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	struct container *ct = lookup(c, name, false, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, JOB_VERIFY, job_verify, &(struct job_args) { .pair = id });
+}
+
+static int method_list(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", NULL };
+	const char *name = NULL, *bad = NULL;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", false, &name, &bad) < 0)
+		return invalid_parameter(c, bad);
+	if (name && !container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	json_t *pairs;
+	int r = catalog_list_pairs(c->manager->state_dir, name, &pairs);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", strna(name), "step", "list", "message", strerror(-r)));
+	if (name && json_array_size(pairs) == 0 && !manager_find_container(c->manager, name)) {
+		json_decref(pairs);
+		return connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
+	}
+	json_t *reply = json_pack("{s:o}", "pairs", pairs);
+	r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+static int method_show(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", NULL };
+	const char *name;
+	uint64_t id;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	json_t *pair;
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
+	if (r < 0)
+		return reply_load_error(c, name, id, r, why);
+	json_t *reply = json_pack("{s:o}", "pair", pair);
+	r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+static int method_delete(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", NULL };
+	const char *name;
+	uint64_t id;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	struct container *ct = manager_find_container(c->manager, name);
+	if (ct && ct->job)
+		return connection_error(c, ERR("JobInProgress"),
+		                        json_pack("{s:s,s:s}", "container", name, "kind", job_kind_to_string(ct->job->kind)));
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
+	if (r < 0)
+		return reply_load_error(c, name, id, r, why);
+	r = pair_remove(c->manager->state_dir, name, id, json_object_get(pair, "volumes"), NULL, &why);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s,s:s}", "container", name, "step", "delete", "message",
+		                                  why ? why : strerror(-r), "state", "the pair is still listed"));
+	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_COMPLETE, name, id, UINT64_MAX, "%s: pair %" PRIu64 " deleted",
+	                    name, id);
+	return connection_reply(c, NULL, false);
+}
+
+static int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
+	static const char *const known[] = { "container", "id", NULL };
+	const char *name;
+	uint64_t id;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
+	if (r < 0)
+		return reply_load_error(c, name, id, r, why);
+	json_object_set_new(pair, "pinned", json_boolean(pin));
+	r = catalog_write_pair(c->manager->state_dir, name, id, pair);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", pin ? "pin" : "unpin",
+		                                  "message", strerror(-r)));
+	return connection_reply(c, NULL, false);
+}
+
+static const char *container_state(struct container *ct) {
+	enum cgroup_kind kind;
+	if (!ct->config || cgroup_detect(ct->config->cgroup, &kind) < 0)
+		return "missing";
+	if (cgroup_is_frozen(ct->config->cgroup, kind) > 0)
+		return "frozen";
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	if (cgroup_list_pids(ct->config->cgroup, &pids, &n) < 0 || n == 0)
+		return "empty";
+	return "running";
+}
+
+static int method_containers(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { NULL };
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	struct manager *m = c->manager;
+	json_t *list = json_array();
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct container *ct = m->containers[i];
+		json_t *pairs = NULL;
+		(void) catalog_list_pairs(m->state_dir, ct->name, &pairs);
+		size_t n = pairs ? json_array_size(pairs) : 0;
+		json_t *volumes = json_array();
+		for (size_t v = 0; ct->config && v < ct->config->n_volumes; v++)
+			json_array_append_new(volumes, json_string(ct->config->volumes[v]));
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s,s:i,s:o?,s:s?}",
+		        "name", ct->name, "config", ct->config ? "ok" : "config-error", "error", ct->config_error,
+		        "cgroup", ct->config ? ct->config->cgroup : NULL, "volumes", volumes,
+		        "state", container_state(ct), "pairs", (int) n,
+		        "last_pair", n > 0 ? json_integer((json_int_t) pair_id(json_array_get(pairs, n - 1))) : NULL,
+		        "job", ct->job ? job_kind_to_string(ct->job->kind) : NULL));
+		if (pairs)
+			json_decref(pairs);
+	}
+	json_t *reply = json_pack("{s:o}", "containers", list);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+static int method_status(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { NULL };
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	struct manager *m = c->manager;
+	json_t *jobs = json_array(), *errors = json_array();
+	for (size_t i = 0; i < m->n_jobs; i++) {
+		struct job *j = m->jobs[i];
+		pthread_mutex_lock(&j->lock);
+		json_array_append_new(jobs, json_pack("{s:s,s:s,s:s,s:o?,s:I}", "container", j->container, "kind",
+		        job_kind_to_string(j->kind), "phase", j->phase ? j->phase : "",
+		        "pair", j->pair > 0 ? json_integer((json_int_t) j->pair) : NULL, "started_usec",
+		        (json_int_t) j->started_usec));
+		pthread_mutex_unlock(&j->lock);
+	}
+	if (m->daemon_config_error)
+		json_array_append_new(errors, json_string(m->daemon_config_error));
+	for (size_t i = 0; i < m->n_containers; i++)
+		if (m->containers[i]->config_error)
+			json_array_append_new(errors, json_string(m->containers[i]->config_error));
+	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o}", "version", CKPTD_VERSION, "pid", (int) getpid(),
+	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",
+	        m->criu_path ? m->criu_path : "(not found)", "criu_version",
+	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+static int method_get_info(struct connection *c, struct varlink_call *call) {
+	json_t *reply = json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "vendor", "ckptd", "product", "ckptd", "version",
+	        CKPTD_VERSION, "url", "https://github.com/ckptd/ckptd", "interfaces", "org.varlink.service",
+	        VARLINK_INTERFACE);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+static int method_get_interface_description(struct connection *c, struct varlink_call *call) {
+	const char *iface = NULL, *bad = NULL;
+	if (varlink_param_string(call->parameters, "interface", true, &iface, &bad) < 0)
+		return invalid_parameter(c, "interface");
+	if (!streq(iface, VARLINK_INTERFACE))
+		return connection_error(c, VARLINK_ERROR_INTERFACE_NOT_FOUND, json_pack("{s:s}", "interface", iface));
+	json_t *reply = json_pack("{s:s}", "description", varlink_interface_description);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+
+static const struct method {
+	const char *name;
+	bool writes;
+	int (*handler)(struct connection *c, struct varlink_call *call);
+	int (*handler_flag)(struct connection *c, struct varlink_call *call, bool flag);
+	bool flag;
+} methods[] = {
+	{ "org.varlink.service.GetInfo", false, method_get_info },
+	{ "org.varlink.service.GetInterfaceDescription", false, method_get_interface_description },
+	{ VARLINK_INTERFACE ".FreezeAndDump", true, method_freeze_and_dump },
+	{ VARLINK_INTERFACE ".List", false, method_list },
+	{ VARLINK_INTERFACE ".Show", false, method_show },
+	{ VARLINK_INTERFACE ".Delete", true, method_delete },
+	{ VARLINK_INTERFACE ".Verify", false, method_verify },
+	{ VARLINK_INTERFACE ".Rollback", true, method_rollback },
+	{ VARLINK_INTERFACE ".Restore", true, method_restore },
+	{ VARLINK_INTERFACE ".Prune", true, method_prune },
+	{ VARLINK_INTERFACE ".Pin", true, NULL, method_pin, true },
+	{ VARLINK_INTERFACE ".Unpin", true, NULL, method_pin, false },
+	{ VARLINK_INTERFACE ".Containers", false, method_containers },
+	{ VARLINK_INTERFACE ".Status", false, method_status },
+};
+
+int methods_dispatch(struct connection *c, struct varlink_call *call) {
+	const struct method *found = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (streq(methods[i].name, call->method))
+			found = &methods[i];
+	if (!found) {
+		const char *dot = strrchr(call->method, '.');
+		size_t iface_len = dot ? (size_t) (dot - call->method) : 0;
+		bool known_iface = (iface_len == strlen(VARLINK_INTERFACE) &&
+		                    strncmp(call->method, VARLINK_INTERFACE, iface_len) == 0) ||
+		                   (iface_len == 19 && strncmp(call->method, "org.varlink.service", 19) == 0);
+		if (!known_iface)
+			return connection_error(c, VARLINK_ERROR_INTERFACE_NOT_FOUND,
+			                        json_pack("{s:s%}", "interface", call->method, iface_len));
+		return connection_error(c, VARLINK_ERROR_METHOD_NOT_FOUND, json_pack("{s:s}", "method", call->method));
+	}
+	if (!c->may_read || (found->writes && !c->may_write)) {
+		log_notice("Refused %s for pid %d uid %d", call->method, (int) c->pid, (int) c->uid);
+		return connection_error(c, ERR("PermissionDenied"), json_pack("{s:s}", "method", call->method));
+	}
+	if (call->oneway && !found->writes)
+		return 0; /* nothing to do for a reply nobody wants */
+	return found->handler ? found->handler(c, call) : found->handler_flag(c, call, found->flag);
+}

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* rollback: verify the pair -> safety pair of the current state -> stop the tasks -> roll every
+ * volume back (the pair's snapshots stay) -> CRIU restore -> check the root task runs.
+ * restore --processes-only: check the files the image needs, then CRIU restore only.
+ * verify: checksums of the images and presence of the snapshots. */
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "cgroup.h"
+#include "criu.h"
+#include "fileio.h"
+#include "image-files.h"
+#include "intent.h"
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "pair.h"
+#include "time-util.h"
+
+static int load_pair(struct job *j, json_t **ret, struct failure *f) {
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(j->state_dir, j->container, j->pair, true, ret, &why);
+	if (r == -ENOENT || r == -EINPROGRESS)
+		return failure_set(f, "verify", "nothing changed", -ENOENT, "pair %s/%" PRIu64 " does not exist",
+		                   j->container, j->pair);
+	if (r < 0)
+		return failure_set(f, "verify", "nothing changed", r, "pair %s/%" PRIu64 " is damaged: %s", j->container,
+		                   j->pair, why ? why : strerror(-r));
+	return 0;
+}
+
+static int verify_pair(struct job *j, json_t *pair, struct failure *f) {
+	json_t *problems = json_array();
+	if (!problems)
+		return failure_set(f, "verify", "nothing changed", -ENOMEM, "out of memory");
+	int r = pair_verify(j->state_dir, pair, problems);
+	if (r < 0 || json_array_size(problems) > 0) {
+		failure_set(f, "verify", "nothing changed", r < 0 ? r : -EBADMSG,
+		            "pair %s/%" PRIu64 " cannot be used: %s", j->container, j->pair,
+		            r < 0 ? strerror(-r) : json_string_value(json_array_get(problems, 0)));
+		f->details = problems;
+		return f->error;
+	}
+	json_decref(problems);
+	return 0;
+}
+
+/* The restored tree must be running and not frozen (a v1 freezer cgroup that CRIU recreated
+ * brings its tasks back frozen). */
+static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, char **ret_error) {
+	if (cgroup_is_frozen(cgroup, kind) > 0) {
+		int r = cgroup_thaw(cgroup, kind);
+		if (r < 0)
+			return asprintf(ret_error, "restored tasks are frozen and cgroup %s cannot be thawed: %s", cgroup,
+			                strerror(-r)), r;
+	}
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
+	_cleanup_free_ char *stat = NULL;
+	if (read_one_line_file(p, &stat) < 0)
+		return asprintf(ret_error, "the restored root task %d is gone", (int) pid), -ESRCH;
+	char *close_paren = strrchr(stat, ')');
+	if (!close_paren || close_paren[1] == '\0' || close_paren[2] == 'Z' || close_paren[2] == 'X')
+		return asprintf(ret_error, "the restored root task %d exited right away", (int) pid), -ESRCH;
+	return 0;
+}
+
+static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, pid_t *ret_pid,
+                             const char *state_on_failure, struct failure *f) {
+	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
+	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
+	_cleanup_free_ char *error = NULL;
+	if (!images)
+		return failure_set(f, "restore", state_on_failure, -ENOMEM, "out of memory");
+	struct criu_restore_options o = {
+		.criu_path = j->criu_path,
+		.images_dir = images,
+		.work_dir = dir,
+		.log_name = "restore.log",
+		.shell_job = json_is_true(json_object_get(pair, "shell_job")),
+		.tcp_established = json_is_true(json_object_get(pair, "tcp_established")),
+		.file_locks = json_is_true(json_object_get(pair, "file_locks")),
+	};
+	struct criu_hooks hooks = { .spawned = NULL };
+	pid_t pid;
+	int r = criu_run_restore(&o, &hooks, &pid, &error);
+	if (r < 0)
+		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+	r = check_running(cgroup, kind, pid, &error);
+	if (r < 0)
+		return failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s/restore.log)", strna(error), dir);
+	*ret_pid = pid;
+	return 0;
+}
+
+static int record_step(struct job *j, json_t *intent, const char *step) {
+	json_object_set_new(intent, "step", json_string(step));
+	return intent_record(j->state_dir, j->container, intent);
+}
+
+static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	const char *cgroup = j->config->cgroup;
+	enum cgroup_kind kind;
+	int r;
+
+	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	if ((r = load_pair(j, &pair, f)) < 0 || (r = verify_pair(j, pair, f)) < 0)
+		return r;
+	json_t *volumes = json_object_get(pair, "volumes");
+	r = cgroup_detect(cgroup, &kind);
+	if (r < 0)
+		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
+	if (!j->criu_path)
+		return failure_set(f, "verify", "nothing changed", -ENOENT, "no criu binary found");
+	uint64_t t_verified = now_usec(CLOCK_MONOTONIC);
+
+	/* A pair of the current state first, so that the rollback itself can be undone. */
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n_pids = 0;
+	(void) cgroup_list_pids(cgroup, &pids, &n_pids);
+	json_t *safety = NULL;
+	if (j->safety_pair && n_pids > 0) {
+		job_progress(j, "safety-pair", "checkpointing the current state first");
+		_cleanup_free_ char *tag = NULL;
+		(void) asprintf(&tag, "safety pair before rollback to %" PRIu64, j->pair);
+		struct failure sf = {};
+		r = pair_make(j, tag, &safety, &sf);
+		if (r < 0) {
+			failure_set(f, "safety-pair", sf.state ? sf.state : "nothing changed", r,
+			            "cannot take the safety pair: %s (use --no-safety-pair to skip it)", strna(sf.message));
+			failure_done(&sf);
+			return r;
+		}
+	} else if (j->safety_pair)
+		job_progress(j, "safety-pair", "skipped: the container has no running tasks");
+	_cleanup_(json_decrefp) json_t *safety_ref = safety;
+	uint64_t safety_id = safety ? pair_id(safety) : 0;
+	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
+	_cleanup_free_ char *undo = NULL;
+	if (safety_id > 0)
+		(void) asprintf(&undo, "safety pair %" PRIu64 " holds the state before the rollback", safety_id);
+	else
+		undo = strdup("no safety pair was taken");
+
+	_cleanup_(json_decrefp) json_t *intent = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o?}", "kind", "rollback",
+	        "container", j->container, "pair", (json_int_t) j->pair, "cgroup", cgroup, "cgroup_kind",
+	        cgroup_kind_to_string(kind), "safety_pair", safety_id ? json_integer((json_int_t) safety_id) : NULL);
+	if (!intent || (r = record_step(j, intent, "kill")) < 0)
+		return failure_set(f, "kill", "nothing changed", r < 0 ? r : -ENOMEM, "cannot record the intent: %m");
+
+	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
+	_cleanup_free_ char *survivors = NULL;
+	r = cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, &survivors);
+	if (r < 0) {
+		(void) intent_clear(j->state_dir, j->container);
+		_cleanup_free_ char *state = NULL;
+		(void) asprintf(&state, "volumes untouched; some tasks may be gone; %s", undo);
+		return failure_set(f, "kill", state, r, "cgroup %s cannot be emptied: %s", cgroup,
+		                   r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
+	}
+	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
+
+	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", json_array_size(volumes));
+	(void) record_step(j, intent, "rollback-volumes");
+	size_t i;
+	json_t *v;
+	json_array_foreach(volumes, i, v) {
+		const char *source = json_string_value(json_object_get(v, "source"));
+		const char *snapshot = json_string_value(json_object_get(v, "snapshot"));
+		const struct snapshot_backend *b = snapshot_backend_by_name(json_string_value(json_object_get(v, "backend")));
+		_cleanup_free_ char *error = NULL;
+		r = b ? b->rollback(source, snapshot, &error) : -EOPNOTSUPP;
+		if (r < 0) {
+			_cleanup_free_ char *state = NULL;
+			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i,
+			                json_array_size(volumes), source, undo);
+			(void) intent_clear(j->state_dir, j->container);
+			return failure_set(f, "rollback-volumes", state, r, "%s", error ? error : "unknown backend");
+		}
+		if (error)
+			log_warning("%s: %s", j->container, error);
+	}
+	uint64_t t_volumes = now_usec(CLOCK_MONOTONIC);
+
+	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
+	(void) record_step(j, intent, "restore");
+	_cleanup_free_ char *state = NULL;
+	(void) asprintf(&state, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, undo);
+	pid_t pid;
+	r = restore_processes(j, pair, cgroup, kind, &pid, state, f);
+	(void) intent_clear(j->state_dir, j->container);
+	if (r < 0)
+		return r;
+	uint64_t t_restored = now_usec(CLOCK_MONOTONIC);
+
+	log_container_event(LOG_INFO, CKPTD_MESSAGE_ROLLBACK, j->container, j->pair, UINT64_MAX,
+	                    "%s: rolled back to pair %" PRIu64 ", root task %d", j->container, j->pair, (int) pid);
+	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container, "pair",
+	        (json_int_t) j->pair, "safety_pair", safety_id ? json_integer((json_int_t) safety_id) : NULL,
+	        "root_pid", (int) pid, "timings", "verify_usec", (json_int_t) (t_verified - t0), "safety_pair_usec",
+	        (json_int_t) (t_safety - t_verified), "kill_usec", (json_int_t) (t_killed - t_safety), "volumes_usec",
+	        (json_int_t) (t_volumes - t_killed), "restore_usec", (json_int_t) (t_restored - t_volumes),
+	        "total_usec", (json_int_t) (t_restored - t0));
+	return 0;
+}
+
+int job_rollback(struct job *j) {
+	_cleanup_(failure_done) struct failure f = {};
+	json_t *result = NULL;
+	int r = rollback(j, &result, &f);
+	if (r < 0)
+		return job_fail_with(j, &f);
+	return job_succeed(j, json_pack("{s:o}", "result", result));
+}
+
+static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	const char *cgroup = j->config->cgroup;
+	enum cgroup_kind kind;
+	int r;
+
+	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	if ((r = load_pair(j, &pair, f)) < 0)
+		return r;
+	r = cgroup_detect(cgroup, &kind);
+	if (r < 0)
+		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
+	if (!j->criu_path)
+		return failure_set(f, "verify", "nothing changed", -ENOENT, "no criu binary found");
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	(void) cgroup_list_pids(cgroup, &pids, &n);
+	if (n > 0)
+		return failure_set(f, "verify", "nothing changed", -EBUSY,
+		                   "cgroup %s still has %zu task(s): stop them first, or use rollback", cgroup, n);
+
+	/* Every regular file the image needs, with the size it had: a clear list instead of CRIU's
+	 * first obscure error. */
+	job_progress(j, "check-files", "checking the files the image needs");
+	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
+	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
+	if (!images)
+		return failure_set(f, "check-files", "nothing changed", -ENOMEM, "out of memory");
+	json_t *problems = json_array();
+	_cleanup_free_ char *error = NULL;
+	r = image_files_check(images, "/", problems, &error);
+	if (r < 0) {
+		json_decref(problems);
+		return failure_set(f, "check-files", "nothing changed", r, "cannot read the file records of %s: %s",
+		                   images, strna(error));
+	}
+	if (json_array_size(problems) > 0) {
+		failure_set(f, "check-files", "nothing changed; no process was started", -ESTALE,
+		            "the filesystem differs from pair %s/%" PRIu64 " in %zu file(s): %s", j->container, j->pair,
+		            json_array_size(problems), json_string_value(json_array_get(problems, 0)));
+		f->details = problems;
+		return f->error;
+	}
+	json_decref(problems);
+
+	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
+	pid_t pid;
+	r = restore_processes(j, pair, cgroup, kind, &pid, "no process is running from this pair", f);
+	if (r < 0)
+		return r;
+	*ret_result = json_pack("{s:s,s:I,s:i,s:{s:I}}", "container", j->container, "pair", (json_int_t) j->pair,
+	                        "root_pid", (int) pid, "timings", "total_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - t0));
+	return 0;
+}
+
+int job_restore(struct job *j) {
+	_cleanup_(failure_done) struct failure f = {};
+	json_t *result = NULL;
+	int r = restore_only(j, &result, &f);
+	if (r < 0)
+		return job_fail_with(j, &f);
+	return job_succeed(j, json_pack("{s:o}", "result", result));
+}
+
+int job_verify(struct job *j) {
+	_cleanup_(failure_done) struct failure f = {};
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	if (load_pair(j, &pair, &f) < 0)
+		return job_fail_with(j, &f);
+	json_t *problems = json_array();
+	int r = pair_verify(j->state_dir, pair, problems);
+	if (r < 0) {
+		json_decref(problems);
+		return job_fail(j, "verify", NULL, NULL, r, "cannot verify pair %s/%" PRIu64 ": %m", j->container, j->pair);
+	}
+	return job_succeed(j, json_pack("{s:b,s:o}", "ok", json_array_size(problems) == 0, "problems", problems));
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One interface for every kind of volume. A backend is a table of operations; the registry
+ * picks the first backend that recognises a volume spec ("lvm:VG/LV" or a path).
+ * Every operation returns 0 or a negative errno and, on failure, may set *ret_error to a
+ * message that names the volume or snapshot (caller frees). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct snapshot_backend {
+	const char *name; /* "btrfs", "lvm"; recorded in pair.json */
+
+	/* Does this backend handle this volume spec at all (syntax only, no I/O)? */
+	bool (*recognizes)(const char *volume);
+	/* The volume exists and can be snapshotted (e.g. it is a btrfs subvolume). */
+	int (*check)(const char *volume, char **ret_error);
+	/* Where the snapshot of VOLUME for pair NAME/ID lives (no I/O). */
+	int (*snapshot_location)(const char *volume, const char *container, uint64_t id, char **ret);
+	/* Outside the frozen window: make parents, flush dirty data (syncfs). */
+	int (*prepare)(const char *volume, const char *snapshot, char **ret_error);
+	/* Inside the frozen window: the atomic, read-only-where-possible snapshot. */
+	int (*snapshot)(const char *volume, const char *snapshot, char **ret_error);
+	/* Removes a snapshot; a missing one is success. */
+	int (*remove)(const char *snapshot, char **ret_error);
+	/* 1 present, 0 absent. */
+	int (*exists)(const char *snapshot);
+	/* Makes the live volume equal to the snapshot; the snapshot stays intact. Nothing may use
+	 * the volume (the container's tasks are gone). */
+	int (*rollback)(const char *volume, const char *snapshot, char **ret_error);
+	/* Space of the filesystem or pool that holds the volume's snapshots. */
+	int (*space)(const char *volume, uint64_t *ret_total, uint64_t *ret_free);
+};
+
+extern const struct snapshot_backend btrfs_backend;
+
+const struct snapshot_backend *snapshot_backend_for(const char *volume);
+const struct snapshot_backend *snapshot_backend_by_name(const char *name);
