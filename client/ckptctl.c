@@ -7,7 +7,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "config.h"
+#include "build-config.h" /* generated: CKPTD_VERSION, CKPTD_SOCKET_PATH */
+#include "config.h"       /* container_name_is_valid() */
 #include "macro.h"
 #include "output.h"
 #include "varlink.h"
@@ -112,7 +113,7 @@ static json_t *reply_get(const char *verb, json_t *reply, const char *key, json_
 	return v;
 }
 
-/* Prints with --json or the human renderer; maps -ENOMEM and friends to EXIT_FAILURE. */
+/* The exit status for what an output_*() call returned. */
 static int render(int r) {
 	if (r == -ENOMEM)
 		return log_oom();
@@ -470,6 +471,7 @@ static void help(void) {
 	       "     --processes-only         restore: required; leave the volumes as they are\n"
 	       "     --dry-run                prune: only show what would be removed and why\n"
 	       "\n"
+	       "Options may come before or after COMMAND; \"--\" ends them.\n"
 	       "Exit status: 0 success, 1 the operation failed, 2 usage error, 3 ckptd not reachable.\n",
 	       CKPTD_SOCKET_PATH);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -108,11 +109,15 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	return 0;
 }
 
-static int error_set(char **ret_error, const char *fmt, const char *arg) {
+static int error_set(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int error_set(char **ret_error, const char *fmt, ...) {
 	if (ret_error) {
+		va_list ap;
+		va_start(ap, fmt);
 		free(*ret_error);
-		if (asprintf(ret_error, fmt, arg) < 0)
+		if (vasprintf(ret_error, fmt, ap) < 0)
 			*ret_error = NULL;
+		va_end(ap);
 	}
 	return -EBADMSG;
 }

@@ -53,12 +53,13 @@ int varlink_buffer_append(struct varlink_buffer *b, const void *p, size_t n) {
 
 	/* Every message the new bytes extend or contain must fit; checked before anything is
 	 * copied, so the buffer is unchanged on error. */
+	size_t max = b->max > 0 ? b->max : VARLINK_MESSAGE_MAX;
 	pending = buffer_pending(b);
 	for (size_t i = 0; i < n;) {
 		const char *nul = memchr(in + i, 0, n - i);
 		size_t chunk = nul ? (size_t) (nul - (in + i)) : n - i;
 
-		if (chunk > VARLINK_MESSAGE_MAX - pending)
+		if (chunk > max - pending)
 			return -EMSGSIZE;
 		if (!nul)
 			break;
@@ -334,7 +335,7 @@ int varlink_reply_parse(const char *msg, struct varlink_reply *ret) {
 
 /* Serialises one message: compact JSON, NUL included in *ret_size. -EMSGSIZE if the peer would
  * refuse it as too large. */
-static int message_dump(json_t *j, char **ret, size_t *ret_size) {
+static int message_dump(json_t *j, size_t max, char **ret, size_t *ret_size) {
 	char *s;
 	size_t n;
 
@@ -343,7 +344,7 @@ static int message_dump(json_t *j, char **ret, size_t *ret_size) {
 		return -ENOMEM;
 
 	n = strlen(s);
-	if (n > VARLINK_MESSAGE_MAX) {
+	if (n > max) {
 		free(s);
 		return -EMSGSIZE;
 	}
@@ -381,7 +382,7 @@ int varlink_call_format(const char *method, json_t *parameters, bool more, char 
 	if (more && json_object_set_new(j, "more", json_true()) < 0)
 		return -ENOMEM;
 
-	return message_dump(j, ret, ret_size);
+	return message_dump(j, VARLINK_MESSAGE_MAX, ret, ret_size);
 }
 
 int varlink_reply_format(json_t *parameters, bool continues, char **ret, size_t *ret_size) {
@@ -397,7 +398,7 @@ int varlink_reply_format(json_t *parameters, bool continues, char **ret, size_t 
 	if (continues && json_object_set_new(j, "continues", json_true()) < 0)
 		return -ENOMEM;
 
-	return message_dump(j, ret, ret_size);
+	return message_dump(j, VARLINK_REPLY_MAX, ret, ret_size);
 }
 
 int varlink_error_format(const char *error, json_t *parameters, char **ret, size_t *ret_size) {
@@ -416,7 +417,7 @@ int varlink_error_format(const char *error, json_t *parameters, char **ret, size
 	if (r < 0)
 		return r;
 
-	return message_dump(j, ret, ret_size);
+	return message_dump(j, VARLINK_REPLY_MAX, ret, ret_size);
 }
 
 /* Looks a parameter up: 1 and *ret if present, 0 if absent (or null, the Varlink spelling of an
@@ -633,6 +634,8 @@ int varlink_recv(int fd, struct varlink_buffer *buf, struct varlink_reply *ret) 
 	if (fd < 0)
 		return -EBADF;
 
+	if (buf->max == 0)
+		buf->max = VARLINK_REPLY_MAX;
 	for (;;) {
 		_cleanup_free_ char *m = NULL;
 		char chunk[16384];

@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define VARLINK_MESSAGE_MAX (64U * 1024U) /* larger messages are refused */
+#define VARLINK_MESSAGE_MAX (64U * 1024U)        /* larger calls are refused */
+#define VARLINK_REPLY_MAX (64U * 1024U * 1024U)   /* replies (a long pair list) may be larger */
 #define VARLINK_INTERFACE "io.ckptd.Manager"
 
 #define VARLINK_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
@@ -26,6 +27,7 @@ struct varlink_buffer {
 	char *data;
 	size_t size;
 	size_t allocated;
+	size_t max; /* largest message accepted; 0 = VARLINK_MESSAGE_MAX */
 };
 
 void varlink_buffer_done(struct varlink_buffer *b);
