@@ -667,6 +667,30 @@ static int config_parse_min_free(const char *value, void *field, _unused_ uint64
 	return 0;
 }
 
+static int config_parse_snapshot_size(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
+	struct container_config *c = field;
+	unsigned percent = 0;
+	uint64_t bytes = 0;
+	int r;
+
+	if (!isempty(value)) {
+		r = parse_min_free(value, &percent, &bytes);
+		if (r < 0) {
+			*ret_reason = r == -ERANGE ? "value too large" :
+						     "expected a percentage of the origin (20%) or a size (512M, 2G)";
+			return r;
+		}
+		if (percent == 0 && bytes == 0) {
+			*ret_reason = "must be greater than zero";
+			return -EINVAL;
+		}
+	}
+
+	c->snapshot_size_percent = percent;
+	c->snapshot_size_bytes = bytes;
+	return 0;
+}
+
 #define CC(field) offsetof(struct container_config, field)
 #define USEC(s) ((uint64_t) (s) * USEC_PER_SEC)
 
@@ -675,6 +699,7 @@ static const struct config_item container_items[] = {
 	{ "Container", "Volume", config_parse_volume, 0, 0 },
 	{ "Container", "RootPid", config_parse_pid, CC(root_pid), 0 },
 	{ "Container", "RootDirectory", config_parse_path_or_root, CC(root_directory), 0 },
+	{ "Container", "SnapshotSize", config_parse_snapshot_size, 0, 0 },
 	{ "Checkpoint", "FreezeTimeoutSec", config_parse_sec_positive, CC(freeze_timeout_usec), USEC(10) },
 	{ "Checkpoint", "MaxFrozenSec", config_parse_sec_positive, CC(max_frozen_usec), USEC(60) },
 	{ "Checkpoint", "Staging", config_parse_staging, CC(staging), STAGING_AUTO },

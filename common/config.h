@@ -48,6 +48,11 @@ struct container_config {
 	size_t n_volumes;
 	int root_pid;           /* RootPid=, 0 = discover */
 	char *root_directory;   /* RootDirectory=: overrides the discovered root fs; NULL = discover */
+	/* SnapshotSize=: size of the snapshots of thick LVM volumes, either a percentage of the origin
+	 * (snapshot_size_percent, 1..100) or bytes (snapshot_size_bytes, K/M/G/T suffixes, base 1024).
+	 * Both 0 = not set: a thick LVM volume is then refused (thin volumes need no size). */
+	unsigned snapshot_size_percent;
+	uint64_t snapshot_size_bytes;
 	uint64_t freeze_timeout_usec; /* FreezeTimeoutSec=, default 10 s */
 	uint64_t max_frozen_usec;     /* MaxFrozenSec=, default 60 s */
 	enum staging_mode staging;    /* Staging=, default auto */

@@ -51,7 +51,9 @@ void varlink_call_done(struct varlink_call *c);
  * unknown top-level keys). On error *ret_error (if non-NULL) gets a short text. */
 int varlink_call_parse(const char *msg, struct varlink_call *ret, char **ret_error);
 
-/* Serialise (NUL terminator included in *ret_size). Steal nothing: the caller keeps its refs. */
+/* Serialise (NUL terminator included in *ret_size). Steal nothing: the caller keeps its refs.
+ * -EINVAL for a malformed method/error name or non-object parameters, -EMSGSIZE if the result
+ * exceeds VARLINK_MESSAGE_MAX (calls) or VARLINK_REPLY_MAX (replies, errors). */
 int varlink_call_format(const char *method, json_t *parameters, bool more, char **ret, size_t *ret_size);
 int varlink_reply_format(json_t *parameters, bool continues, char **ret, size_t *ret_size);
 int varlink_error_format(const char *error, json_t *parameters, char **ret, size_t *ret_size);
@@ -65,7 +67,8 @@ void varlink_reply_done(struct varlink_reply *r);
 int varlink_reply_parse(const char *msg, struct varlink_reply *ret);
 
 /* Parameter helpers for method handlers: they return -EINVAL and set *ret_bad to the
- * parameter name on a wrong type or a missing required parameter. */
+ * parameter name on a wrong type or a missing required parameter. Otherwise 1 and *ret if
+ * the parameter is present, 0 (and *ret untouched) if it is absent or null and optional. */
 int varlink_param_string(json_t *params, const char *name, bool required, const char **ret, const char **ret_bad);
 int varlink_param_uint(json_t *params, const char *name, bool required, unsigned long long *ret, const char **ret_bad);
 int varlink_param_bool(json_t *params, const char *name, bool required, bool *ret, const char **ret_bad);

@@ -169,6 +169,15 @@ int cgroup_is_frozen(const char *path, enum cgroup_kind kind) {
 	return !streq(state, "THAWED");
 }
 
+int cgroup_attach(const char *path, pid_t pid) {
+	_cleanup_free_ char *f = cg_file(path, "cgroup.procs");
+	if (!f)
+		return -ENOMEM;
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int) pid);
+	return write_string_file(f, buf);
+}
+
 static int append_pids(const char *path, pid_t **pids, size_t *n) {
 	_cleanup_free_ char *f = cg_file(path, "cgroup.procs"), *buf = NULL;
 	if (!f)

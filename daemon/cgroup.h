@@ -28,6 +28,8 @@ int cgroup_thaw(const char *path, enum cgroup_kind kind);
 /* 1 frozen (or freezing), 0 thawed. */
 int cgroup_is_frozen(const char *path, enum cgroup_kind kind);
 
+/* Moves a process into the cgroup (v2, or the v1 freezer hierarchy). */
+int cgroup_attach(const char *path, pid_t pid);
 /* Every task of the cgroup and its children. */
 int cgroup_list_pids(const char *path, pid_t **ret, size_t *ret_n);
 /* PID 1 of the container's own PID namespace; else the one task whose parent is outside. */

@@ -111,8 +111,21 @@ char *criu_log_errors(const char *log_path) {
 	return out;
 }
 
-static int error_from_log(int r, const char *what, const char *work_dir, const char *log_name, char **ret_error) {
+static int error_from_log(int r, const char *what, const char *criu_path, int status, const char *work_dir,
+                          const char *log_name, char **ret_error) {
 	_cleanup_free_ char *log = path_join(work_dir, log_name);
+	if (log && access(log, F_OK) < 0 && ret_error) {
+		/* CRIU never got as far as its log: it did not start, or is not CRIU at all. */
+		free(*ret_error);
+		if (WIFEXITED(status))
+			(void) asprintf(ret_error, "%s exited with status %d before answering (is it a working criu? try '%s check')",
+			                criu_path, WEXITSTATUS(status), criu_path);
+		else if (WIFSIGNALED(status))
+			(void) asprintf(ret_error, "%s was killed by signal %d before answering", criu_path, WTERMSIG(status));
+		else
+			(void) asprintf(ret_error, "criu %s failed before writing its log: %s", what, strerror(-r));
+		return r;
+	}
 	_cleanup_free_ char *errors = log ? criu_log_errors(log) : NULL;
 	if (ret_error) {
 		free(*ret_error);
@@ -179,7 +192,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		return r;
 	}
 	if (hooks && hooks->spawned)
-		hooks->spawned(pid, hooks->userdata);
+		(void) hooks->spawned(pid, hooks->userdata);
 	criu_local_set_service_fd(o, fd); /* libcriu closes it when the call is done */
 
 	current_hooks = hooks;
@@ -195,7 +208,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 			(void) asprintf(ret_error, "criu dump was killed by signal %d", WTERMSIG(status));
 			return -EINTR;
 		}
-		return error_from_log(r, "dump", d->work_dir, "dump.log", ret_error);
+		return error_from_log(r, "dump", d->criu_path, status, d->work_dir, "dump.log", ret_error);
 	}
 	if (!current_pre_dump_seen) {
 		if (ret_error)
@@ -219,6 +232,14 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	criu_local_set_tcp_established(o, ro->tcp_established);
 	criu_local_set_file_locks(o, ro->file_locks);
 	criu_local_set_shell_job(o, ro->shell_job);
+	/* The caller puts criu into the container's cgroup (hooks->spawned) and the restored tasks
+	 * inherit it. CRIU's own cgroup handling would recreate every cgroup recorded in the image,
+	 * all over the host's hierarchies, and bring v1 freezer tasks back frozen. */
+	criu_local_set_manage_cgroups(o, true);
+	criu_local_set_manage_cgroups_mode(o, CRIU_CG_MODE_IGNORE);
+	_cleanup_free_ char *old_log = path_join(ro->work_dir, ro->log_name);
+	if (old_log)
+		(void) unlink(old_log); /* errors must come from this run's log */
 
 	pid_t pid;
 	int fd;
@@ -228,15 +249,26 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 			(void) asprintf(ret_error, "cannot start %s: %s", ro->criu_path, strerror(-r));
 		return r;
 	}
-	if (hooks && hooks->spawned)
-		hooks->spawned(pid, hooks->userdata);
+	if (hooks && hooks->spawned) {
+		r = hooks->spawned(pid, hooks->userdata);
+		if (r < 0) {
+			close(fd);
+			(void) kill(pid, SIGKILL);
+			(void) reap(pid);
+			if (ret_error)
+				(void) asprintf(ret_error, "cannot prepare criu (pid %d) for the restore: %s", (int) pid,
+				                strerror(-r));
+			return r;
+		}
+	}
 	criu_local_set_service_fd(o, fd);
 	current_hooks = hooks;
 	int k = criu_local_restore(o);
 	current_hooks = NULL;
-	(void) reap(pid);
+	int status = reap(pid);
 	if (k < 0)
-		return error_from_log(k == -EBADE ? -EIO : k, "restore", ro->work_dir, ro->log_name, ret_error);
+		return error_from_log(k == -EBADE ? -EIO : k, "restore", ro->criu_path, status, ro->work_dir, ro->log_name,
+		                      ret_error);
 	*ret_pid = (pid_t) k;
 	return 0;
 }

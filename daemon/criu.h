@@ -11,8 +11,9 @@
 #include <sys/types.h>
 
 struct criu_hooks {
-	/* Called with the pid of the criu process right after it was spawned. */
-	void (*spawned)(pid_t pid, void *userdata);
+	/* Called with the pid of the criu process right after it was spawned, before it gets its
+	 * request; a negative return aborts the call. */
+	int (*spawned)(pid_t pid, void *userdata);
 	/* Called at CRIU's pre-dump notification; non-zero aborts the dump. */
 	int (*pre_dump)(void *userdata);
 	void *userdata;

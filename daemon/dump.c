@@ -29,6 +29,7 @@ struct dump {
 	uint64_t id;
 	size_t n;
 	const struct snapshot_backend **backends;
+	struct snapshot_params params;
 	char **snapshots;
 	bool *taken;
 	bool frozen;
@@ -50,10 +51,24 @@ static void dump_done(struct dump *d) {
 	free(d->error);
 }
 
-static void on_criu_spawned(pid_t pid, void *userdata) {
+static int on_criu_spawned(pid_t pid, void *userdata) {
 	struct dump *d = userdata;
 	d->t_criu_spawned = now_usec(CLOCK_MONOTONIC);
 	job_set_criu_pid(d->job, pid);
+	return 0;
+}
+
+/* Fault injection, for the crash and budget tests only (documented in ckptd(8)): keeps the
+ * window open after the snapshots, while CRIU waits for our answer, as a slow CRIU would. Ends
+ * early when the MaxFrozenSec watchdog fires. */
+static void hold_for_testing(struct job *j) {
+	const char *e = getenv("CKPTD_TEST_HOLD_FROZEN_MSEC");
+	if (!e)
+		return;
+	uint64_t until = now_usec(CLOCK_MONOTONIC) + strtoull(e, NULL, 10) * USEC_PER_MSEC;
+	log_warning("%s: CKPTD_TEST_HOLD_FROZEN_MSEC=%s: holding the frozen window open", j->container, e);
+	while (now_usec(CLOCK_MONOTONIC) < until && !job_budget_exceeded(j))
+		usleep(10000);
 }
 
 /* CRIU has finished probing the kernel and is about to seize the tasks: the window opens. */
@@ -80,7 +95,7 @@ static int on_pre_dump(void *userdata) {
 	job_set_frozen(j, true);
 
 	for (size_t i = 0; i < d->n; i++) {
-		r = d->backends[i]->snapshot(j->config->volumes[i], d->snapshots[i], &d->error);
+		r = d->backends[i]->snapshot(j->config->volumes[i], d->snapshots[i], &d->params, &d->error);
 		if (r < 0) {
 			d->failed_step = "snapshot";
 			d->error_code = r;
@@ -89,6 +104,7 @@ static int on_pre_dump(void *userdata) {
 		d->taken[i] = true;
 	}
 	d->t_snapshotted = now_usec(CLOCK_MONOTONIC);
+	hold_for_testing(j);
 	return 0;
 }
 
@@ -182,7 +198,8 @@ static char *criu_version_string(int v) {
 
 int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure *f) {
 	struct container_config *cfg = j->config;
-	_cleanup_(dump_done) struct dump d = { .job = j, .cgroup = cfg->cgroup, .n = cfg->n_volumes };
+	_cleanup_(dump_done) struct dump d = { .job = j, .cgroup = cfg->cgroup, .n = cfg->n_volumes,
+		.params = { .size_percent = cfg->snapshot_size_percent, .size_bytes = cfg->snapshot_size_bytes } };
 	d.t_start = now_usec(CLOCK_MONOTONIC);
 	int r;
 
@@ -289,7 +306,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	const char *step = "sync";
 	_cleanup_free_ char *error = NULL;
 	for (size_t i = 0; r >= 0 && i < d.n; i++)
-		r = d.backends[i]->prepare(cfg->volumes[i], d.snapshots[i], &error);
+		r = d.backends[i]->prepare(cfg->volumes[i], d.snapshots[i], &d.params, &error);
 	uint64_t t_synced = now_usec(CLOCK_MONOTONIC);
 	if (r >= 0) {
 		step = "intent";

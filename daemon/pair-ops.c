@@ -75,6 +75,11 @@ int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
 			problem(problems, "snapshot %s: unknown backend '%s'", snapshot, backend_name);
 		else if (b->exists(snapshot) <= 0)
 			problem(problems, "snapshot %s is missing", snapshot);
+		else if (b->health) { /* present, but usable? (an overflowed LVM snapshot is not) */
+			_cleanup_free_ char *why = NULL;
+			if (b->health(snapshot, &why) > 0)
+				problem(problems, "%s", strna(why));
+		}
 	}
 
 	json_t *sums = json_object_get(json_object_get(pair, "images"), "sha256");

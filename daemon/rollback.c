@@ -47,8 +47,8 @@ static int verify_pair(struct job *j, json_t *pair, struct failure *f) {
 	return 0;
 }
 
-/* The restored tree must be running and not frozen (a v1 freezer cgroup that CRIU recreated
- * brings its tasks back frozen). */
+/* The restored tree must be running, and the cgroup not frozen (on v1 a restored task may come
+ * back frozen when the freezer state was restored with it). */
 static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, char **ret_error) {
 	if (cgroup_is_frozen(cgroup, kind) > 0) {
 		int r = cgroup_thaw(cgroup, kind);
@@ -67,6 +67,18 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 	return 0;
 }
 
+struct restore_target {
+	struct job *job;
+	const char *cgroup;
+};
+
+/* CRIU runs in the container's cgroup, so the tasks it forks are born there. */
+static int on_restore_spawned(pid_t pid, void *userdata) {
+	struct restore_target *t = userdata;
+	job_set_criu_pid(t->job, pid);
+	return cgroup_attach(t->cgroup, pid);
+}
+
 static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, pid_t *ret_pid,
                              const char *state_on_failure, struct failure *f) {
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
@@ -83,9 +95,11 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		.tcp_established = json_is_true(json_object_get(pair, "tcp_established")),
 		.file_locks = json_is_true(json_object_get(pair, "file_locks")),
 	};
-	struct criu_hooks hooks = { .spawned = NULL };
+	struct restore_target target = { .job = j, .cgroup = cgroup };
+	struct criu_hooks hooks = { .spawned = on_restore_spawned, .userdata = &target };
 	pid_t pid;
 	int r = criu_run_restore(&o, &hooks, &pid, &error);
+	job_set_criu_pid(j, 0);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
 	r = check_running(cgroup, kind, pid, &error);

@@ -9,6 +9,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What a backend may need beyond the volume spec: from the container's configuration. */
+struct snapshot_params {
+	/* SnapshotSize= (thick LVM snapshots only): a percentage of the origin (1..100) or bytes;
+	 * both 0 = not set. */
+	unsigned size_percent;
+	uint64_t size_bytes;
+};
+
 struct snapshot_backend {
 	const char *name; /* "btrfs", "lvm"; recorded in pair.json */
 
@@ -18,22 +26,31 @@ struct snapshot_backend {
 	int (*check)(const char *volume, char **ret_error);
 	/* Where the snapshot of VOLUME for pair NAME/ID lives (no I/O). */
 	int (*snapshot_location)(const char *volume, const char *container, uint64_t id, char **ret);
-	/* Outside the frozen window: make parents, flush dirty data (syncfs). */
-	int (*prepare)(const char *volume, const char *snapshot, char **ret_error);
+	/* Outside the frozen window: make parents, flush dirty data (syncfs), check for room. */
+	int (*prepare)(const char *volume, const char *snapshot, const struct snapshot_params *params,
+	               char **ret_error);
 	/* Inside the frozen window: the atomic, read-only-where-possible snapshot. */
-	int (*snapshot)(const char *volume, const char *snapshot, char **ret_error);
+	int (*snapshot)(const char *volume, const char *snapshot, const struct snapshot_params *params,
+	                char **ret_error);
 	/* Removes a snapshot; a missing one is success. */
 	int (*remove)(const char *snapshot, char **ret_error);
 	/* 1 present, 0 absent. */
 	int (*exists)(const char *snapshot);
-	/* Makes the live volume equal to the snapshot; the snapshot stays intact. Nothing may use
+	/* Makes the live volume equal to the snapshot; the snapshot stays intact where the backend
+	 * can (a thick LVM snapshot is merged into its origin and so consumed: the backend then
+	 * succeeds and says so in *ret_error, which the caller logs as a warning). Nothing may use
 	 * the volume (the container's tasks are gone). */
 	int (*rollback)(const char *volume, const char *snapshot, char **ret_error);
 	/* Space of the filesystem or pool that holds the volume's snapshots. */
 	int (*space)(const char *volume, uint64_t *ret_total, uint64_t *ret_free);
+	/* Optional (NULL = nothing to check beyond exists()): 0 the snapshot is usable, 1 it is
+	 * present but unusable (e.g. an overflowed thick LVM snapshot) and *ret_problem says why,
+	 * negative errno when it cannot tell. */
+	int (*health)(const char *snapshot, char **ret_problem);
 };
 
 extern const struct snapshot_backend btrfs_backend;
+extern const struct snapshot_backend lvm_backend;
 
 const struct snapshot_backend *snapshot_backend_for(const char *volume);
 const struct snapshot_backend *snapshot_backend_by_name(const char *name);

@@ -69,7 +69,8 @@ static int btrfs_snapshot_location(const char *volume, const char *container, ui
 	return 0;
 }
 
-static int btrfs_prepare(const char *volume, const char *snapshot, char **ret_error) {
+static int btrfs_prepare(const char *volume, const char *snapshot, _unused_ const struct snapshot_params *params,
+                         char **ret_error) {
 	_cleanup_free_ char *parent = strdup(snapshot);
 	if (!parent)
 		return -ENOMEM;
@@ -86,7 +87,8 @@ static int btrfs_prepare(const char *volume, const char *snapshot, char **ret_er
 	return 0;
 }
 
-static int btrfs_snapshot(const char *volume, const char *snapshot, char **ret_error) {
+static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ const struct snapshot_params *params,
+                          char **ret_error) {
 	enum btrfs_util_error e =
 	        btrfs_util_create_snapshot(volume, snapshot, BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY, NULL, NULL);
 	if (e != BTRFS_UTIL_OK) {

@@ -38,10 +38,10 @@ run_case() { # v2|v1
 	cg=$(t_cgroup_create "$kind" "$name")
 	data="$MNT/vol/$name.data"
 	lock="$MNT/vol/$name.lock"
-	t_start_in_cgroup "$cg" "$CRYO" "$data" "$lock" --interval-ms 2 >/dev/null
 	t_write_container "$name" "$cg" "$MNT/vol" </dev/null
 	t_daemon_restart
-	sleep 0.1 # fewer than 200 letters: the lock does not exist yet
+	t_start_in_cgroup "$cg" "$CRYO" "$data" "$lock" --interval-ms 4 >/dev/null
+	sleep 0.2 # fewer than 200 letters: the lock does not exist yet
 
 	[ ! -e "$lock" ] || t_fail "lock file exists before the checkpoint"
 	t_ctl freeze-and-dump "$name" >/dev/null

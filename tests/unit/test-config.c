@@ -309,6 +309,8 @@ TEST(container_defaults) {
 	ASSERT_STREQ(c->name, "db_1");
 	ASSERT_EQ(c->root_pid, 0);
 	ASSERT_NULL(c->root_directory);
+	ASSERT_EQ(c->snapshot_size_percent, 0);
+	ASSERT_EQ_U(c->snapshot_size_bytes, 0);
 	ASSERT_EQ_U(c->freeze_timeout_usec, 10 * USEC_S);
 	ASSERT_EQ_U(c->max_frozen_usec, 60 * USEC_S);
 	ASSERT_EQ(c->staging, STAGING_AUTO);
@@ -338,6 +340,7 @@ TEST(container_all_keys) {
 		"Volume=/srv/c;d ; comment\r\n"
 		"RootPid=1234\r\n"
 		"RootDirectory=/\r\n"
+		"SnapshotSize=20%   # of each thick LVM origin\r\n"
 		"[Checkpoint]\r\n"
 		"FreezeTimeoutSec=250ms\r\n"
 		"MaxFrozenSec=1min 30s # budget\r\n"
@@ -368,6 +371,8 @@ TEST(container_all_keys) {
 	ASSERT_NULL(c->volumes[4]);
 	ASSERT_EQ(c->root_pid, 1234);
 	ASSERT_STREQ(c->root_directory, "/");
+	ASSERT_EQ(c->snapshot_size_percent, 20);
+	ASSERT_EQ_U(c->snapshot_size_bytes, 0);
 	ASSERT_EQ_U(c->freeze_timeout_usec, 250000);
 	ASSERT_EQ_U(c->max_frozen_usec, 90 * USEC_S);
 	ASSERT_EQ(c->staging, STAGING_DISK);
@@ -405,6 +410,8 @@ TEST(container_empty_resets_to_default) {
 		HEAD
 		"RootPid=77\n"
 		"RootPid=\n"
+		"SnapshotSize=1G\n"
+		"SnapshotSize=\n"
 		"[Checkpoint]\n"
 		"FreezeTimeoutSec=5\n"
 		"FreezeTimeoutSec=\n"
@@ -424,12 +431,57 @@ TEST(container_empty_resets_to_default) {
 
 	ASSERT_OK(container_config_load(path, &c, NULL));
 	ASSERT_EQ(c->root_pid, 0);
+	ASSERT_EQ(c->snapshot_size_percent, 0);
+	ASSERT_EQ_U(c->snapshot_size_bytes, 0);
 	ASSERT_EQ_U(c->freeze_timeout_usec, 10 * USEC_S);
 	ASSERT_EQ(c->staging, STAGING_AUTO);
 	ASSERT_FALSE(c->file_locks);
 	ASSERT_NULL(c->on_calendar);
 	ASSERT_EQ(c->retention.keep_last, 10);
 	ASSERT_EQ(c->retention.min_free_percent, 0);
+}
+
+/* SnapshotSize=: a percentage of the origin or an absolute size; the last value wins, and a
+ * percentage replaces a size (and the other way round). */
+TEST(container_snapshot_size) {
+	static const struct {
+		const char *value;
+		unsigned percent;
+		uint64_t bytes;
+	} good[] = {
+		{ "20%", 20, 0 },
+		{ "1%", 1, 0 },
+		{ "100%", 100, 0 },
+		{ "512M", 0, 512ULL << 20 },
+		{ "2G", 0, 2ULL << 30 },
+		{ "4096", 0, 4096 },
+		{ "1T", 0, 1ULL << 40 },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+		_cleanup_free_ char *content = NULL, *path = NULL, *error = NULL;
+		_cleanup_(container_config_freep) struct container_config *c = NULL;
+
+		ASSERT_TRUE(asprintf(&content, HEAD "Volume=lvm:vg0/web\nSnapshotSize=%s\n", good[i].value) > 0);
+		path = write_file("web.conf", content);
+		ASSERT_OK(container_config_load(path, &c, &error));
+		ASSERT_NULL(error);
+		ASSERT_EQ(c->snapshot_size_percent, good[i].percent);
+		ASSERT_EQ_U(c->snapshot_size_bytes, good[i].bytes);
+	}
+
+	_cleanup_free_ char *path = write_file("web.conf", HEAD "SnapshotSize=10%\nSnapshotSize=256M\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	ASSERT_OK(container_config_load(path, &c, NULL));
+	ASSERT_EQ(c->snapshot_size_percent, 0);
+	ASSERT_EQ_U(c->snapshot_size_bytes, 256ULL << 20);
+	container_config_free(TAKE_PTR(c));
+
+	free(path);
+	path = write_file("web.conf", HEAD "SnapshotSize=256M\nSnapshotSize=10%\n");
+	ASSERT_OK(container_config_load(path, &c, NULL));
+	ASSERT_EQ(c->snapshot_size_percent, 10);
+	ASSERT_EQ_U(c->snapshot_size_bytes, 0);
 }
 
 TEST(container_long_comment_is_fine) {
@@ -498,6 +550,18 @@ TEST(container_errors_values) {
 			       ":4: [Container] RootPid=4194305: not a valid PID (empty = discover)");
 	ASSERT_CONTAINER_ERROR(HEAD "RootDirectory=rootfs\n", EINVAL,
 			       ":4: [Container] RootDirectory=rootfs: not an absolute path");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=0\n", EINVAL, ":4: [Container] SnapshotSize=0: must be greater than zero");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=0%\n", EINVAL, ":4: [Container] SnapshotSize=0%: must be greater than zero");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=0G\n", EINVAL, ":4: [Container] SnapshotSize=0G: must be greater than zero");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=101%\n", ERANGE, ":4: [Container] SnapshotSize=101%: value too large");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=16777216T\n", ERANGE,
+			       ":4: [Container] SnapshotSize=16777216T: value too large");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=1.5G\n", EINVAL,
+			       ":4: [Container] SnapshotSize=1.5G: expected a percentage of the origin (20%) or a size (512M, 2G)");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=20%ORIGIN\n", EINVAL,
+			       ":4: [Container] SnapshotSize=20%ORIGIN: expected a percentage of the origin (20%) or a size (512M, 2G)");
+	ASSERT_CONTAINER_ERROR(HEAD "SnapshotSize=-1\n", EINVAL,
+			       ":4: [Container] SnapshotSize=-1: expected a percentage of the origin (20%) or a size (512M, 2G)");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nFreezeTimeoutSec=abc\n", EINVAL,
 			       ":5: [Checkpoint] FreezeTimeoutSec=abc: invalid time span");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nFreezeTimeoutSec=-1\n", EINVAL,

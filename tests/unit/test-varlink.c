@@ -121,6 +121,19 @@ TEST(buffer_oversize) {
 	ASSERT_ERROR(varlink_buffer_append(&b, "x", 1), EMSGSIZE);
 	ASSERT_EQ(b.size, 2 * VARLINK_MESSAGE_MAX + 1);
 	varlink_buffer_done(&b);
+
+	/* a limit of the caller's choosing: larger ... */
+	b.max = VARLINK_MESSAGE_MAX + 1;
+	ASSERT_OK(varlink_buffer_append(&b, big, VARLINK_MESSAGE_MAX));
+	ASSERT_OK(varlink_buffer_append(&b, " ", 1));
+	ASSERT_ERROR(varlink_buffer_append(&b, " ", 1), EMSGSIZE);
+	varlink_buffer_done(&b);
+	/* ... or smaller */
+	b.max = 3;
+	ASSERT_OK(varlink_buffer_append(&b, "{}\0{} ", 6));
+	ASSERT_ERROR(varlink_buffer_append(&b, " ", 1), EMSGSIZE);
+	ASSERT_EQ(b.size, 6);
+	varlink_buffer_done(&b);
 }
 
 TEST(buffer_embedded_garbage) {
@@ -328,12 +341,30 @@ TEST(format_bad) {
 	ASSERT_ERROR(varlink_error_format(NULL, NULL, &s, &n), EINVAL);
 	ASSERT_ERROR(varlink_error_format(VARLINK_ERROR_EXPECTED_MORE, arr, &s, &n), EINVAL);
 
+	/* calls are limited to VARLINK_MESSAGE_MAX, replies to VARLINK_REPLY_MAX */
 	memset(huge, 'x', VARLINK_MESSAGE_MAX);
 	huge[VARLINK_MESSAGE_MAX] = '\0';
 	big = json_pack("{s:s}", "blob", huge);
 	ASSERT_NOT_NULL(big);
-	ASSERT_ERROR(varlink_reply_format(big, false, &s, &n), EMSGSIZE);
 	ASSERT_ERROR(varlink_call_format("io.ckptd.Manager.List", big, false, &s, &n), EMSGSIZE);
+	ASSERT_NULL(s);
+	ASSERT_EQ(n, 4242);
+	ASSERT_OK(varlink_reply_format(big, false, &s, &n));
+	ASSERT_EQ(n, strlen(s) + 1);
+	free(s);
+	s = NULL;
+
+	free(huge);
+	huge = malloc(VARLINK_REPLY_MAX + 1);
+	ASSERT_NOT_NULL(huge);
+	memset(huge, 'x', VARLINK_REPLY_MAX);
+	huge[VARLINK_REPLY_MAX] = '\0';
+	json_decref(big);
+	big = json_pack("{s:s}", "blob", huge);
+	ASSERT_NOT_NULL(big);
+	n = 4242;
+	ASSERT_ERROR(varlink_reply_format(big, false, &s, &n), EMSGSIZE);
+	ASSERT_ERROR(varlink_error_format(VARLINK_ERROR_INVALID_PARAMETER, big, &s, &n), EMSGSIZE);
 	ASSERT_NULL(s);
 	ASSERT_EQ(n, 4242);
 }
@@ -510,29 +541,53 @@ TEST(client_send_recv) {
 	ASSERT_ERROR(varlink_send(-EBADF, "io.ckptd.Manager.List", NULL, false), EBADF);
 }
 
-TEST(client_recv_oversize) {
-	_cleanup_free_ char *big = malloc(VARLINK_MESSAGE_MAX + 1);
+/* Writes n bytes to fd from a child process (more than a socket buffer holds would block). */
+static pid_t write_from_child(int fd, const char *p, size_t n) {
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		(void) !send(fd, p, n, MSG_NOSIGNAL);
+		_exit(0);
+	}
+	return pid;
+}
+
+TEST(client_recv_limits) {
+	size_t n = VARLINK_MESSAGE_MAX * 2;
+	_cleanup_free_ char *big = malloc(n + 1);
 	struct varlink_buffer buf = {};
 	struct varlink_reply r = {};
 	int fds[2];
 	pid_t pid;
 
+	/* by default a reply may be larger than a call */
 	ASSERT_NOT_NULL(big);
-	memset(big, ' ', VARLINK_MESSAGE_MAX + 1);
+	memset(big, ' ', n + 1);
+	memcpy(big, "{\"parameters\":{}}", strlen("{\"parameters\":{}}"));
+	big[n] = '\0';
 	ASSERT_TRUE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
-	pid = fork();
+	pid = write_from_child(fds[1], big, n + 1);
 	ASSERT_TRUE(pid >= 0);
-	if (pid == 0) {
-		/* more than a socket buffer holds: the writer is a child */
-		close(fds[0]);
-		(void) !send(fds[1], big, VARLINK_MESSAGE_MAX + 1, MSG_NOSIGNAL);
-		_exit(0);
-	}
+	ASSERT_OK(varlink_recv(fds[0], &buf, &r));
+	ASSERT_TRUE(json_is_object(r.parameters));
+	varlink_reply_done(&r);
+	ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+	close(fds[0]);
+	close(fds[1]);
+	varlink_buffer_done(&buf);
+
+	/* a smaller limit set by the caller is kept */
+	buf.max = 1024;
+	ASSERT_TRUE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+	pid = write_from_child(fds[1], big, 1025);
+	ASSERT_TRUE(pid >= 0);
 	close(fds[1]);
 	ASSERT_ERROR(varlink_recv(fds[0], &buf, &r), EMSGSIZE);
+	ASSERT_NULL(r.parameters);
+	ASSERT_EQ(buf.max, 1024);
+	ASSERT_EQ(waitpid(pid, NULL, 0), pid);
 	close(fds[0]);
 	varlink_buffer_done(&buf);
-	ASSERT_EQ(waitpid(pid, NULL, 0), pid);
 }
 
 TEST(client_connect) {
