@@ -194,11 +194,15 @@ static int recover_intent(struct manager *m, json_t *intent) {
 			                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
 		}
 	} else if (kind_str && !streq(kind_str, "freeze-and-dump")) {
+		json_t *safety = json_object_get(intent, "safety_pair");
+		char undo[128] = "no safety pair was taken";
+		if (json_is_integer(safety))
+			snprintf(undo, sizeof(undo), "safety pair %lld holds the state before it ('ckptctl rollback %s %lld')",
+			         (long long) json_integer_value(safety), name, (long long) json_integer_value(safety));
 		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
-		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s'; check the container; "
-		                    "safety pair: %s",
-		                    name, kind_str, id, strna(json_string_value(json_object_get(intent, "step"))),
-		                    json_is_integer(json_object_get(intent, "safety_pair")) ? "see list" : "none");
+		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s' by the end of the previous "
+		                    "ckptd; its volumes may be partly rolled back and its tasks stopped; %s",
+		                    name, kind_str, id, strna(json_string_value(json_object_get(intent, "step"))), undo);
 	}
 	return intent_clear(m->state_dir, name);
 }

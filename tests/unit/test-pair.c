@@ -106,7 +106,10 @@ TEST(validation) {
 	ASSERT_ERROR(pair_validate(p, &why), EBADMSG);
 	ASSERT_TRUE(strstr(why, "volumes") != NULL);
 	json_decref(p);
-	ASSERT_ERROR(pair_validate(json_string("x"), NULL), EBADMSG);
+	json_t *not_an_object = json_string("x");
+	int r = pair_validate(not_an_object, NULL);
+	json_decref(not_an_object);
+	ASSERT_ERROR(r, EBADMSG);
 }
 
 TEST(containers_listed_sorted) {

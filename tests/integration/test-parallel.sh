@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Different containers are checkpointed in parallel, each job in its own thread; the daemon
+# keeps serving meanwhile; MaxParallelJobs caps how many run at once.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+t_require_root
+
+T=$(t_tmpdir)
+MNT=$(t_btrfs_loop 512)
+for n in a b c; do
+	t_btrfs_subvol "$MNT/$n"
+	cg=$(t_cgroup_create v2 "par-$n")
+	t_start_in_cgroup "$cg" "$CRYO" "$MNT/$n/data" >/dev/null
+	t_write_container "par-$n" "$cg" "$MNT/$n" </dev/null
+done
+printf '[Daemon]\nMaxParallelJobs=2\n' | t_write_daemon_conf
+# Each window is held open 1.5 s, so the jobs overlap for certain.
+CKPTD_TEST_HOLD_FROZEN_MSEC=1500 t_daemon_restart
+
+t_ctl freeze-and-dump par-a >"$T/a.out" 2>&1 &
+ja=$!
+t_ctl freeze-and-dump par-b >"$T/b.out" 2>&1 &
+jb=$!
+for _ in $(seq 200); do
+	[ "$(t_ctl_json status | jq '.jobs | length')" = 2 ] && break
+	sleep 0.02
+done
+t_assert_eq "$(t_ctl_json status | jq '.jobs | length')" 2 "jobs running at once" # both frozen windows open
+t_cgroup_frozen "$(t_ctl_json containers | jq -r '.[] | select(.name == "par-a") | .cgroup')" ||
+	t_fail "par-a not frozen while par-b's job runs"
+set +e; out=$(t_ctl freeze-and-dump par-c 2>&1); rc=$?; set -e
+t_assert_eq "$rc" 1 "a third job beyond MaxParallelJobs=2"
+t_assert_contains "$out" "2"
+wait "$ja" || t_fail "par-a: $(cat "$T/a.out")"
+wait "$jb" || t_fail "par-b: $(cat "$T/b.out")"
+for n in a b; do
+	t_assert_eq "$(t_ctl_json list "par-$n" | jq length)" 1 "pairs of par-$n"
+done
+t_ctl freeze-and-dump par-c >/dev/null
+t_pass
