@@ -359,6 +359,47 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return 0;
 }
 
+/* SIGHUP: read the configuration again. A container with a running job keeps its job (which
+ * works on its own copy of the configuration); one whose file went away stays until its job ends. */
+static int manager_reload_config(struct manager *m) {
+	struct container **old = m->containers;
+	size_t n_old = m->n_containers;
+	m->containers = NULL;
+	m->n_containers = 0;
+	int r = manager_load_config(m);
+	for (size_t i = 0; i < n_old; i++) {
+		struct container *c = old[i];
+		if (!c->job) {
+			container_free(c);
+			continue;
+		}
+		struct container *now = manager_find_container(m, c->name);
+		if (now) {
+			now->job = c->job;
+			container_free(c);
+		} else if (add_container(m, c->name, TAKE_PTR(c->config), TAKE_PTR(c->config_error)) >= 0) {
+			manager_find_container(m, c->name)->job = c->job;
+			container_free(c);
+		} else
+			container_free(c); /* out of memory: the job still finishes, unlisted */
+	}
+	free(old);
+	return r;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+	struct manager *m = userdata;
+	(void) sd_notify(0, "RELOADING=1");
+	int r = manager_reload_config(m);
+	if (r < 0)
+		log_error_errno(r, "Reloading the configuration failed: %m");
+	else
+		log_info("Configuration reloaded");
+	(void) sd_notify(0, "READY=1");
+	manager_update_status(m);
+	return 0;
+}
+
 static int on_signal_exit(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
 	struct manager *m = userdata;
 	log_info("Received %s, %s", strsignal((int) si->ssi_signo),
@@ -451,6 +492,7 @@ int manager_new(struct manager **ret) {
 	(void) sd_event_source_set_enabled(m->watchdog_timer, SD_EVENT_OFF);
 	if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal_exit, m)) < 0 ||
 	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal_exit, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0 ||
 	    (r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m)) < 0)
 		goto fail;
 	(void) sd_event_set_watchdog(m->event, true);

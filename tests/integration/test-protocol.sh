@@ -92,4 +92,16 @@ t_assert_eq "$rc" 1 "second job on the same container"
 t_assert_contains "$out" "already"
 wait "$job"
 t_cgroup_frozen "$cg" && t_fail "cgroup left frozen"
+
+# SIGHUP reloads the configuration: the repaired file is picked up, the good one still works.
+printf '[Container]\nCgroup=%s\nVolume=%s\n' "$cg" "$MNT/vol" >"$T/etc/containers.d/broken.conf"
+kill -HUP "$CKPTD_PID"
+for _ in $(seq 100); do
+	t_ctl_json containers | jq -e '.[] | select(.name == "broken") | .config == "ok"' >/dev/null && break
+	sleep 0.05
+done
+t_ctl_json containers | jq -e '.[] | select(.name == "broken") | .config == "ok"' >/dev/null ||
+	t_fail "SIGHUP did not reload the repaired configuration"
+t_assert_eq "$(t_ctl_json status | jq '.config_errors | length')" 0 "config errors after the repair"
+t_ctl freeze-and-dump good >/dev/null
 t_pass
