@@ -851,6 +851,11 @@ int output_rollback_result(const char *container, long long id, json_t *result) 
 			    "(undo with 'ckptctl rollback %s %lld').\n", container, safety, container, safety);
 	else
 		fputs("No safety pair was taken.\n", stdout);
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(result, "warnings"), i, w)
+		if (json_is_string(w))
+			print_clean(stdout, "Warning: %s\n", json_string_value(w));
 	return 0;
 }
 

@@ -136,7 +136,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n_pids = 0;
 	(void) cgroup_list_pids(cgroup, &pids, &n_pids);
-	json_t *safety = NULL;
+	_cleanup_(json_decrefp) json_t *safety = NULL;
 	if (j->safety_pair && n_pids > 0) {
 		job_progress(j, "safety-pair", "checkpointing the current state first");
 		_cleanup_free_ char *tag = NULL;
@@ -151,7 +151,6 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 		}
 	} else if (j->safety_pair)
 		job_progress(j, "safety-pair", "skipped: the container has no running tasks");
-	_cleanup_(json_decrefp) json_t *safety_ref = safety;
 	uint64_t safety_id = safety ? pair_id(safety) : 0;
 	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
 	_cleanup_free_ char *undo = NULL;
@@ -180,6 +179,9 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 
 	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", json_array_size(volumes));
 	(void) record_step(j, intent, "rollback-volumes");
+	/* What a backend did beyond the plain rollback (a thick LVM snapshot merged away): the
+	 * user hears of it in the result. */
+	_cleanup_(json_decrefp) json_t *warnings = json_array();
 	size_t i;
 	json_t *v;
 	json_array_foreach(volumes, i, v) {
@@ -195,8 +197,10 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 			(void) intent_clear(j->state_dir, j->container);
 			return failure_set(f, "rollback-volumes", state, r, "%s", error ? error : "unknown backend");
 		}
-		if (error)
+		if (error) {
 			log_warning("%s: %s", j->container, error);
+			json_array_append_new(warnings, json_string(error));
+		}
 	}
 	uint64_t t_volumes = now_usec(CLOCK_MONOTONIC);
 
@@ -213,9 +217,9 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_ROLLBACK, j->container, j->pair, UINT64_MAX,
 	                    "%s: rolled back to pair %" PRIu64 ", root task %d", j->container, j->pair, (int) pid);
-	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container, "pair",
+	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container, "pair",
 	        (json_int_t) j->pair, "safety_pair", safety_id ? json_integer((json_int_t) safety_id) : NULL,
-	        "root_pid", (int) pid, "timings", "verify_usec", (json_int_t) (t_verified - t0), "safety_pair_usec",
+	        "root_pid", (int) pid, "warnings", warnings, "timings", "verify_usec", (json_int_t) (t_verified - t0), "safety_pair_usec",
 	        (json_int_t) (t_safety - t_verified), "kill_usec", (json_int_t) (t_killed - t_safety), "volumes_usec",
 	        (json_int_t) (t_volumes - t_killed), "restore_usec", (json_int_t) (t_restored - t_volumes),
 	        "total_usec", (json_int_t) (t_restored - t0));

@@ -5,6 +5,7 @@
 
 static const struct snapshot_backend *const backends[] = {
 	&btrfs_backend,
+	&lvm_backend,
 };
 
 const struct snapshot_backend *snapshot_backend_for(const char *volume) {
