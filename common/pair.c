@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "error.h"
 #include "fileio.h"
 #include "macro.h"
 #include "pair.h"
@@ -109,19 +110,6 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	return 0;
 }
 
-static int error_set(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int error_set(char **ret_error, const char *fmt, ...) {
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		free(*ret_error);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
-
 int pair_validate(json_t *pair, char **ret_error) {
 	static const struct {
 		const char *key;
@@ -132,24 +120,24 @@ int pair_validate(json_t *pair, char **ret_error) {
 		{ "images", JSON_OBJECT },
 	};
 	if (!json_is_object(pair))
-		return error_set(ret_error, "%s", "pair.json is not a JSON object");
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json is not a JSON object");
 	for (size_t i = 0; i < ELEMENTSOF(required); i++) {
 		json_t *v = json_object_get(pair, required[i].key);
 		if (!v)
-			return error_set(ret_error, "pair.json lacks \"%s\"", required[i].key);
+			return error_setf(ret_error, -EBADMSG, "pair.json lacks \"%s\"", required[i].key);
 		if (json_typeof(v) != required[i].type)
-			return error_set(ret_error, "pair.json has a wrong type for \"%s\"", required[i].key);
+			return error_setf(ret_error, -EBADMSG, "pair.json has a wrong type for \"%s\"", required[i].key);
 	}
 	if (json_integer_value(json_object_get(pair, "id")) <= 0)
-		return error_set(ret_error, "%s", "pair.json has a non-positive id");
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a non-positive id");
 	if (!container_name_is_valid(json_string_value(json_object_get(pair, "container"))))
-		return error_set(ret_error, "%s", "pair.json has an invalid container name");
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has an invalid container name");
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(pair, "volumes"), i, v) {
 		if (!json_is_string(json_object_get(v, "backend")) || !json_is_string(json_object_get(v, "source")) ||
 		    !json_is_string(json_object_get(v, "snapshot")))
-			return error_set(ret_error, "%s", "pair.json has a volume without backend/source/snapshot");
+			return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a volume without backend/source/snapshot");
 	}
 	return 0;
 }
@@ -175,14 +163,14 @@ int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool
 	_cleanup_json_ json_t *pair = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!pair) {
 		if (access(file, F_OK) < 0 && errno == ENOENT)
-			return access(dir, F_OK) < 0 ? -ENOENT : error_set(ret_error, "%s", "pair.json is missing");
-		return error_set(ret_error, "pair.json does not parse: %s", jerr.text);
+			return access(dir, F_OK) < 0 ? -ENOENT : error_setf(ret_error, -EBADMSG, "%s", "pair.json is missing");
+		return error_setf(ret_error, -EBADMSG, "pair.json does not parse: %s", jerr.text);
 	}
 	int r = pair_validate(pair, ret_error);
 	if (r < 0)
 		return r;
 	if (pair_id(pair) != id || !streq(json_string_value(json_object_get(pair, "container")), name))
-		return error_set(ret_error, "%s", "pair.json names another pair");
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json names another pair");
 	if (require_complete && !pair_is_complete(pair))
 		return -EINPROGRESS;
 	*ret = TAKE_PTR(pair);

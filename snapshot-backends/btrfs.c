@@ -11,21 +11,9 @@
 #include <sys/statvfs.h>
 
 #include "backend.h"
+#include "error.h"
 #include "fileio.h"
 #include "macro.h"
-
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		free(*ret_error);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return r;
-}
 
 /* libbtrfsutil reports its own error codes and leaves errno from the failing call. */
 static int btrfs_errno(enum btrfs_util_error e) {
@@ -45,14 +33,14 @@ static bool btrfs_recognizes(const char *volume) {
 static int btrfs_check(const char *volume, char **ret_error) {
 	struct stat st;
 	if (stat(volume, &st) < 0)
-		return fail(ret_error, negative_errno(), "volume %s: %m", volume);
+		return error_setf(ret_error, negative_errno(), "volume %s: %m", volume);
 	enum btrfs_util_error e = btrfs_util_is_subvolume(volume);
 	if (e == BTRFS_UTIL_ERROR_NOT_BTRFS)
-		return fail(ret_error, -EMEDIUMTYPE, "volume %s is not on a btrfs filesystem", volume);
+		return error_setf(ret_error, -EMEDIUMTYPE, "volume %s is not on a btrfs filesystem", volume);
 	if (e == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
-		return fail(ret_error, -EMEDIUMTYPE, "volume %s is a directory, not a btrfs subvolume", volume);
+		return error_setf(ret_error, -EMEDIUMTYPE, "volume %s is a directory, not a btrfs subvolume", volume);
 	if (e != BTRFS_UTIL_OK)
-		return fail(ret_error, btrfs_errno(e), "volume %s: %s: %m", volume, btrfs_util_strerror(e));
+		return error_setf(ret_error, btrfs_errno(e), "volume %s: %s: %m", volume, btrfs_util_strerror(e));
 	return 0;
 }
 
@@ -76,14 +64,14 @@ static int btrfs_prepare(const char *volume, const char *snapshot, _unused_ cons
 		return -ENOMEM;
 	int r = mkdir_p(dirname(parent), 0700);
 	if (r < 0)
-		return fail(ret_error, r, "cannot create %s: %m", parent);
+		return error_setf(ret_error, r, "cannot create %s: %m", parent);
 
 	/* A snapshot with hundreds of MB dirty takes hundreds of ms: flush now, outside the window. */
 	_cleanup_close_ int fd = open(volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(ret_error, negative_errno(), "volume %s: %m", volume);
+		return error_setf(ret_error, negative_errno(), "volume %s: %m", volume);
 	if (syncfs(fd) < 0)
-		return fail(ret_error, negative_errno(), "syncfs of volume %s failed: %m", volume);
+		return error_setf(ret_error, negative_errno(), "syncfs of volume %s failed: %m", volume);
 	return 0;
 }
 
@@ -93,7 +81,7 @@ static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ con
 	        btrfs_util_create_snapshot(volume, snapshot, BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY, NULL, NULL);
 	if (e != BTRFS_UTIL_OK) {
 		int r = btrfs_errno(e);
-		return fail(ret_error, r, "snapshot of %s at %s failed: %s: %m", volume, snapshot, btrfs_util_strerror(e));
+		return error_setf(ret_error, r, "snapshot of %s at %s failed: %s: %m", volume, snapshot, btrfs_util_strerror(e));
 	}
 	return 0;
 }
@@ -121,7 +109,7 @@ static int btrfs_remove(const char *snapshot, char **ret_error) {
 	}
 	e = btrfs_util_delete_subvolume(snapshot, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 	if (e != BTRFS_UTIL_OK)
-		return fail(ret_error, btrfs_errno(e), "cannot delete snapshot %s: %s: %m", snapshot,
+		return error_setf(ret_error, btrfs_errno(e), "cannot delete snapshot %s: %s: %m", snapshot,
 		            btrfs_util_strerror(e));
 	remove_empty_parents(snapshot);
 	return 0;
@@ -139,12 +127,12 @@ static int btrfs_rollback(const char *volume, const char *snapshot, char **ret_e
 		return -ENOMEM;
 
 	if (!btrfs_exists(snapshot))
-		return fail(ret_error, -ENOENT, "snapshot %s is missing", snapshot);
+		return error_setf(ret_error, -ENOENT, "snapshot %s is missing", snapshot);
 	/* A leftover of an interrupted rollback: it is never the live volume, drop it. */
 	if (btrfs_exists(next)) {
 		enum btrfs_util_error e = btrfs_util_delete_subvolume(next, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 		if (e != BTRFS_UTIL_OK)
-			return fail(ret_error, btrfs_errno(e), "cannot delete leftover %s: %s: %m", next,
+			return error_setf(ret_error, btrfs_errno(e), "cannot delete leftover %s: %s: %m", next,
 			            btrfs_util_strerror(e));
 	}
 
@@ -152,19 +140,19 @@ static int btrfs_rollback(const char *volume, const char *snapshot, char **ret_e
 	 * either all old or all new, and the pair's snapshot stays as it was. */
 	enum btrfs_util_error e = btrfs_util_create_snapshot(snapshot, next, 0, NULL, NULL);
 	if (e != BTRFS_UTIL_OK)
-		return fail(ret_error, btrfs_errno(e), "cannot create %s from snapshot %s: %s: %m", next, snapshot,
+		return error_setf(ret_error, btrfs_errno(e), "cannot create %s from snapshot %s: %s: %m", next, snapshot,
 		            btrfs_util_strerror(e));
 	if (renameat2(AT_FDCWD, next, AT_FDCWD, volume, RENAME_EXCHANGE) < 0) {
 		int r = negative_errno();
 		(void) btrfs_util_delete_subvolume(next, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 		if (r == -EBUSY)
-			return fail(ret_error, r, "cannot replace volume %s: it is a mount point or in use", volume);
-		return fail(ret_error, r, "cannot replace volume %s: %m", volume);
+			return error_setf(ret_error, r, "cannot replace volume %s: it is a mount point or in use", volume);
+		return error_setf(ret_error, r, "cannot replace volume %s: %m", volume);
 	}
 	/* "next" now holds the replaced state; the live volume is the pair's. */
 	e = btrfs_util_delete_subvolume(next, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 	if (e != BTRFS_UTIL_OK)
-		return fail(ret_error, 0, "volume %s rolled back, but the replaced state %s could not be deleted: %s",
+		return error_setf(ret_error, 0, "volume %s rolled back, but the replaced state %s could not be deleted: %s",
 		            volume, next, btrfs_util_strerror(e));
 	return 0;
 }

@@ -59,7 +59,9 @@
 #include <time.h>
 
 #include "backend.h"
+#include "error.h"
 #include "fileio.h"
+#include "time-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -68,33 +70,13 @@
 #define LV_NAME_MAX 127
 #define DM_NAME_MAX 127 /* DM_NAME_LEN - 1 */
 
-#define USEC_PER_SEC_ ((uint64_t) 1000000U)
-#define LVM_TIMEOUT_USEC (120 * USEC_PER_SEC_)        /* one ordinary command */
-#define LVM_MERGE_TIMEOUT_USEC (3600 * USEC_PER_SEC_) /* lvconvert --merge waits for the copy */
-#define LVM_TERM_GRACE_USEC (10 * USEC_PER_SEC_)      /* SIGTERM, then SIGKILL */
+#define LVM_TIMEOUT_USEC (120 * USEC_PER_SEC)        /* one ordinary command */
+#define LVM_MERGE_TIMEOUT_USEC (3600 * USEC_PER_SEC) /* lvconvert --merge waits for the copy */
+#define LVM_TERM_GRACE_USEC (10 * USEC_PER_SEC)      /* SIGTERM, then SIGKILL */
 #define LVM_OUTPUT_MAX (16U << 20)
-#define DEVICE_WAIT_USEC (10 * USEC_PER_SEC_)
+#define DEVICE_WAIT_USEC (10 * USEC_PER_SEC)
 
 extern char **environ;
-
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		free(*ret_error);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return r;
-}
-
-static uint64_t mono_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * USEC_PER_SEC_ + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* "1.5 GiB" */
 static const char *format_bytes(char buf[static 32], uint64_t b) {
@@ -222,7 +204,7 @@ static int lvm_run(const char *const *args, uint64_t timeout_usec, struct lvm_re
 		return r;
 	}
 
-	uint64_t t0 = mono_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -261,7 +243,7 @@ static int lvm_run(const char *const *args, uint64_t timeout_usec, struct lvm_re
 			p[np++] = (struct pollfd) { .fd = out[0], .events = POLLIN };
 		if (!be.eof)
 			p[np++] = (struct pollfd) { .fd = err[0], .events = POLLIN };
-		uint64_t now = mono_usec();
+		uint64_t now = now_usec(CLOCK_MONOTONIC);
 		if (now >= deadline) {
 			if (killed)
 				break; /* grandchildren may hold the pipes; stop reading */
@@ -299,7 +281,7 @@ static int lvm_run(const char *const *args, uint64_t timeout_usec, struct lvm_re
 			r = r < 0 ? r : negative_errno();
 			break;
 		}
-	res->usec = mono_usec() - t0;
+	res->usec = now_usec(CLOCK_MONOTONIC) - t0;
 	res->out = bo.data ? bo.data : strdup("");
 	res->err = be.data ? be.data : strdup("");
 	if (log_get_max_level() >= LOG_DEBUG) {
@@ -357,13 +339,13 @@ static char *lvm_messages(const struct lvm_result *res) {
 /* The message for lvm_run() returning r < 0. */
 static int lvm_run_failed(int r, const char *const *args, uint64_t timeout_usec, const char *what, char **ret_error) {
 	if (r == -ENOENT)
-		return fail(ret_error, r, "%s: the lvm command is not installed (Debian package lvm2)", what);
+		return error_setf(ret_error, r, "%s: the lvm command is not installed (Debian package lvm2)", what);
 	if (r == -ETIME)
-		return fail(ret_error, r,
+		return error_setf(ret_error, r,
 		            "%s: `lvm %s` did not finish within %" PRIu64 " s and was killed; "
 		            "check `dmsetup info -c` for a device it may have left suspended",
-		            what, args[0], timeout_usec / USEC_PER_SEC_);
-	return fail(ret_error, r, "%s: cannot run lvm %s: %s", what, args[0], strerror(-r));
+		            what, args[0], (uint64_t) (timeout_usec / USEC_PER_SEC));
+	return error_setf(ret_error, r, "%s: cannot run lvm %s: %s", what, args[0], strerror(-r));
 }
 
 /* Runs lvm and turns "could not run" and "ran, but failed" into one error naming the command. */
@@ -375,7 +357,7 @@ static int lvm_call(const char *const *args, uint64_t timeout_usec, const char *
 		return lvm_run_failed(r, args, timeout_usec, what, ret_error);
 	if (res.status != 0) {
 		_cleanup_free_ char *m = lvm_messages(&res);
-		return fail(ret_error, -EIO, "%s: lvm %s failed (exit %d): %s", what, args[0], res.status, strna(m));
+		return error_setf(ret_error, -EIO, "%s: lvm %s failed (exit %d): %s", what, args[0], res.status, strna(m));
 	}
 	if (ret)
 		*ret = res, res = (struct lvm_result) {};
@@ -517,15 +499,15 @@ static int lvm_report(const char *command, const char *fields, const char *targe
 	if (res.status != 0) {
 		_cleanup_free_ char *m = lvm_messages(&res);
 		if (m && strstr(m, "not found"))
-			return fail(ret_error, -ENXIO, "volume group %s: %s", target, m);
-		return fail(ret_error, -EIO, "lvm %s %s failed (exit %d): %s", command, target, res.status, strna(m));
+			return error_setf(ret_error, -ENXIO, "volume group %s: %s", target, m);
+		return error_setf(ret_error, -EIO, "lvm %s %s failed (exit %d): %s", command, target, res.status, strna(m));
 	}
 	json_error_t jerr;
 	_cleanup_(json_decrefp) json_t *root = json_loads(res.out, 0, &jerr);
 	json_t *report = json_object_get(root, "report");
 	json_t *rows = json_object_get(json_array_get(report, 0), section);
 	if (!json_is_array(rows))
-		return fail(ret_error, -EBADMSG, "lvm %s %s: unexpected output (%s)", command, target,
+		return error_setf(ret_error, -EBADMSG, "lvm %s %s: unexpected output (%s)", command, target,
 		            root ? "no report" : jerr.text);
 	*ret_rows = json_incref(rows);
 	return 0;
@@ -618,9 +600,9 @@ static int origin_lookup(const char *volume, const struct lvm_name *n, struct lv
 	_cleanup_free_ char *why = NULL;
 	int r = lv_lookup(n->vg, n->lv, ret, &why);
 	if (r == 0)
-		return fail(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
+		return error_setf(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
 	if (r < 0)
-		return fail(ret_error, r, "volume %s: %s", volume, strna(why));
+		return error_setf(ret_error, r, "volume %s: %s", volume, strna(why));
 	return 0;
 }
 
@@ -932,7 +914,7 @@ static int remount_all(const char *device, const struct mounts *m, char **ret_er
 				r = negative_errno();
 		}
 		if (r < 0)
-			return fail(ret_error, r, "cannot mount %s at %s again (%s, %s): %s", device, e->point, e->fstype,
+			return error_setf(ret_error, r, "cannot mount %s at %s again (%s, %s): %s", device, e->point, e->fstype,
 			            e->opts, strerror(-r));
 	}
 	return 0;
@@ -954,21 +936,21 @@ static int unmount_all(const char *volume, dev_t dev, const char *device, const 
 		if (rest.n > 0 && remount_all(device, &rest, &why) < 0)
 			log_warning("%s", strna(why));
 		if (r == -EBUSY)
-			return fail(ret_error, r, "cannot unmount %s (%s) from %s: it is busy; held by: %s", volume, device,
+			return error_setf(ret_error, r, "cannot unmount %s (%s) from %s: it is busy; held by: %s", volume, device,
 			            e->point, holders ? holders : "nothing found (a kernel user such as swap or an NFS export?)");
-		return fail(ret_error, r, "cannot unmount %s (%s) from %s: %s", volume, device, e->point, strerror(-r));
+		return error_setf(ret_error, r, "cannot unmount %s (%s) from %s: %s", volume, device, e->point, strerror(-r));
 	}
 	return 0;
 }
 
 /* Waits until the device node of a (re)activated or renamed LV is there. */
 static int wait_for_device(const char *path) {
-	uint64_t deadline = mono_usec() + DEVICE_WAIT_USEC;
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + DEVICE_WAIT_USEC;
 	for (;;) {
 		struct stat st;
 		if (stat(path, &st) >= 0 && S_ISBLK(st.st_mode))
 			return 0;
-		if (mono_usec() > deadline)
+		if (now_usec(CLOCK_MONOTONIC) > deadline)
 			return -ETIMEDOUT;
 		usleep(20000);
 	}
@@ -982,29 +964,29 @@ static int lvm_check(const char *volume, char **ret_error) {
 	struct lvm_name n;
 	struct lv_info o;
 	if (lvm_name_parse(volume, &n) < 0)
-		return fail(ret_error, -EINVAL, "volume %s: expected lvm:VG/LV", volume);
+		return error_setf(ret_error, -EINVAL, "volume %s: expected lvm:VG/LV", volume);
 	/* Room for "-ckptd-<20 digits>" in the LV name and, doubled hyphens and "-cow" included, in the
 	 * device-mapper name of the snapshot. */
 	char longest[LV_NAME_MAX * 2];
 	snprintf(longest, sizeof(longest), "%s" CKPTD_INFIX "%s", n.lv, "18446744073709551615");
 	if (strlen(longest) > LV_NAME_MAX || dm_name_length(n.vg, longest, "-cow") > DM_NAME_MAX)
-		return fail(ret_error, -ENAMETOOLONG,
+		return error_setf(ret_error, -ENAMETOOLONG,
 		            "volume %s: the names are too long for snapshot names %s" CKPTD_INFIX "ID (LVM allows %d "
 		            "characters per name, device-mapper %d for VG-LV with every '-' doubled)",
 		            volume, n.lv, LV_NAME_MAX, DM_NAME_MAX);
 	if (strstr(n.lv, CKPTD_INFIX))
-		return fail(ret_error, -EINVAL, "volume %s: an LV named *" CKPTD_INFIX "* is a ckptd snapshot", volume);
+		return error_setf(ret_error, -EINVAL, "volume %s: an LV named *" CKPTD_INFIX "* is a ckptd snapshot", volume);
 	int r = origin_lookup(volume, &n, &o, ret_error);
 	if (r < 0)
 		return r;
 	if (lv_is_thick_snapshot(&o))
-		return fail(ret_error, -EMEDIUMTYPE, "volume %s is itself a thick snapshot (of %s); LVM cannot snapshot it",
+		return error_setf(ret_error, -EMEDIUMTYPE, "volume %s is itself a thick snapshot (of %s); LVM cannot snapshot it",
 		            volume, o.origin);
 	if (lv_is_merging_origin(&o))
-		return fail(ret_error, -EBUSY, "volume %s: a snapshot is being merged into it; wait until the merge ends",
+		return error_setf(ret_error, -EBUSY, "volume %s: a snapshot is being merged into it; wait until the merge ends",
 		            volume);
 	if (!lv_is_active(&o))
-		return fail(ret_error, -ENODEV, "volume %s is not active (lvchange -ay %s/%s)", volume, n.vg, n.lv);
+		return error_setf(ret_error, -ENODEV, "volume %s is not active (lvchange -ay %s/%s)", volume, n.vg, n.lv);
 	return 0;
 }
 
@@ -1045,17 +1027,17 @@ static int lvm_prepare(const char *volume, const char *snapshot, const struct sn
 	struct lv_info o;
 	int r;
 	if (lvm_name_parse(volume, &n) < 0 || snapshot_name_parse(snapshot, &s) < 0)
-		return fail(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
+		return error_setf(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
 	_cleanup_(vg_report_done) struct vg_report rep = {};
 	_cleanup_free_ char *why = NULL;
 	r = vg_report_load(n.vg, &rep, &why);
 	if (r < 0)
-		return fail(ret_error, r, "volume %s: %s", volume, strna(why));
+		return error_setf(ret_error, r, "volume %s: %s", volume, strna(why));
 	if (!vg_report_find(&rep, n.lv, &o))
-		return fail(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n.lv, n.vg);
+		return error_setf(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n.lv, n.vg);
 	kind_remember(volume, lv_is_thin(&o));
 	if (vg_report_find(&rep, s.lv, NULL))
-		return fail(ret_error, -EEXIST, "snapshot %s already exists (a leftover? remove it with lvremove %s/%s)",
+		return error_setf(ret_error, -EEXIST, "snapshot %s already exists (a leftover? remove it with lvremove %s/%s)",
 		            snapshot, s.vg, s.lv);
 
 	if (lv_is_thin(&o)) {
@@ -1063,12 +1045,12 @@ static int lvm_prepare(const char *volume, const char *snapshot, const struct sn
 		struct lv_info pool;
 		if (vg_report_find(&rep, o.pool, &pool) && (strstr(pool.health, "out_of_data") || strstr(pool.health, "failed") ||
 		              strstr(pool.health, "metadata_read_only")))
-			return fail(ret_error, -ENOSPC, "volume %s: thin pool %s/%s is %s; no snapshot can be taken", volume,
+			return error_setf(ret_error, -ENOSPC, "volume %s: thin pool %s/%s is %s; no snapshot can be taken", volume,
 			            n.vg, o.pool, pool.health);
 	} else {
 		char a[32], b[32], c[32], d[32];
 		if (params->size_percent == 0 && params->size_bytes == 0)
-			return fail(ret_error, -EINVAL,
+			return error_setf(ret_error, -EINVAL,
 			            "volume %s is a thick LV: its snapshots need a size; set SnapshotSize= in [Container] "
 			            "(e.g. SnapshotSize=20%% of the origin, or SnapshotSize=2G)", volume);
 		uint64_t need = thick_snapshot_bytes(&o, params, rep.extent);
@@ -1078,7 +1060,7 @@ static int lvm_prepare(const char *volume, const char *snapshot, const struct sn
 				snprintf(how, sizeof(how), "SnapshotSize=%u%% of %s", params->size_percent, format_bytes(d, o.size));
 			else
 				snprintf(how, sizeof(how), "SnapshotSize=%s", format_bytes(d, params->size_bytes));
-			return fail(ret_error, -ENOSPC,
+			return error_setf(ret_error, -ENOSPC,
 			            "thick snapshot of %s does not fit: it needs %s (%s), but volume group %s has only %s "
 			            "free of %s; lower SnapshotSize=, free space in %s (delete pairs, vgextend) or use a thin LV",
 			            volume, format_bytes(a, need), how, n.vg, format_bytes(b, rep.free), format_bytes(c, rep.size),
@@ -1091,10 +1073,10 @@ static int lvm_prepare(const char *volume, const char *snapshot, const struct sn
 	if (lv_is_active(&o) && mounts_of("/proc/self/mountinfo", lv_dev(&o), &m) >= 0 && m.n > 0) {
 		_cleanup_close_ int fd = open(m.e[0].point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
-			return fail(ret_error, negative_errno(), "volume %s: cannot open its mount point %s: %m", volume,
+			return error_setf(ret_error, negative_errno(), "volume %s: cannot open its mount point %s: %m", volume,
 			            m.e[0].point);
 		if (syncfs(fd) < 0)
-			return fail(ret_error, negative_errno(), "syncfs of volume %s at %s failed: %m", volume, m.e[0].point);
+			return error_setf(ret_error, negative_errno(), "syncfs of volume %s at %s failed: %m", volume, m.e[0].point);
 	}
 	return 0;
 }
@@ -1104,7 +1086,7 @@ static int lvm_snapshot(const char *volume, const char *snapshot, const struct s
 	struct lvm_name n, s;
 	struct lv_info o;
 	if (lvm_name_parse(volume, &n) < 0 || snapshot_name_parse(snapshot, &s) < 0)
-		return fail(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
+		return error_setf(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
 	/* Thin or thick (lvcreate needs different options): known from prepare(), else one lvs. */
 	int thin = kind_recall(volume);
 	if (thin < 0) {
@@ -1126,7 +1108,7 @@ static int lvm_snapshot(const char *volume, const char *snapshot, const struct s
 		return lvm_call(args, LVM_TIMEOUT_USEC, what, NULL, ret_error);
 	}
 	if (params->size_percent == 0 && params->size_bytes == 0)
-		return fail(ret_error, -EINVAL, "volume %s is a thick LV: set SnapshotSize= in [Container]", volume);
+		return error_setf(ret_error, -EINVAL, "volume %s is a thick LV: set SnapshotSize= in [Container]", volume);
 	const char *size_opt = params->size_percent ? "--extents" : "--size";
 	if (params->size_percent)
 		snprintf(size, sizeof(size), "%u%%ORIGIN", params->size_percent);
@@ -1154,7 +1136,7 @@ static int lv_remove(const char *vg, const char *lv, const char *what, char **re
 static int lvm_remove(const char *snapshot, char **ret_error) {
 	struct lvm_name s;
 	if (snapshot_name_parse(snapshot, &s) < 0)
-		return fail(ret_error, -EINVAL, "refusing to remove %s: not a ckptd snapshot (lvm:VG/LV" CKPTD_INFIX "ID)",
+		return error_setf(ret_error, -EINVAL, "refusing to remove %s: not a ckptd snapshot (lvm:VG/LV" CKPTD_INFIX "ID)",
 		            snapshot);
 	int r = lv_lookup(s.vg, s.lv, NULL, ret_error);
 	if (r == -ENXIO || r == 0)
@@ -1216,14 +1198,14 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 			return r;
 	}
 	if (!vg_report_find(rep, n->lv, &o))
-		return fail(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
+		return error_setf(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
 
 	_cleanup_(mounts_done) struct mounts m = {};
 	dev_t dev = lv_dev(&o);
 	if (lv_is_active(&o)) {
 		r = mounts_of("/proc/self/mountinfo", dev, &m);
 		if (r < 0)
-			return fail(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %s", volume, strerror(-r));
+			return error_setf(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %s", volume, strerror(-r));
 	}
 
 	/* The new volume first, while the old one is still in place: nothing changed if this fails. */
@@ -1239,7 +1221,7 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 	r = unmount_all(volume, dev, o.path, &m, ret_error);
 	if (r >= 0 && lv_lookup(n->vg, n->lv, &o, ret_error) > 0 && lv_is_open(&o)) {
 		_cleanup_free_ char *holders = describe_holders(dev, &m);
-		r = fail(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o.path,
+		r = error_setf(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o.path,
 		         holders ? holders : "nothing found in /proc (a kernel user: another device-mapper device, swap?)");
 		_cleanup_free_ char *why = NULL;
 		if (remount_all(o.path, &m, &why) < 0)
@@ -1256,7 +1238,7 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 		r = lv_rename(n->vg, next, n->lv, ret_error);
 		if (r < 0 && lv_rename(n->vg, old, n->lv, NULL) < 0) {
 			_cleanup_free_ char *why = TAKE_PTR(*ret_error);
-			return fail(ret_error, r, "%s; and renaming %s/%s back to %s failed: rename it by hand", strna(why),
+			return error_setf(ret_error, r, "%s; and renaming %s/%s back to %s failed: rename it by hand", strna(why),
 			            n->vg, old, n->lv);
 		}
 	}
@@ -1271,17 +1253,17 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 	/* The live volume is the pair's state now; mount it where the old one was (same path:
 	 * /dev/VG/LV). */
 	if (wait_for_device(o.path) < 0)
-		r = fail(ret_error, -ETIMEDOUT, "volume %s: device %s did not appear", volume, o.path);
+		r = error_setf(ret_error, -ETIMEDOUT, "volume %s: device %s did not appear", volume, o.path);
 	if (r >= 0)
 		r = remount_all(o.path, &m, ret_error);
 	if (r < 0) {
 		_cleanup_free_ char *why = TAKE_PTR(*ret_error);
-		return fail(ret_error, r, "volume %s was rolled back to %s, but: %s (the replaced state is %s/%s)", volume,
+		return error_setf(ret_error, r, "volume %s was rolled back to %s, but: %s (the replaced state is %s/%s)", volume,
 		            snapshot, strna(why), n->vg, old);
 	}
 	_cleanup_free_ char *why = NULL;
 	if (lv_remove(n->vg, old, "removing the replaced state", &why) < 0)
-		return fail(ret_error, 0, "volume %s rolled back to %s, but the replaced state %s/%s could not be removed: %s",
+		return error_setf(ret_error, 0, "volume %s rolled back to %s, but the replaced state %s/%s could not be removed: %s",
 		            volume, snapshot, n->vg, old, strna(why));
 	return 0;
 }
@@ -1291,12 +1273,12 @@ static int thick_rollback(const char *volume, const char *snapshot, const struct
 	struct lv_info o;
 	int r;
 	if (!vg_report_find(rep, n->lv, &o))
-		return fail(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
+		return error_setf(ret_error, -ENOENT, "volume %s: no logical volume %s in volume group %s", volume, n->lv, n->vg);
 	if (!lv_is_thick_snapshot(snap) || !streq(snap->origin, n->lv))
-		return fail(ret_error, -EMEDIUMTYPE, "%s is not a snapshot of %s (its origin is '%s')", snapshot, volume,
+		return error_setf(ret_error, -EMEDIUMTYPE, "%s is not a snapshot of %s (its origin is '%s')", snapshot, volume,
 		            snap->origin);
 	if (lv_is_invalid_snapshot(snap))
-		return fail(ret_error, -EBADMSG,
+		return error_setf(ret_error, -EBADMSG,
 		            "snapshot %s overflowed (its copy-on-write space filled up; LVM invalidated it): "
 		            "volume %s cannot be rolled back to it", snapshot, volume);
 
@@ -1304,14 +1286,14 @@ static int thick_rollback(const char *volume, const char *snapshot, const struct
 	dev_t dev = lv_dev(&o);
 	r = mounts_of("/proc/self/mountinfo", dev, &m);
 	if (r < 0)
-		return fail(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %s", volume, strerror(-r));
+		return error_setf(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %s", volume, strerror(-r));
 	r = unmount_all(volume, dev, o.path, &m, ret_error);
 	if (r < 0)
 		return r;
 	/* An open origin would make LVM defer the merge to the next activation: refuse that. */
 	if (lv_lookup(n->vg, n->lv, &o, ret_error) > 0 && lv_is_open(&o)) {
 		_cleanup_free_ char *holders = describe_holders(dev, &m), *why = NULL;
-		r = fail(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o.path,
+		r = error_setf(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o.path,
 		         holders ? holders : "nothing found in /proc (a kernel user: another device-mapper device, swap?)");
 		if (remount_all(o.path, &m, &why) < 0)
 			log_warning("%s", strna(why));
@@ -1329,7 +1311,7 @@ static int thick_rollback(const char *volume, const char *snapshot, const struct
 	_cleanup_(lvm_result_done) struct lvm_result res = {};
 	r = lvm_call(merge, LVM_MERGE_TIMEOUT_USEC, what, &res, ret_error);
 	if (r >= 0 && (strstr(res.out, "Delaying merge") || strstr(res.err, "Delaying merge")))
-		r = fail(ret_error, -EBUSY,
+		r = error_setf(ret_error, -EBUSY,
 		         "%s: LVM deferred the merge because the origin is in use: it happens at the next activation "
 		         "of %s/%s (lvchange -an, then -ay)", what, n->vg, n->lv);
 	if (r < 0) {
@@ -1339,15 +1321,15 @@ static int thick_rollback(const char *volume, const char *snapshot, const struct
 		return r;
 	}
 	if (wait_for_device(o.path) < 0)
-		return fail(ret_error, -ETIMEDOUT, "volume %s: device %s did not come back after the merge", volume, o.path);
+		return error_setf(ret_error, -ETIMEDOUT, "volume %s: device %s did not come back after the merge", volume, o.path);
 	r = remount_all(o.path, &m, ret_error);
 	if (r < 0) {
 		_cleanup_free_ char *why = TAKE_PTR(*ret_error);
-		return fail(ret_error, r, "volume %s was rolled back (snapshot %s merged into it and consumed), but: %s",
+		return error_setf(ret_error, r, "volume %s was rolled back (snapshot %s merged into it and consumed), but: %s",
 		            volume, snapshot, strna(why));
 	}
 	/* Success, with the news the caller must pass on. */
-	return fail(ret_error, 0,
+	return error_setf(ret_error, 0,
 	            "volume %s rolled back by merging the thick snapshot %s into it: LVM consumes a merged snapshot, "
 	            "so it no longer exists and this pair cannot be rolled back to again",
 	            volume, snapshot);
@@ -1357,15 +1339,15 @@ static int lvm_rollback(const char *volume, const char *snapshot, char **ret_err
 	struct lvm_name n, s;
 	struct lv_info snap;
 	if (lvm_name_parse(volume, &n) < 0 || snapshot_name_parse(snapshot, &s) < 0)
-		return fail(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
+		return error_setf(ret_error, -EINVAL, "volume %s / snapshot %s: not LVM names", volume, snapshot);
 	if (!streq(n.vg, s.vg))
-		return fail(ret_error, -EINVAL, "snapshot %s is not in the volume group of %s", snapshot, volume);
+		return error_setf(ret_error, -EINVAL, "snapshot %s is not in the volume group of %s", snapshot, volume);
 	_cleanup_(vg_report_done) struct vg_report rep = {};
 	int r = vg_report_load(n.vg, &rep, ret_error);
 	if (r < 0)
 		return r;
 	if (!vg_report_find(&rep, s.lv, &snap))
-		return fail(ret_error, -ENOENT, "snapshot %s is missing", snapshot);
+		return error_setf(ret_error, -ENOENT, "snapshot %s is missing", snapshot);
 	if (lv_is_thin(&snap))
 		return thin_rollback(volume, snapshot, &n, &s, &rep, ret_error);
 	return thick_rollback(volume, snapshot, &n, &s, &rep, &snap, ret_error);
@@ -1408,7 +1390,7 @@ static int lvm_health(const char *snapshot, char **ret_problem) {
 	if (!vg_report_find(&rep, s.lv, &i))
 		return 0; /* missing: exists() reports that */
 	if (lv_is_invalid_snapshot(&i))
-		return fail(ret_problem, 1,
+		return error_setf(ret_problem, 1,
 		            "snapshot %s overflowed: its copy-on-write space (%s) filled up and LVM invalidated it; "
 		            "it cannot be rolled back to (a larger SnapshotSize= avoids this)",
 		            snapshot, format_bytes((char[32]) {}, i.size));
@@ -1416,7 +1398,7 @@ static int lvm_health(const char *snapshot, char **ret_problem) {
 		struct lv_info pool;
 		if (vg_report_find(&rep, i.pool, &pool) &&
 		    (strstr(pool.health, "failed") || strstr(pool.health, "out_of_data")))
-			return fail(ret_problem, 1, "snapshot %s: its thin pool %s/%s is %s", snapshot, s.vg, i.pool,
+			return error_setf(ret_problem, 1, "snapshot %s: its thin pool %s/%s is %s", snapshot, s.vg, i.pool,
 			            pool.health);
 	}
 	return 0;
