@@ -125,6 +125,35 @@ t_daemon_restart
 expect_failure "criu-fail.sh exited with status 1" freeze-and-dump "$name"
 assert_clean "$name" "$cg"
 
+# CRIU fails at restore time: the report names the step and the state (container stopped,
+# volumes rolled back), the safety pair is intact and undoes the rollback.
+: | t_write_daemon_conf
+name=norestore
+cg=$(t_cgroup_create v2 "$name")
+t_write_container "$name" "$cg" "$MNT/vol" </dev/null
+t_daemon_restart
+t_start_in_cgroup "$cg" "$CRYO" "$MNT/vol/$name.data" >/dev/null
+sleep 0.3
+t_ctl freeze-and-dump "$name" >/dev/null
+sleep 0.3
+printf '[Daemon]\nCriu=%s\n' "$HERE/criu-fail-at.sh" | t_write_daemon_conf
+# Runs: 1 the daemon's version query, 2 the safety pair's dump, 3 the restore.
+CRIU_COUNTER=$T/criu-runs CRIU_FAIL_AT=3 t_daemon_restart
+expect_failure "step 'restore' failed" rollback "$name" 1
+t_assert_contains "$out" "volumes rolled back to pair 1"
+t_assert_contains "$out" "safety pair 2 holds the state before the rollback"
+t_assert_eq "$(t_ctl_json list "$name" | jq -r 'map(.id) | join(",")')" "1,2" "pairs after the failed rollback"
+t_assert_contains "$(t_ctl verify "$name" 2)" "OK"
+t_assert_contains "$(t_ctl verify "$name" 1)" "OK"
+t_cgroup_frozen "$cg" && t_fail "cgroup left frozen after a failed restore"
+: | t_write_daemon_conf
+t_daemon_restart
+t_ctl rollback "$name" 2 --no-safety-pair >/dev/null
+[ "$(stat -c %s "$MNT/vol/$name.data")" -ge "$(stat -c %s "$MNT/.ckptd/$name/2/vol/$name.data")" ] ||
+	t_fail "undo through the safety pair did not bring the later state back"
+t_check_pattern "$MNT/vol/$name.data" >/dev/null
+t_cgroup_kill "$cg"
+
 # FreezeTimeoutSec: a task blocked in the kernel (D state) never freezes under cgroup v2 - here
 # one writing to a filesystem frozen with fsfreeze. ckptd gives up after the timeout, thaws,
 # and the error names the task.
