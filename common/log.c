@@ -84,11 +84,13 @@ void log_container_event(int level, const char *message_id, const char *containe
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 
-	if (level <= max_level)
+	/* The structured entry goes to the journal directly; where there is no journal, or it does
+	 * not take our entries, the plain line on stderr is all there is. Under systemd stderr is
+	 * the journal too: one entry, not two. */
+	bool journal = access("/run/systemd/journal/socket", W_OK) >= 0;
+	if (level <= max_level && !(journal && stderr_is_journal()))
 		log_write(level, buf);
-
-	/* The structured entry goes to the journal directly; skip it where there is no journal. */
-	if (access("/run/systemd/journal/socket", W_OK) < 0)
+	if (!journal)
 		return;
 
 	char message[2100], priority[32], id[64], name[128], pair_field[64], frozen_field[64];
@@ -109,5 +111,6 @@ void log_container_event(int level, const char *message_id, const char *containe
 	if (frozen_usec != UINT64_MAX)
 		ADD_FIELD(frozen_field, "FROZEN_USEC=%llu", (unsigned long long) frozen_usec);
 #undef ADD_FIELD
-	sd_journal_sendv(iov, (int) n);
+	if (sd_journal_sendv(iov, (int) n) < 0 && stderr_is_journal() && level <= max_level)
+		log_write(level, buf);
 }

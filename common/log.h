@@ -29,12 +29,12 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_error_errno(e, ...) log_internal(LOG_ERR, (e), __VA_ARGS__)
 
 /* MESSAGE_IDs (128-bit, as journalctl MESSAGE_ID= expects) of the events worth filtering on. */
-#define CKPTD_MESSAGE_FROZEN "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a01"
 #define CKPTD_MESSAGE_THAWED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a02"
 #define CKPTD_MESSAGE_PAIR_COMPLETE "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a03"
 #define CKPTD_MESSAGE_JOB_FAILED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a04"
 #define CKPTD_MESSAGE_ROLLBACK "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a05"
 #define CKPTD_MESSAGE_RECOVERED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a06"
+#define CKPTD_MESSAGE_PAIR_DELETED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a07"
 
 /* An event about one container: logged like log_internal() and, when the journal is there,
  * sent as a structured entry with CONTAINER=, PAIR= (if pair > 0), FROZEN_USEC= (if set). */

@@ -61,7 +61,8 @@ int prune_container(struct manager *m, struct container *ct, bool dry_run, json_
 				          why ? why : strerror(-k));
 				json_object_set_new(entry, "error", json_string(why ? why : strerror(-k)));
 			} else
-				log_info("%s: retention deleted pair %" PRIu64 " (%s)", ct->name, d->id, d->reason);
+				log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_DELETED, ct->name, d->id, UINT64_MAX,
+				                    "%s: retention deleted pair %" PRIu64 " (%s)", ct->name, d->id, d->reason);
 		}
 		if (decisions)
 			json_array_append(decisions, entry);
