@@ -363,6 +363,29 @@ static int verb_containers(_unused_ char **args) {
 	return render(arg_json ? output_json(containers) : output_containers_table(containers));
 }
 
+static int verb_inspect(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *inspection;
+	int r;
+
+	if (parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s}", "container", args[0]);
+	if (!params)
+		return log_oom();
+	r = call("inspect", VARLINK_INTERFACE ".Inspect", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	inspection = reply_get("inspect", reply, "inspection", JSON_OBJECT);
+	if (!inspection)
+		return EXIT_FAILURE;
+	r = render(arg_json ? output_json(inspection) : output_inspection(inspection));
+	if (r != EXIT_SUCCESS)
+		return r;
+	/* Like verify: 1 when the answer is "no, it cannot be checkpointed". */
+	return json_array_size(json_object_get(inspection, "problems")) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int verb_status(_unused_ char **args) {
 	_cleanup_json_ json_t *params = json_object(), *reply = NULL;
 	int r;
@@ -415,6 +438,7 @@ static const struct verb verbs[] = {
 	{ "rollback", "CONTAINER ID [--no-safety-pair]", 2, 2, OPT_NO_SAFETY_PAIR, verb_rollback },
 	{ "restore", "CONTAINER ID --processes-only", 2, 2, OPT_PROCESSES_ONLY, verb_restore },
 	{ "containers", "", 0, 0, 0, verb_containers },
+	{ "inspect", "CONTAINER", 1, 1, 0, verb_inspect },
 	{ "status", "", 0, 0, 0, verb_status },
 	{ "prune", "[CONTAINER] [--dry-run]", 0, 1, OPT_DRY_RUN, verb_prune },
 };
@@ -454,6 +478,10 @@ static void help(void) {
 	       "\n"
 	       "Daemon commands:\n"
 	       "  containers                  List configured containers and their state\n"
+	       "  inspect CONTAINER           Show what the container is made of (namespaces, root\n"
+	       "                              file system, mounts, network, sockets, devices), the\n"
+	       "                              CRIU options that follow and why a checkpoint would\n"
+	       "                              be refused (exit status 1 then)\n"
 	       "  status                      Show the daemon, its CRIU, running jobs and\n"
 	       "                              configuration errors\n"
 	       "\n"

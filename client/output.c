@@ -425,6 +425,7 @@ void output_progress(json_t *progress) {
 		const char *phase, *text;
 	} phases[] = {
 		{ "validate", "Validating" },
+		{ "discover", "Inspecting the container" },
 		{ "sync", "Syncing volumes" },
 		{ "freeze", "Freezing" },
 		{ "snapshot", "Snapshotting volumes" },
@@ -542,6 +543,36 @@ int output_pair_summary(json_t *pair) {
 	return 0;
 }
 
+/* "root /srv/web, external mounts auto, network lock skip, tcp-established" from a discovery's
+ * "criu" object; NULL on OOM. */
+static char *format_criu_options(json_t *criu) {
+	char *line = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&line, &size);
+	const char *s;
+
+	if (!f)
+		return NULL;
+	if ((s = jstr(criu, "root")))
+		fprintf(f, "root %s, ", s);
+	if (jtrue(criu, "external_mounts"))
+		fputs("external mounts auto, ", f);
+	if (jtrue(criu, "external_sharing") || jtrue(criu, "external_masters"))
+		fputs("external sharing and masters, ", f);
+	fprintf(f, "network lock %s", jstr(criu, "network_lock") ?: "default");
+	if (jtrue(criu, "tcp_established"))
+		fputs(", tcp-established", f);
+	if (jtrue(criu, "mntns_compat_mode"))
+		fputs(", mntns-compat-mode", f);
+	if ((s = jstr(criu, "manage_cgroups")))
+		fprintf(f, ", manage-cgroups %s", s);
+	if (fclose(f) != 0) {
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
 int output_pair_details(json_t *pair) {
 	static const char *const known[] = {
 		"container", "id", "state", "created", "tag", "pinned", "frozen_usec",
@@ -624,6 +655,29 @@ int output_pair_details(json_t *pair) {
 		for (size_t l = 0; l < ELEMENTSOF(labels); l++)
 			if (streq(labels[l].key, key))
 				label = labels[l].label;
+		if (streq(key, "discovery") && json_is_object(v)) {
+			json_t *own = json_object_get(json_object_get(v, "namespaces"), "own"), *nsv;
+			size_t k;
+			_cleanup_free_ char *opts = format_criu_options(json_object_get(v, "criu"));
+			_cleanup_free_ char *ns = NULL;
+			size_t ns_size = 0;
+			FILE *f = open_memstream(&ns, &ns_size);
+
+			if (!f || !opts) {
+				if (f)
+					fclose(f);
+				return -ENOMEM;
+			}
+			json_array_foreach(own, k, nsv)
+				fprintf(f, "%s%s", k ? " " : "", json_string_value(nsv) ?: "?");
+			if (json_array_size(own) == 0)
+				fputs("none of its own", f);
+			if (fclose(f) != 0)
+				return -ENOMEM;
+			field("Namespaces", ns);
+			field("CRIU options", opts);
+			continue;
+		}
 		if (streq(key, "sha256") && json_is_object(v)) {
 			if (asprintf(&s, "recorded for %zu image %s", json_object_size(v),
 				     plural((long long) json_object_size(v), "file", "files")) < 0)
@@ -869,6 +923,11 @@ int output_restore_result(const char *container, long long id, json_t *result) {
 	if (jint(result, "root_pid", &pid))
 		printf(": root pid %lld", pid);
 	print_clean(stdout, "%s%s%s.\n", *timings ? " (" : "", timings, *timings ? ")" : "");
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(result, "warnings"), i, w)
+		if (json_is_string(w))
+			print_clean(stdout, "Warning: %s\n", json_string_value(w));
 	return 0;
 }
 
@@ -887,5 +946,138 @@ int output_verify(const char *container, long long id, bool ok, json_t *problems
 			    json_array_size(problems), plural((long long) json_array_size(problems), "problem", "problems"));
 	json_array_foreach(problems, i, p)
 		print_clean(stderr, "  %s\n", json_string_value(p) ?: "?");
+	return 0;
+}
+
+/* inspect: one "Label: value" line per aspect, the problems (reasons a checkpoint would be
+ * refused) last. */
+int output_inspection(json_t *in) {
+	json_t *ns = json_object_get(in, "namespaces"), *root = json_object_get(in, "root");
+	json_t *net = json_object_get(in, "network"), *criu = json_object_get(in, "criu"), *v;
+	json_t *problems = json_object_get(in, "problems"), *warnings = json_object_get(in, "warnings");
+	long long pid = 0, tasks = 0, files = 0;
+	size_t i;
+
+	print_clean(stdout, "Container %s\n", jstr(in, "container") ?: "?");
+	field("Cgroup", jstr(in, "cgroup"));
+	jint(in, "root_pid", &pid);
+	jint(in, "tasks", &tasks);
+	jint(in, "open_files", &files);
+	print_clean(stdout, "%*s: %lld (%s), %lld %s, %lld open %s%s\n", FIELD_WIDTH, "Root task", pid, jstr(in, "comm") ?: "?",
+		    tasks, plural(tasks, "task", "tasks"), files, plural(files, "file", "files"),
+		    jtrue(in, "frozen") ? "; FROZEN now" : "");
+
+	{
+		_cleanup_free_ char *line = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&line, &size);
+		const char *sep = "own";
+
+		if (!f)
+			return -ENOMEM;
+		json_array_foreach(json_object_get(ns, "own"), i, v) {
+			fprintf(f, "%s %s", sep, json_string_value(v) ?: "?");
+			sep = "";
+		}
+		if (json_array_size(json_object_get(ns, "own")) == 0)
+			fputs("none of its own", f);
+		sep = "; shared with ckptd:";
+		json_array_foreach(json_object_get(ns, "shared"), i, v) {
+			fprintf(f, "%s %s", sep, json_string_value(v) ?: "?");
+			sep = "";
+		}
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		field("Namespaces", line);
+	}
+
+	if (jstr(root, "device"))
+		print_clean(stdout, "%*s: %s (%s %s, fs-root %s%s)%s%s\n", FIELD_WIDTH, "Root fs",
+			    jstr(root, "host_path") ?: "not on the host", jstr(root, "fstype") ?: "?", jstr(root, "device"),
+			    jstr(root, "fs_root") ?: "?", jtrue(root, "read_only") ? ", read-only" : "",
+			    jstr(root, "volume") ? " on volume " : ", on no configured volume",
+			    jstr(root, "volume") ?: "");
+	else
+		print_clean(stdout, "%*s: %s (%s)\n", FIELD_WIDTH, "Root fs", jstr(root, "host_path") ?: "?",
+			    jstr(root, "from") ?: "?");
+	if (streq_ptr(jstr(root, "from"), "RootDirectory="))
+		field("", "overridden by RootDirectory=");
+
+	json_array_foreach(json_object_get(in, "mounts"), i, v)
+		print_clean(stdout, "%*s: %s <- %s (%s %s%s, %s)\n", FIELD_WIDTH, i == 0 ? "Host mounts" : "",
+			    jstr(v, "mountpoint") ?: "?", jstr(v, "host_path") ?: "(not reachable on the host)",
+			    jstr(v, "fstype") ?: "?", jstr(v, "device") ?: "?", jtrue(v, "read_only") ? ", read-only" : "",
+			    jstr(v, "propagation") ?: "?");
+	if (json_array_size(json_object_get(in, "mounts")) == 0)
+		field("Host mounts", "none");
+	{
+		json_t *p = json_object_get(in, "propagation");
+		bool shared = jtrue(p, "shared_with_host"), slave = jtrue(p, "slave_of_host");
+
+		field("Propagation", shared && slave ? "shares peer groups with the host and receives from it" :
+				     shared		 ? "shares peer groups with the host" :
+				     slave		 ? "slave of host mounts (receives their mount events)" :
+							   "private to the container");
+	}
+
+	if (jtrue(net, "own_namespace")) {
+		_cleanup_free_ char *line = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&line, &size);
+
+		if (!f)
+			return -ENOMEM;
+		fputs("own namespace; interfaces", f);
+		json_array_foreach(json_object_get(net, "interfaces"), i, v) {
+			json_t *up = json_object_get(v, "up");
+
+			fprintf(f, "%s %s", i ? "," : "", jstr(v, "name") ?: "?");
+			if (jstr(v, "kind") && !streq(jstr(v, "kind"), "loopback"))
+				fprintf(f, " (%s)", jstr(v, "kind"));
+			if (json_is_boolean(up))
+				fputs(json_is_true(up) ? " up" : " down", f);
+		}
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		field("Network", line);
+	} else
+		field("Network", "shares ckptd's network namespace");
+	json_array_foreach(json_object_get(net, "tcp"), i, v) {
+		long long p = 0;
+
+		jint(v, "pid", &p);
+		print_clean(stdout, "%*s: %s %s%s%s (pid %lld %s)\n", FIELD_WIDTH, i == 0 ? "TCP" : "", jstr(v, "state") ?: "?",
+			    jstr(v, "local") ?: "?", jstr(v, "remote") ? " -> " : "", jstr(v, "remote") ?: "", p,
+			    jstr(v, "comm") ?: "?");
+	}
+	if (json_array_size(json_object_get(net, "tcp")) == 0)
+		field("TCP", "none");
+	{
+		json_t *sk = json_object_get(in, "sockets"), *ext = json_object_get(net, "unix_external");
+		long long n_unix = 0;
+
+		jint(sk, "unix", &n_unix);
+		print_clean(stdout, "%*s: %lld, %zu with a peer outside the container\n", FIELD_WIDTH, "Unix sockets", n_unix,
+			    json_array_size(ext));
+	}
+	json_array_foreach(json_object_get(in, "devices"), i, v)
+		print_clean(stdout, "%*s: %s (%s) fd %s of pid %lld %s\n", FIELD_WIDTH, i == 0 ? "Devices" : "",
+			    jstr(v, "path") ?: "?", jstr(v, "device") ?: "?", jstr(v, "fd") ?: "?",
+			    (long long) json_integer_value(json_object_get(v, "pid")), jstr(v, "comm") ?: "?");
+	if (json_array_size(json_object_get(in, "devices")) == 0)
+		field("Devices", "none");
+
+	{
+		_cleanup_free_ char *line = format_criu_options(criu);
+
+		if (!line)
+			return -ENOMEM;
+		field("CRIU options", line);
+	}
+	json_array_foreach(warnings, i, v)
+		print_clean(stdout, "%*s: %s\n", FIELD_WIDTH, i == 0 ? "Warnings" : "", json_string_value(v) ?: "?");
+	field("Checkpointable", json_array_size(problems) == 0 ? "yes" : "NO");
+	json_array_foreach(problems, i, v)
+		print_clean(stdout, "  - %s\n", json_string_value(v) ?: "?");
 	return 0;
 }

@@ -44,5 +44,7 @@ int output_prune_decisions(json_t *decisions, bool dry_run);
 /* rollback / restore: what was restored, the new root task and the timings. */
 int output_rollback_result(const char *container, long long id, json_t *result);
 int output_restore_result(const char *container, long long id, json_t *result);
+/* inspect: what discovery sees in the container, and why a checkpoint would be refused. */
+int output_inspection(json_t *inspection);
 /* verify: "Pair NAME/ID verified: OK" on stdout, or the problems on stderr. */
 int output_verify(const char *container, long long id, bool ok, json_t *problems);

@@ -603,6 +603,38 @@ static int config_parse_staging(const char *value, void *field, uint64_t dflt, c
 	return 0;
 }
 
+const char *network_lock_to_string(enum network_lock l) {
+	switch (l) {
+	case NETWORK_LOCK_AUTO: return "auto";
+	case NETWORK_LOCK_SKIP: return "skip";
+	case NETWORK_LOCK_NFTABLES: return "nftables";
+	case NETWORK_LOCK_IPTABLES: return "iptables";
+	}
+	return "auto";
+}
+
+static int config_parse_network_lock(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
+	enum network_lock *p = field, v = (enum network_lock) dflt;
+
+	if (isempty(value))
+		v = (enum network_lock) dflt;
+	else if (streq(value, "auto"))
+		v = NETWORK_LOCK_AUTO;
+	else if (streq(value, "skip"))
+		v = NETWORK_LOCK_SKIP;
+	else if (streq(value, "nftables"))
+		v = NETWORK_LOCK_NFTABLES;
+	else if (streq(value, "iptables"))
+		v = NETWORK_LOCK_IPTABLES;
+	else {
+		*ret_reason = "expected auto, skip, nftables or iptables";
+		return -EINVAL;
+	}
+
+	*p = v;
+	return 0;
+}
+
 static int config_parse_bool(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
 	bool *p = field, v = dflt != 0;
 
@@ -705,6 +737,7 @@ static const struct config_item container_items[] = {
 	{ "Checkpoint", "Staging", config_parse_staging, CC(staging), STAGING_AUTO },
 	{ "Checkpoint", "TcpEstablished", config_parse_bool, CC(tcp_established), false },
 	{ "Checkpoint", "FileLocks", config_parse_bool, CC(file_locks), false },
+	{ "Checkpoint", "NetworkLock", config_parse_network_lock, CC(network_lock), NETWORK_LOCK_AUTO },
 	{ "Schedule", "OnCalendar", config_parse_string, CC(on_calendar), 0 },
 	{ "Retention", "KeepLast", config_parse_unsigned, CC(retention.keep_last), 10 },
 	{ "Retention", "KeepHourly", config_parse_unsigned, CC(retention.keep_hourly), 0 },

@@ -20,6 +20,17 @@ enum staging_mode {
 	STAGING_DISK,
 };
 
+/* How CRIU keeps the network of the container quiet while it dumps and restores. */
+enum network_lock {
+	NETWORK_LOCK_AUTO,     /* skip for a network namespace with only lo and no TCP connection (the cgroup
+	                        * is frozen), else nftables */
+	NETWORK_LOCK_SKIP,
+	NETWORK_LOCK_NFTABLES,
+	NETWORK_LOCK_IPTABLES, /* CRIU's own default; only when asked for */
+};
+
+const char *network_lock_to_string(enum network_lock l);
+
 struct daemon_config {
 	char *criu;           /* Criu=: path of the criu binary; NULL = search PATH */
 	char *read_group;     /* ReadGroup=: group allowed to call read-only methods; NULL = none */
@@ -58,6 +69,7 @@ struct container_config {
 	enum staging_mode staging;    /* Staging=, default auto */
 	bool tcp_established;         /* TcpEstablished=, default no */
 	bool file_locks;              /* FileLocks=, default no */
+	enum network_lock network_lock; /* NetworkLock=, default auto */
 	char *on_calendar;            /* [Schedule] OnCalendar=, NULL = no timer */
 	struct retention_config retention;
 };

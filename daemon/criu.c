@@ -27,8 +27,39 @@ static void criu_opts_freep(criu_opts **o) {
 		criu_local_free_opts(*o);
 }
 
+extern char **environ;
+
+/* The environment of the criu child: ours, plus CRIU_CONFIG_FILE=config_file if set (CRIU reads
+ * that file before it serves the request: options the RPC of our libcriu cannot carry). Built
+ * before fork(), since the child of a threaded process must not allocate. */
+static char **swrk_environment(const char *config_file) {
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **env = calloc(n + 2, sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "CRIU_CONFIG_FILE=", 17) != 0)
+			env[k++] = environ[i];
+	if (config_file && asprintf(&env[k++], "CRIU_CONFIG_FILE=%s", config_file) < 0) {
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
 /* Spawns `criu swrk FD`: returns our end of the socket and the pid. */
-static int spawn_swrk(const char *criu_path, pid_t *ret_pid, int *ret_fd) {
+static int spawn_swrk(const char *criu_path, const char *config_file, pid_t *ret_pid, int *ret_fd) {
+	_cleanup_free_ char **env = swrk_environment(config_file);
+	_cleanup_free_ char *config_env = NULL;
+	if (!env)
+		return -ENOMEM;
+	if (config_file)
+		for (char **e = env; *e; e++)
+			if (strncmp(*e, "CRIU_CONFIG_FILE=", 17) == 0)
+				config_env = *e;
 	int sk[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
 		return negative_errno();
@@ -55,7 +86,7 @@ static int spawn_swrk(const char *criu_path, pid_t *ret_pid, int *ret_fd) {
 			_exit(127);
 		char fdstr[16];
 		snprintf(fdstr, sizeof(fdstr), "%d", sk[1]);
-		execl(criu_path, criu_path, "swrk", fdstr, (char *) NULL);
+		execle(criu_path, criu_path, "swrk", fdstr, (char *) NULL, env);
 		_exit(127);
 	}
 	close(sk[1]);
@@ -166,6 +197,69 @@ static int setup_opts(criu_opts **ret, const char *images_dir, const char *work_
 	return 0;
 }
 
+const char *criu_net_lock_to_string(enum criu_net_lock l) {
+	switch (l) {
+	case CRIU_NET_LOCK_DEFAULT: return "default";
+	case CRIU_NET_LOCK_SKIP: return "skip";
+	case CRIU_NET_LOCK_NFTABLES: return "nftables";
+	case CRIU_NET_LOCK_IPTABLES: return "iptables";
+	}
+	return "default";
+}
+
+int criu_net_lock_from_string(const char *s, enum criu_net_lock *ret) {
+	static const enum criu_net_lock all[] = { CRIU_NET_LOCK_DEFAULT, CRIU_NET_LOCK_SKIP, CRIU_NET_LOCK_NFTABLES,
+		                                  CRIU_NET_LOCK_IPTABLES };
+	for (size_t i = 0; s && i < ELEMENTSOF(all); i++)
+		if (streq(s, criu_net_lock_to_string(all[i]))) {
+			*ret = all[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The options of struct criu_ns_options. *ret_config_file: a CRIU configuration file written
+ * into work_dir for what the RPC of this libcriu cannot say ("network-lock skip", which CRIU
+ * >= 3.19 understands; Debian 12's libcriu 3.17 has no value for it), NULL if none is needed. */
+static int apply_ns_options(criu_opts *o, const struct criu_ns_options *ns, bool dump, const char *work_dir,
+                            const char *log_name, char **ret_config_file) {
+	*ret_config_file = NULL;
+	if (!dump && ns->root && criu_local_set_root(o, ns->root) < 0)
+		return -ENOMEM;
+	if (ns->external_mounts)
+		criu_local_set_auto_ext_mnt(o, true);
+	if (!dump && ns->mntns_compat_mode)
+		criu_local_set_mntns_compat_mode(o, true);
+	if (dump && ns->external_sharing)
+		criu_local_set_ext_sharing(o, true);
+	if (dump && ns->external_masters)
+		criu_local_set_ext_masters(o, true);
+	switch (ns->network_lock) {
+	case CRIU_NET_LOCK_DEFAULT:
+		return 0;
+	case CRIU_NET_LOCK_NFTABLES:
+		return criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_NFTABLES) < 0 ? -EINVAL : 0;
+	case CRIU_NET_LOCK_IPTABLES:
+		return criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_IPTABLES) < 0 ? -EINVAL : 0;
+	case CRIU_NET_LOCK_SKIP:
+		/* Not through the RPC: libcriu 3.17 refuses the value, and sends the request with an
+		 * invalid method, which CRIU reads as iptables. */
+		break;
+	}
+	_cleanup_free_ char *name = NULL;
+	if (asprintf(&name, "%s.criu.conf", log_name) < 0)
+		return -ENOMEM;
+	_cleanup_free_ char *path = path_join(work_dir, name);
+	if (!path)
+		return -ENOMEM;
+	static const char text[] = "# written by ckptd for this call\nnetwork-lock skip\n";
+	int r = write_file_atomic(path, text, sizeof(text) - 1, 0600);
+	if (r < 0)
+		return r;
+	*ret_config_file = TAKE_PTR(path);
+	return 0;
+}
+
 int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *hooks, char **ret_error) {
 	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
@@ -182,10 +276,17 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	criu_local_set_shell_job(o, d->shell_job);
 	if (d->freeze_cgroup && criu_local_set_freeze_cgroup(o, d->freeze_cgroup) < 0)
 		return -ENOMEM;
+	_cleanup_free_ char *config_file = NULL;
+	r = apply_ns_options(o, &d->ns, true, d->work_dir, "dump", &config_file);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot set the namespace options of criu dump: %s", strerror(-r));
+		return r;
+	}
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(d->criu_path, &pid, &fd);
+	r = spawn_swrk(d->criu_path, config_file, &pid, &fd);
 	if (r < 0) {
 		if (ret_error)
 			(void) asprintf(ret_error, "cannot start %s: %s", d->criu_path, strerror(-r));
@@ -234,16 +335,24 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	criu_local_set_shell_job(o, ro->shell_job);
 	/* The caller puts criu into the container's cgroup (hooks->spawned) and the restored tasks
 	 * inherit it. CRIU's own cgroup handling would recreate every cgroup recorded in the image,
-	 * all over the host's hierarchies, and bring v1 freezer tasks back frozen. */
+	 * all over the host's hierarchies, and bring v1 freezer tasks back frozen; only a container
+	 * with a cgroup namespace of its own needs it (soft: existing cgroups are used as they are). */
 	criu_local_set_manage_cgroups(o, true);
-	criu_local_set_manage_cgroups_mode(o, CRIU_CG_MODE_IGNORE);
+	criu_local_set_manage_cgroups_mode(o, ro->ns.cgroups_soft ? CRIU_CG_MODE_SOFT : CRIU_CG_MODE_IGNORE);
 	_cleanup_free_ char *old_log = path_join(ro->work_dir, ro->log_name);
 	if (old_log)
 		(void) unlink(old_log); /* errors must come from this run's log */
+	_cleanup_free_ char *config_file = NULL;
+	r = apply_ns_options(o, &ro->ns, false, ro->work_dir, "restore", &config_file);
+	if (r < 0) {
+		if (ret_error)
+			(void) asprintf(ret_error, "cannot set the namespace options of criu restore: %s", strerror(-r));
+		return r;
+	}
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(ro->criu_path, &pid, &fd);
+	r = spawn_swrk(ro->criu_path, config_file, &pid, &fd);
 	if (r < 0) {
 		if (ret_error)
 			(void) asprintf(ret_error, "cannot start %s: %s", ro->criu_path, strerror(-r));
@@ -279,7 +388,7 @@ int criu_query_version(const char *criu_path, int *ret_version) {
 		return -ENOMEM;
 	pid_t pid;
 	int fd;
-	int r = spawn_swrk(criu_path, &pid, &fd);
+	int r = spawn_swrk(criu_path, NULL, &pid, &fd);
 	if (r < 0)
 		return r;
 	criu_local_set_service_fd(o, fd);

@@ -19,6 +19,33 @@ struct criu_hooks {
 	void *userdata;
 };
 
+/* How CRIU keeps the network quiet while it works (--network-lock). */
+enum criu_net_lock {
+	CRIU_NET_LOCK_DEFAULT, /* not set: CRIU's own default (iptables) */
+	CRIU_NET_LOCK_SKIP,
+	CRIU_NET_LOCK_NFTABLES,
+	CRIU_NET_LOCK_IPTABLES,
+};
+const char *criu_net_lock_to_string(enum criu_net_lock l);
+int criu_net_lock_from_string(const char *s, enum criu_net_lock *ret);
+
+/* For containers with namespaces of their own (discover.h says which apply). */
+struct criu_ns_options {
+	const char *root;       /* restore: the host directory that becomes the container's "/"; NULL = ckptd's */
+	bool external_mounts;   /* both: mounts from the host found and rebound automatically (--external mnt[]) */
+	bool external_sharing;  /* dump: --enable-external-sharing (mounts share peer groups with the host) */
+	bool external_masters;  /* dump: --enable-external-masters (mounts are slaves of host mounts) */
+	enum criu_net_lock network_lock;
+	/* restore: CRIU's older mount engine (--mntns-compat-mode); the current one re-creates a
+	 * deleted file once per mount that binds it and fails at the second (nspawn binds its
+	 * boot_id file twice). */
+	bool mntns_compat_mode;
+	/* restore: --manage-cgroups=soft instead of ignore. A container with a cgroup namespace of
+	 * its own needs CRIU to set up its cgroups (its threads fail to move otherwise); soft finds
+	 * them where the image says, which is where the daemon placed CRIU. */
+	bool cgroups_soft;
+};
+
 struct criu_dump_options {
 	const char *criu_path;
 	pid_t root_pid;
@@ -28,6 +55,7 @@ struct criu_dump_options {
 	bool tcp_established;
 	bool file_locks;
 	bool shell_job;
+	struct criu_ns_options ns;
 };
 
 struct criu_restore_options {
@@ -38,6 +66,7 @@ struct criu_restore_options {
 	bool tcp_established;
 	bool file_locks;
 	bool shell_job;
+	struct criu_ns_options ns;
 };
 
 /* 0 on success; on failure *ret_error has CRIU's decisive log lines (or what else failed). */

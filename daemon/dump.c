@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "cgroup.h"
 #include "criu.h"
+#include "discover.h"
 #include "fileio.h"
 #include "intent.h"
 #include "job.h"
@@ -227,6 +228,30 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	}
 	bool shell_job = getsid(root) != root;
 
+	/* What the container is made of, and whether CRIU can take it: refused here, before
+	 * anything is frozen or created. */
+	job_progress(j, "discover", "inspecting process tree %d", (int) root);
+	uint64_t t_discover = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(json_decrefp) json_t *discovery = NULL;
+	{
+		_cleanup_free_ char *why = NULL;
+		r = discover_container(cfg, root, &discovery, &why);
+		if (r < 0)
+			return failure_set(f, "discover", "nothing changed", r, "%s", why ? why : strerror(-r));
+		json_t *problems = json_object_get(discovery, "problems");
+		if (json_array_size(problems) > 0) {
+			failure_set(f, "discover", "nothing changed; the container was not frozen", -EOPNOTSUPP,
+			            "container %s cannot be checkpointed: %s%s", j->container,
+			            json_string_value(json_array_get(problems, 0)),
+			            json_array_size(problems) > 1 ? " (and more, see details)" : "");
+			f->details = json_incref(problems);
+			return f->error;
+		}
+	}
+	struct criu_ns_options ns;
+	discovery_criu_options(discovery, &ns);
+	uint64_t discover_usec = now_usec(CLOCK_MONOTONIC) - t_discover;
+
 	d.backends = calloc(d.n, sizeof(*d.backends));
 	d.snapshots = calloc(d.n, sizeof(char *));
 	d.taken = calloc(d.n, sizeof(bool));
@@ -327,6 +352,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 			.tcp_established = cfg->tcp_established,
 			.file_locks = cfg->file_locks,
 			.shell_job = shell_job,
+			.ns = ns,
 		};
 		struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .userdata = &d };
 		step = "dump";
@@ -364,7 +390,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 			(void) intent_clear(j->state_dir, j->container);
 		_cleanup_free_ char *state = NULL;
 		(void) asprintf(&state, "%s; %s", thaw_r < 0 ? "THAW FAILED, the container is still frozen" :
-		                was_frozen ? "container thawed" : "container was not frozen",
+		                was_frozen ? "container thawed" :
+		                streq_ptr(d.failed_step, "freeze") ? "the partial freeze was undone, the container runs" :
+		                "container was not frozen",
 		                k < 0 ? cleanup_error : "the partial pair was removed");
 		return failure_set(f, step, state, r < 0 ? r : thaw_r, "%s", error ? error : strerror(-r));
 	}
@@ -390,7 +418,8 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	char created[64];
 	(void) format_timestamp_utc(now_usec(CLOCK_REALTIME) - (t_done - d.t_freeze), created, sizeof(created));
 	_cleanup_free_ char *version = criu_version_string(j->criu_version);
-	json_t *timings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	json_t *timings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	        "discover_usec", (json_int_t) discover_usec,
 	        "sync_usec", (json_int_t) (t_synced - t_sync),
 	        "criu_start_usec", (json_int_t) (d.t_freeze - d.t_criu_spawned),
 	        "freeze_usec", (json_int_t) (d.t_frozen - d.t_freeze),
@@ -400,13 +429,13 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	        "persist_usec", (json_int_t) (t_done - t_persist),
 	        "total_usec", (json_int_t) (t_done - d.t_start));
 	_cleanup_(json_decrefp) json_t *pair = json_pack(
-	        "{s:s,s:I,s:s,s:s,s:s?,s:I,s:o,s:O,s:{s:I,s:I,s:s,s:O},s:s?,s:i,s:s,s:s,s:b,s:b,s:b,s:b}",
+	        "{s:s,s:I,s:s,s:s,s:s?,s:I,s:o,s:O,s:{s:I,s:I,s:s,s:O},s:s?,s:i,s:s,s:s,s:b,s:b,s:b,s:b,s:O}",
 	        "container", j->container, "id", (json_int_t) d.id, "state", "complete", "created", created, "tag",
 	        tag, "frozen_usec", (json_int_t) frozen_usec, "timings", timings, "volumes", volumes, "images",
 	        "bytes", (json_int_t) bytes, "files", (json_int_t) files, "staging", staged ? "memory" : "disk",
 	        "sha256", sums, "criu_version", version, "root_pid", (int) root, "cgroup", cfg->cgroup,
 	        "cgroup_kind", cgroup_kind_to_string(d.kind), "shell_job", shell_job, "tcp_established",
-	        cfg->tcp_established, "file_locks", cfg->file_locks, "pinned", false);
+	        cfg->tcp_established, "file_locks", cfg->file_locks, "pinned", false, "discovery", discovery);
 	if (!pair)
 		r = -ENOMEM;
 	else

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "cgroup.h"
+#include "discover.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -184,6 +185,44 @@ static int method_verify(struct connection *c, struct varlink_call *call) {
 	return start_job(c, call, ct, JOB_VERIFY, job_verify, &(struct job_args) { .pair = id });
 }
 
+/* What discovery sees in a running container, and whether it could be checkpointed now. Quick
+ * (reads /proc and asks netlink), so it runs here on the event loop. */
+static int method_inspect(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", NULL };
+	const char *name, *bad = NULL;
+	int r;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0)
+		return invalid_parameter(c, bad ? bad : "container");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	struct container_config *cfg = ct->config;
+	_cleanup_free_ char *why = NULL;
+	pid_t root = cfg->root_pid;
+	enum cgroup_kind kind;
+	r = cgroup_detect(cfg->cgroup, &kind);
+	if (r < 0)
+		(void) asprintf(&why, "cgroup %s %s", cfg->cgroup, r == -ENOENT ? "does not exist" : "is not usable");
+	else if (root <= 0)
+		r = cgroup_find_root(cfg->cgroup, &root, &why);
+	json_t *discovery = NULL;
+	if (r >= 0)
+		r = discover_container(cfg, root, &discovery, &why);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "discover", "message",
+		                                  why ? why : strerror(-r)));
+	json_object_set_new(discovery, "container", json_string(name));
+	json_object_set_new(discovery, "cgroup", json_string(cfg->cgroup));
+	json_object_set_new(discovery, "frozen", json_boolean(cgroup_is_frozen(cfg->cgroup, kind) > 0));
+	json_t *reply = json_pack("{s:o}", "inspection", discovery);
+	r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
 static int method_list(struct connection *c, struct varlink_call *call) {
 	static const char *const known[] = { "container", NULL };
 	const char *name = NULL, *bad = NULL;
@@ -249,7 +288,7 @@ static int method_delete(struct connection *c, struct varlink_call *call) {
 		return connection_error(c, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s,s:s}", "container", name, "step", "delete", "message",
 		                                  why ? why : strerror(-r), "state", "the pair is still listed"));
-	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_COMPLETE, name, id, UINT64_MAX, "%s: pair %" PRIu64 " deleted",
+	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_DELETED, name, id, UINT64_MAX, "%s: pair %" PRIu64 " deleted",
 	                    name, id);
 	return connection_reply(c, NULL, false);
 }
@@ -389,6 +428,7 @@ static const struct method {
 	{ VARLINK_INTERFACE ".Pin", true, NULL, method_pin, true },
 	{ VARLINK_INTERFACE ".Unpin", true, NULL, method_pin, false },
 	{ VARLINK_INTERFACE ".Containers", false, method_containers },
+	{ VARLINK_INTERFACE ".Inspect", false, method_inspect },
 	{ VARLINK_INTERFACE ".Status", false, method_status },
 };
 

@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "cgroup.h"
 #include "criu.h"
+#include "discover.h"
 #include "fileio.h"
 #include "image-files.h"
 #include "intent.h"
@@ -56,6 +57,9 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 			return asprintf(ret_error, "restored tasks are frozen and cgroup %s cannot be thawed: %s", cgroup,
 			                strerror(-r)), r;
 	}
+	/* CRIU has exited; give a task that dies with it (a restored parent-death signal) or right
+	 * after start the moment to show it. */
+	usleep(100 * 1000);
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
 	_cleanup_free_ char *stat = NULL;
@@ -79,8 +83,8 @@ static int on_restore_spawned(pid_t pid, void *userdata) {
 	return cgroup_attach(t->cgroup, pid);
 }
 
-static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, pid_t *ret_pid,
-                             const char *state_on_failure, struct failure *f) {
+static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, json_t *warnings,
+                             pid_t *ret_pid, const char *state_on_failure, struct failure *f) {
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
 	_cleanup_free_ char *error = NULL;
@@ -95,10 +99,16 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		.tcp_established = json_is_true(json_object_get(pair, "tcp_established")),
 		.file_locks = json_is_true(json_object_get(pair, "file_locks")),
 	};
+	/* The view the dump had: root directory, mounts from the host, network lock. */
+	json_t *discovery = json_object_get(pair, "discovery");
+	discovery_criu_options(discovery, &o.ns);
+	int r = discovery_prepare_restore(discovery, warnings, &error);
+	if (r < 0)
+		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
 	struct restore_target target = { .job = j, .cgroup = cgroup };
 	struct criu_hooks hooks = { .spawned = on_restore_spawned, .userdata = &target };
 	pid_t pid;
-	int r = criu_run_restore(&o, &hooks, &pid, &error);
+	r = criu_run_restore(&o, &hooks, &pid, &error);
 	job_set_criu_pid(j, 0);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
@@ -146,6 +156,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 		if (r < 0) {
 			failure_set(f, "safety-pair", sf.state ? sf.state : "nothing changed", r,
 			            "cannot take the safety pair: %s (use --no-safety-pair to skip it)", strna(sf.message));
+			f->details = TAKE_PTR(sf.details);
 			failure_done(&sf);
 			return r;
 		}
@@ -209,7 +220,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	_cleanup_free_ char *state = NULL;
 	(void) asprintf(&state, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, undo);
 	pid_t pid;
-	r = restore_processes(j, pair, cgroup, kind, &pid, state, f);
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, state, f);
 	(void) intent_clear(j->state_dir, j->container);
 	if (r < 0)
 		return r;
@@ -266,7 +277,8 @@ static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
 		return failure_set(f, "check-files", "nothing changed", -ENOMEM, "out of memory");
 	json_t *problems = json_array();
 	_cleanup_free_ char *error = NULL;
-	r = image_files_check(images, "/", problems, &error);
+	const char *root = discovery_root(json_object_get(pair, "discovery"));
+	r = image_files_check(images, root ? root : "/", problems, &error);
 	if (r < 0) {
 		json_decref(problems);
 		return failure_set(f, "check-files", "nothing changed", r, "cannot read the file records of %s: %s",
@@ -283,11 +295,13 @@ static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
 
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
 	pid_t pid;
-	r = restore_processes(j, pair, cgroup, kind, &pid, "no process is running from this pair", f);
+	_cleanup_(json_decrefp) json_t *warnings = json_array();
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, "no process is running from this pair", f);
 	if (r < 0)
 		return r;
-	*ret_result = json_pack("{s:s,s:I,s:i,s:{s:I}}", "container", j->container, "pair", (json_int_t) j->pair,
-	                        "root_pid", (int) pid, "timings", "total_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - t0));
+	*ret_result = json_pack("{s:s,s:I,s:i,s:O,s:{s:I}}", "container", j->container, "pair", (json_int_t) j->pair,
+	                        "root_pid", (int) pid, "warnings", warnings, "timings", "total_usec",
+	                        (json_int_t) (now_usec(CLOCK_MONOTONIC) - t0));
 	return 0;
 }
 

@@ -316,6 +316,7 @@ TEST(container_defaults) {
 	ASSERT_EQ(c->staging, STAGING_AUTO);
 	ASSERT_FALSE(c->tcp_established);
 	ASSERT_FALSE(c->file_locks);
+	ASSERT_EQ(c->network_lock, NETWORK_LOCK_AUTO);
 	ASSERT_NULL(c->on_calendar);
 	ASSERT_EQ(c->retention.keep_last, 10);
 	ASSERT_EQ(c->retention.keep_hourly, 0);
@@ -347,6 +348,7 @@ TEST(container_all_keys) {
 		"Staging=disk ; comment\r\n"
 		"TcpEstablished=yes\r\n"
 		"FileLocks=on\r\n"
+		"NetworkLock=nftables\r\n"
 		"[Schedule]\r\n"
 		"OnCalendar=*-*-* 00:00:00 # daily\r\n"
 		"[Retention]\r\n"
@@ -378,6 +380,7 @@ TEST(container_all_keys) {
 	ASSERT_EQ(c->staging, STAGING_DISK);
 	ASSERT_TRUE(c->tcp_established);
 	ASSERT_TRUE(c->file_locks);
+	ASSERT_EQ(c->network_lock, NETWORK_LOCK_NFTABLES);
 	ASSERT_STREQ(c->on_calendar, "*-*-* 00:00:00");
 	ASSERT_EQ(c->retention.keep_last, 5); /* last one wins */
 	ASSERT_EQ(c->retention.keep_yearly, 2);
@@ -419,6 +422,8 @@ TEST(container_empty_resets_to_default) {
 		"Staging=\n"
 		"FileLocks=yes\n"
 		"FileLocks=\n"
+		"NetworkLock=iptables\n"
+		"NetworkLock=\n"
 		"[Schedule]\n"
 		"OnCalendar=daily\n"
 		"OnCalendar=\n"
@@ -578,6 +583,8 @@ TEST(container_errors_values) {
 			       ":5: [Checkpoint] TcpEstablished=maybe: expected a boolean (yes/no, true/false, on/off, 1/0)");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nFileLocks=2\n", EINVAL,
 			       ":5: [Checkpoint] FileLocks=2: expected a boolean (yes/no, true/false, on/off, 1/0)");
+	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkLock=none\n", EINVAL,
+			       ":5: [Checkpoint] NetworkLock=none: expected auto, skip, nftables or iptables");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepLast=-1\n", EINVAL,
 			       ":5: [Retention] KeepLast=-1: expected a non-negative integer");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepDaily=1x\n", EINVAL,

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A systemd-nspawn machine (--register=no --keep-unit: no systemd as PID 1 needed), its root a
+# btrfs subvolume (a minimal tree; the host's /usr is bound read-only with --bind-ro=/usr, so no
+# debootstrap is needed), the same workload as test-container.sh inside: Redis with an AOF
+# (appendfsync always) on the machine's root, a client appending 1, 2, 3, ... over one TCP
+# connection. nspawn gives it its own PID, mount, UTS, IPC and cgroup namespaces, a tmpfs /dev,
+# /run, /tmp, read-only cgroup and sysfs mounts from the host, /run/host/incoming (a slave of a
+# host directory that nspawn removes when it exits) and boot_id bound twice from a deleted file.
+#
+# ckptd is pointed at the machine's cgroup (nspawn's "payload" child of the cgroup it was
+# started in) and finds the rest: the root on the volume, the mounts from the host, the cgroup
+# namespace (restore with --manage-cgroups=soft), the twice-bound deleted file (restore with
+# the mount engine in compat mode), TCP in the host's network namespace (nftables lock per
+# connection, never iptables). Checkpoint, rollback (the nspawn supervisor exits with its
+# machine; the restored machine runs on without it), twice. A checkpoint of the restored
+# machine is refused before freezing (see below), and a machine with --private-network too:
+# nspawn binds subdirectories of a sysfs whose root it does not mount, which CRIU cannot
+# checkpoint.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/container-lib.sh"
+t_require_root
+command -v systemd-nspawn >/dev/null || t_fail "systemd-nspawn is not installed (tools/setup installs systemd-container)"
+command -v redis-server >/dev/null || t_fail "redis-server is not installed (tools/setup installs it)"
+
+MACHINE=ckptd-test-$$
+# Redis listens in the host's network namespace: a port of its own.
+export CT_REDIS_PORT=$((20000 + $$ % 20000))
+MNT=$(t_btrfs_loop 512)
+t_btrfs_subvol "$MNT/machine"
+ct_make_rootfs "$MNT/machine"
+cp /usr/lib/os-release "$MNT/machine/etc/os-release"
+ct_install_redis_workload "$MNT/machine" "$CT_REDIS_PORT"
+defer rm -rf "/run/systemd/nspawn/propagate/$MACHINE" # made again by the rollback (nspawn removed it)
+
+# nspawn_start CGROUP [NSPAWN-OPTION...] -- CMD...: the machine's supervisor in CGROUP (nspawn
+# puts itself into CGROUP/supervisor and the machine into CGROUP/payload); waits for PID 1.
+nspawn_start() {
+	local cg=$1
+	shift
+	local opts=()
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	(
+		trap - ERR EXIT
+		echo "$BASHPID" >"$cg/cgroup.procs"
+		exec setsid systemd-nspawn --quiet --register=no --keep-unit --machine="$MACHINE" \
+			--directory="$MNT/machine" --bind-ro=/usr "${opts[@]}" \
+			/usr/bin/bash -c 'exec </dev/null >/dev/null 2>&1; exec "$@"' sh "$@" \
+			</dev/null >>"$T/nspawn.log" 2>&1
+	) &
+	disown $! 2>/dev/null || true
+	t_wait_until 10 ct_init "$cg" >/dev/null || t_fail "the nspawn machine did not start: $(tail -5 "$T/nspawn.log")"
+}
+
+# ---- --private-network: refused before freezing ------------------------------------------------
+cg0=$(t_cgroup_create v2 nspawn-privnet)
+# On a hybrid host nspawn mirrors its cgroups into the name=systemd v1 hierarchy: remove that
+# copy of this test's cgroups too (after lib.sh has emptied them).
+mirror=/sys/fs/cgroup/systemd/${cg0#"$(t_cgroup_v2_root)"/}
+mirror=${mirror%/*}
+# shellcheck disable=SC2016 # $1 is sh's
+defer sh -c '[ ! -d "$1" ] || find "$1" -depth -type d -exec rmdir {} +' sh "$mirror"
+nspawn_start "$cg0" --private-network -- /usr/bin/sleep 1000
+t_write_container privnet "$cg0/payload" "$MNT/machine" </dev/null
+t_daemon_start
+ct_assert_refused "$cg0/payload" privnet "binds /kernel of a file system whose root is mounted neither in the container nor on the host"
+t_cgroup_kill "$cg0"
+# shellcheck disable=SC2016 # expanded by eval
+t_wait_until 10 eval '[ ! -d "/run/systemd/nspawn/propagate/$MACHINE" ]' || true
+
+# ---- the machine with Redis ------------------------------------------------------------------
+cg=$(t_cgroup_create v2 nspawn)
+nspawn_start "$cg" -- /usr/bin/bash /workload.sh
+payload=$cg/payload
+t_write_container machine "$payload" "$MNT/machine" <<EOF
+[Checkpoint]
+TcpEstablished=yes
+EOF
+t_daemon_restart
+ct_wait_appender "$payload"
+
+json=$(t_ctl_json inspect machine)
+echo "$json" | jq -c '{namespaces, root, mounts: [.mounts[] | {mountpoint, host_path, propagation}], network: .network.tcp, criu, problems}'
+jq -e '.namespaces.own | index("mnt") and index("uts") and index("ipc") and index("pid") and index("cgroup")' \
+	<<<"$json" >/dev/null || t_fail "inspect: nspawn's namespaces not found"
+t_assert_eq "$(jq -r '.namespaces.own | index("net")' <<<"$json")" null "inspect: network namespace (the host's)"
+t_assert_eq "$(jq -r .root.host_path <<<"$json")" "$MNT/machine" "inspect: root file system host path"
+t_assert_eq "$(jq -r .root.volume <<<"$json")" "$MNT/machine" "inspect: root file system volume"
+t_assert_eq "$(jq -r '[.mounts[] | select(.mountpoint == "/usr")][0].host_path' <<<"$json")" /usr "inspect: /usr"
+t_assert_eq "$(jq -r '[.mounts[] | select(.mountpoint == "/run/host/incoming")][0].host_path' <<<"$json")" \
+	"/run/systemd/nspawn/propagate/$MACHINE" "inspect: nspawn's propagation directory"
+jq -e ".network.tcp | map(select(.state == \"LISTEN\" and .local == \"127.0.0.1:$CT_REDIS_PORT\")) | length == 1" \
+	<<<"$json" >/dev/null || t_fail "inspect: Redis listening on 127.0.0.1:$CT_REDIS_PORT not found"
+t_assert_eq "$(jq -r '.criu | [.network_lock, .mntns_compat_mode, .manage_cgroups, .external_mounts, .root] | join(" ")' <<<"$json")" \
+	"nftables true soft true $MNT/machine" "inspect: CRIU options"
+t_assert_eq "$(jq -r .checkpointable <<<"$json")" true "inspect: checkpointable"
+t_ctl inspect machine
+
+client=$(ct_appender_id "$payload")
+[ -n "$client" ] || t_fail "the appender's connection is not in CLIENT LIST"
+pair_aof_len() { ct_aof_replay "$MNT/.ckptd/machine/$1/machine/var/lib/redis/aof" | ct_assert_sequence "AOF in pair $1"; }
+check_rolled_back() { ct_check_rolled_back "$payload" "$MNT/machine/var/lib/redis/aof" "$1" "$2" "$client"; }
+
+pair=$(t_ctl_json freeze-and-dump machine)
+p1=$(jq -r .id <<<"$pair")
+echo "pair $p1: frozen $(jq -r .frozen_usec <<<"$pair") us, timings $(jq -c .timings <<<"$pair")"
+k1=$(pair_aof_len "$p1")
+sleep 1
+before=$(ct_redis "$payload" LLEN l)
+out=$(t_ctl rollback machine "$p1")
+echo "$out"
+t_assert_contains "$out" "Warning: created /run/systemd/nspawn/propagate/$MACHINE on the host again"
+check_rolled_back "$k1" "$before"
+
+# Twice (the supervisor is gone now: a restored machine).
+sleep 0.5
+before=$(ct_redis "$payload" LLEN l)
+t_ctl rollback machine "$p1" --no-safety-pair
+check_rolled_back "$k1" "$before"
+
+# A restored nspawn machine cannot be checkpointed again: CRIU's compat mount engine (needed
+# for the twice-bound deleted boot_id) restores nspawn's shared mounts with identical mounts
+# stacked on each other, a tree CRIU dumps but cannot restore. ckptd says so before freezing,
+# rather than fail a later rollback after the kill; a rollback to the first pair still works.
+ct_assert_refused "$payload" machine "is stacked on an identical mount"
+sleep 0.3
+before=$(ct_redis "$payload" LLEN l)
+t_ctl rollback machine "$p1" --no-safety-pair
+check_rolled_back "$k1" "$before"
+t_pass
