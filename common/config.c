@@ -583,55 +583,56 @@ static int config_parse_sec_positive(const char *value, void *field, uint64_t df
 	return 0;
 }
 
-static int config_parse_staging(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	enum staging_mode *p = field, v = (enum staging_mode) dflt;
+/* An enum given by name: index in names[] is the value; empty = the default. */
+static int parse_enum(const char *value, const char *const *names, size_t n, uint64_t dflt, int *ret) {
+	if (isempty(value)) {
+		*ret = (int) dflt;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && streq(value, names[i])) {
+			*ret = (int) i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
-	if (isempty(value))
-		v = (enum staging_mode) dflt;
-	else if (streq(value, "auto"))
-		v = STAGING_AUTO;
-	else if (streq(value, "memory"))
-		v = STAGING_MEMORY;
-	else if (streq(value, "disk"))
-		v = STAGING_DISK;
-	else {
+static const char *const staging_names[] = {
+	[STAGING_AUTO] = "auto",
+	[STAGING_MEMORY] = "memory",
+	[STAGING_DISK] = "disk",
+};
+
+static int config_parse_staging(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
+	int v;
+	if (parse_enum(value, staging_names, ELEMENTSOF(staging_names), dflt, &v) < 0) {
 		*ret_reason = "expected auto, memory or disk";
 		return -EINVAL;
 	}
-
-	*p = v;
+	*(enum staging_mode *) field = (enum staging_mode) v;
 	return 0;
 }
 
+static const char *const network_lock_names[] = {
+	[NETWORK_LOCK_AUTO] = "auto",
+	[NETWORK_LOCK_SKIP] = "skip",
+	[NETWORK_LOCK_NFTABLES] = "nftables",
+	[NETWORK_LOCK_IPTABLES] = "iptables",
+};
+
 const char *network_lock_to_string(enum network_lock l) {
-	switch (l) {
-	case NETWORK_LOCK_AUTO: return "auto";
-	case NETWORK_LOCK_SKIP: return "skip";
-	case NETWORK_LOCK_NFTABLES: return "nftables";
-	case NETWORK_LOCK_IPTABLES: return "iptables";
-	}
-	return "auto";
+	if ((size_t) l >= ELEMENTSOF(network_lock_names) || !network_lock_names[l])
+		return "auto";
+	return network_lock_names[l];
 }
 
 static int config_parse_network_lock(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	enum network_lock *p = field, v = (enum network_lock) dflt;
-
-	if (isempty(value))
-		v = (enum network_lock) dflt;
-	else if (streq(value, "auto"))
-		v = NETWORK_LOCK_AUTO;
-	else if (streq(value, "skip"))
-		v = NETWORK_LOCK_SKIP;
-	else if (streq(value, "nftables"))
-		v = NETWORK_LOCK_NFTABLES;
-	else if (streq(value, "iptables"))
-		v = NETWORK_LOCK_IPTABLES;
-	else {
+	int v;
+	if (parse_enum(value, network_lock_names, ELEMENTSOF(network_lock_names), dflt, &v) < 0) {
 		*ret_reason = "expected auto, skip, nftables or iptables";
 		return -EINVAL;
 	}
-
-	*p = v;
+	*(enum network_lock *) field = (enum network_lock) v;
 	return 0;
 }
 
