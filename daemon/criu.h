@@ -44,6 +44,10 @@ struct criu_ns_options {
 	 * its own needs CRIU to set up its cgroups (its threads fail to move otherwise); soft finds
 	 * them where the image says, which is where the daemon placed CRIU. */
 	bool cgroups_soft;
+	/* dump: the root task's /proc is not its PID namespace's, so CRIU's parasite mounts a
+	 * private procfs at "proc.crtools" in the root task's working directory; two such dumps at
+	 * once can collide on that name, so the daemon runs them one at a time. */
+	bool private_procfs;
 };
 
 struct criu_dump_options {

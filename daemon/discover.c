@@ -392,6 +392,7 @@ struct discovery {
 	json_t *d, *problems, *warnings;
 	struct mounts host, ct;        /* ct only with a mount namespace of its own */
 	bool own_mnt, own_net, own_cgroupns;
+	bool private_procfs;          /* CRIU's parasite mounts a procfs in the root's cwd */
 	bool propagates;               /* the root or a mount from the host is shared or a slave */
 	bool mntns_compat_mode;
 	const char *restore_root;      /* points into d */
@@ -428,6 +429,48 @@ static void discover_namespaces(struct discovery *x) {
 	}
 	json_object_set_new(x->d, "namespaces", json_pack("{s:o,s:o}", "own", string_array(own, n_own), "shared",
 	                                                  string_array(shared, n_shared)));
+}
+
+/* Where CRIU's parasite finds a procfs for the root task. With a PID namespace of its own, the
+ * parasite needs a procfs of that namespace: when the "/proc" the task sees is another
+ * namespace's (or absent), it makes a directory "proc.crtools" in the task's *working directory*
+ * and mounts a private procfs there (criu/pie/parasite.c, get_proc_fd). Two such dumps of tasks
+ * with the same working directory collide on that name (EEXIST), a leftover of a killed CRIU
+ * blocks every later dump there, and a deleted working directory makes the dump impossible. */
+static void discover_procfs(struct discovery *x) {
+	if (!ns_is_own(x->root, "pid"))
+		return;
+	char own[64], seen[64], la[64] = "", lb[64] = "";
+	snprintf(own, sizeof(own), "/proc/%d/ns/pid", (int) x->root);
+	snprintf(seen, sizeof(seen), "/proc/%d/root/proc/1/ns/pid", (int) x->root);
+	ssize_t na = readlink(own, la, sizeof(la) - 1), nb = readlink(seen, lb, sizeof(lb) - 1);
+	if (na > 0 && nb > 0) {
+		la[na] = lb[nb] = '\0';
+		if (streq(la, lb))
+			return; /* the fast path: its /proc belongs to its PID namespace */
+	}
+	x->private_procfs = true;
+
+	char cwd_link[64];
+	snprintf(cwd_link, sizeof(cwd_link), "/proc/%d/cwd", (int) x->root);
+	char cwd[PATH_MAX];
+	ssize_t n = readlink(cwd_link, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		return;
+	cwd[n] = '\0';
+	const char *deleted = " (deleted)";
+	if ((size_t) n > strlen(deleted) && streq(cwd + n - strlen(deleted), deleted)) {
+		add_string(x->problems, "pid %d (%s) runs in a working directory that was deleted (%s), and its /proc is "
+		                        "not its PID namespace's: CRIU would mount a private /proc there and cannot",
+		           (int) x->root, x->comm, cwd);
+		return;
+	}
+	_cleanup_free_ char *leftover = path_join(cwd_link, "proc.crtools");
+	struct stat st;
+	if (leftover && lstat(leftover, &st) >= 0)
+		add_string(x->problems, "%s/proc.crtools exists (the working directory of pid %d (%s)): a leftover of an "
+		                        "interrupted CRIU dump, which blocks CRIU's private /proc mount there; remove it "
+		                        "(rmdir) after checking that nothing is mounted on it", cwd, (int) x->root, x->comm);
 }
 
 /* Tasks of the tree outside the cgroup would not be frozen with it. */
@@ -693,15 +736,16 @@ int discover_container(const struct container_config *cfg, pid_t root, json_t **
 
 	discover_namespaces(&x);
 	discover_strays(&x);
+	discover_procfs(&x);
 	if ((r = discover_mounts(&x, ret_error)) < 0 || (r = discover_files(&x, ret_error)) < 0)
 		return r;
 	discover_network(&x);
 
-	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s}", "root", x.restore_root,
+	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b}", "root", x.restore_root,
 	        "external_mounts", x.own_mnt, "external_sharing", x.propagates, "external_masters", x.propagates,
 	        "network_lock", criu_net_lock_to_string(choose_network_lock(&x)), "tcp_established",
 	        cfg->tcp_established, "mntns_compat_mode", x.mntns_compat_mode, "manage_cgroups",
-	        x.own_cgroupns ? "soft" : "ignore"));
+	        x.own_cgroupns ? "soft" : "ignore", "private_procfs", x.private_procfs));
 	json_object_set_new(x.d, "checkpointable", json_boolean(json_array_size(x.problems) == 0));
 	json_object_set(x.d, "problems", x.problems);
 	json_object_set(x.d, "warnings", x.warnings);
@@ -718,6 +762,7 @@ void discovery_criu_options(json_t *discovery, struct criu_ns_options *ret) {
 		.external_masters = json_is_true(json_object_get(c, "external_masters")),
 		.mntns_compat_mode = json_is_true(json_object_get(c, "mntns_compat_mode")),
 		.cgroups_soft = streq_ptr(json_string_value(json_object_get(c, "manage_cgroups")), "soft"),
+		.private_procfs = json_is_true(json_object_get(c, "private_procfs")),
 	};
 	if (criu_net_lock_from_string(json_string_value(json_object_get(c, "network_lock")), &ret->network_lock) < 0)
 		ret->network_lock = CRIU_NET_LOCK_DEFAULT;

@@ -43,6 +43,11 @@ struct dump {
 	int error_code;
 };
 
+/* Dumps whose root task has no procfs of its own run one at a time: CRIU's parasite mounts a
+ * private procfs at a fixed name in the root task's working directory, and two at once collide
+ * there ("Can't create a directory (-17)"; see discover_procfs()). */
+static pthread_mutex_t private_procfs_dump_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void dump_done(struct dump *d) {
 	for (size_t i = 0; i < d->n && d->snapshots; i++)
 		free(d->snapshots[i]);
@@ -356,7 +361,14 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		};
 		struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .userdata = &d };
 		step = "dump";
+		/* Taken before CRIU starts, so any wait happens before the freeze, not inside it. */
+		if (ns.private_procfs && pthread_mutex_trylock(&private_procfs_dump_lock) != 0) {
+			job_progress(j, "dump", "waiting for another dump of a container without its own /proc");
+			pthread_mutex_lock(&private_procfs_dump_lock);
+		}
 		r = criu_run_dump(&o, &hooks, &error);
+		if (ns.private_procfs)
+			pthread_mutex_unlock(&private_procfs_dump_lock);
 		job_set_criu_pid(j, 0);
 		d.t_dumped = now_usec(CLOCK_MONOTONIC);
 	}

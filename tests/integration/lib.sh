@@ -577,11 +577,30 @@ t_cgroup_thaw() {
 # PID namespace and session (`unshare --pid --fork setsid CMD`), stdio /dev/null (see
 # T_WORKLOAD_OUTPUT). Prints the PID of the workload's root task (PID 1 of the new namespace)
 # once it runs CMD. The outer `unshare` stays in the cgroup too (2 tasks).
+# With T_WORKLOAD_PIDNS=host the workload stays in the host's PID namespace (`setsid CMD`, one
+# task): CRIU's parasite then uses the host's /proc instead of mounting a private one.
 t_start_in_cgroup() {
 	local cg=${1:?usage: t_start_in_cgroup CGROUP CMD [ARG...]} out=${T_WORKLOAD_OUTPUT:-/dev/null}
 	shift
 	[ $# -gt 0 ] || t_fail "usage: t_start_in_cgroup CGROUP CMD [ARG...]"
 	[ -e "$cg/cgroup.procs" ] || t_fail "not a cgroup: $cg"
+	if [ "${T_WORKLOAD_PIDNS:-own}" = host ]; then
+		(
+			trap - ERR EXIT
+			echo "$BASHPID" >"$cg/cgroup.procs" || exit 125
+			exec setsid "$@" </dev/null >>"$out" 2>&1
+		) &
+		local hpid=$! hcomm='' hdeadline
+		disown "$hpid" 2>/dev/null || true
+		hdeadline=$(($(t__now_us) + 5000000))
+		while read -r hcomm 2>/dev/null <"/proc/$hpid/comm" && { [ "$hcomm" = bash ] || [ "$hcomm" = setsid ]; }; do
+			[ "$(t__now_us)" -lt "$hdeadline" ] || break
+			sleep 0.005
+		done
+		t__alive "$hpid" || t_fail "workload exited at once: $*"
+		echo "$hpid"
+		return
+	fi
 	(
 		trap - ERR EXIT
 		echo "$BASHPID" >"$cg/cgroup.procs" || exit 125

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Different containers are checkpointed in parallel, each job in its own thread; the daemon
-# keeps serving meanwhile; MaxParallelJobs caps how many run at once.
+# keeps serving meanwhile; MaxParallelJobs caps how many run at once. The workloads stay in the
+# host's PID namespace: dumps of tasks without a procfs of their own are serialized on purpose
+# (test-parallel-procfs.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t_require_root
@@ -10,7 +12,7 @@ MNT=$(t_btrfs_loop 512)
 for n in a b c; do
 	t_btrfs_subvol "$MNT/$n"
 	cg=$(t_cgroup_create v2 "par-$n")
-	t_start_in_cgroup "$cg" "$CRYO" "$MNT/$n/data" >/dev/null
+	T_WORKLOAD_PIDNS=host t_start_in_cgroup "$cg" "$CRYO" "$MNT/$n/data" >/dev/null
 	t_write_container "par-$n" "$cg" "$MNT/$n" </dev/null
 done
 printf '[Daemon]\nMaxParallelJobs=2\n' | t_write_daemon_conf
