@@ -77,6 +77,9 @@ static inline int negative_errno(void) {
 static inline const char *strna(const char *s) {
 	return s ? s : "n/a";
 }
+static inline const char *strempty(const char *s) {
+	return s ? s : "";
+}
 
 static inline int streq_ptr(const char *a, const char *b) {
 	if (!a || !b)

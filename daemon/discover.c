@@ -473,6 +473,18 @@ static void discover_procfs(struct discovery *x) {
 		                        "(rmdir) after checking that nothing is mounted on it", cwd, (int) x->root, x->comm);
 }
 
+/* A task that has exited but is not reaped yet: it has left its cgroup, and CRIU dumps it as a
+ * zombie, so it is no stray. */
+static bool pid_is_zombie_or_gone(pid_t pid) {
+	char p[64];
+	_cleanup_free_ char *stat = NULL;
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
+	if (read_full_file(p, &stat, NULL) < 0)
+		return true;
+	const char *e = strrchr(stat, ')'); /* comm may hold spaces and parentheses */
+	return !e || e[1] != ' ' || e[2] == 'Z' || e[2] == 'X';
+}
+
 /* Tasks of the tree outside the cgroup would not be frozen with it. */
 static void discover_strays(struct discovery *x) {
 	_cleanup_free_ pid_t *cg_pids = NULL;
@@ -483,7 +495,7 @@ static void discover_strays(struct discovery *x) {
 		bool in = false;
 		for (size_t j = 0; j < n_cg && !in; j++)
 			in = cg_pids[j] == x->tree.pids[i];
-		if (!in && kill(x->tree.pids[i], 0) == 0) {
+		if (!in && !pid_is_zombie_or_gone(x->tree.pids[i])) {
 			_cleanup_free_ char *c = pid_comm(x->tree.pids[i]);
 			add_string(x->problems, "pid %d (%s) belongs to the process tree but not to cgroup %s: it would not "
 			                        "be frozen with the others", (int) x->tree.pids[i], c, x->cfg->cgroup);

@@ -195,6 +195,29 @@ static int persist_images(const char *from, const char *to, json_t *sums, uint64
 	return 0;
 }
 
+/* CRIU's log lives in the pair directory, which the cleanup removes: keep it as
+ * containers/NAME/failed-dump.log (the latest failure only) and point the message there. When
+ * the images' file system is full, say so first: CRIU's own lines often do not. */
+static void explain_dump_failure(struct job *j, const char *pair_dir, const char *images, char **error) {
+	_cleanup_free_ char *log = path_join(pair_dir, "dump.log");
+	_cleanup_free_ char *cdir = catalog_container_dir(j->state_dir, j->container);
+	_cleanup_free_ char *kept = cdir ? path_join(cdir, "failed-dump.log") : NULL;
+	_cleanup_free_ char *full = NULL, *moved = NULL;
+	struct statvfs sv;
+	if (statvfs(images, &sv) >= 0 && (uint64_t) sv.f_bavail * sv.f_frsize < 1024 * 1024)
+		(void) asprintf(&full, "no space left on the file system of %s (%" PRIu64 " KiB free): ", images,
+		                (uint64_t) sv.f_bavail * sv.f_frsize / 1024);
+	if (log && kept && rename(log, kept) >= 0)
+		(void) asprintf(&moved, " (CRIU's log of this dump is kept as %s)", kept);
+	if (!full && !moved)
+		return;
+	char *s = NULL;
+	if (asprintf(&s, "%s%s%s", strempty(full), strempty(*error), strempty(moved)) < 0)
+		return;
+	free(*error);
+	*error = s;
+}
+
 static char *criu_version_string(int v) {
 	char *s = NULL;
 	if (v > 0)
@@ -397,6 +420,8 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	}
 	if (r < 0 || thaw_r < 0) {
 		_cleanup_free_ char *cleanup_error = NULL;
+		if (streq(step, "dump"))
+			explain_dump_failure(j, pair_dir, criu_images, &error);
 		int k = thaw_r < 0 ? 0 : pair_remove(j->state_dir, j->container, d.id, volumes, staged, &cleanup_error);
 		if (k >= 0 && thaw_r >= 0)
 			(void) intent_clear(j->state_dir, j->container);

@@ -160,7 +160,7 @@ int job_new(struct manager *m, struct container *c, enum job_kind kind, job_body
 	j->container = strdup(c->name);
 	j->state_dir = strdup(m->state_dir);
 	j->criu_path = m->criu_path ? strdup(m->criu_path) : NULL;
-	j->staging_dir = strdup(m->daemon.staging_dir ? m->daemon.staging_dir : "/run/ckptd/staging");
+	j->staging_dir = m->daemon.staging_dir ? strdup(m->daemon.staging_dir) : manager_default_staging_dir(m);
 	j->pending = json_array();
 	j->phase = strdup("queued");
 	if (!j->container || !j->state_dir || (m->criu_path && !j->criu_path) || !j->staging_dir || !j->pending ||

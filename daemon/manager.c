@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "backend.h"
+#include "build-config.h"
 #include "cgroup.h"
 #include "fileio.h"
 #include "intent.h"
@@ -95,6 +96,69 @@ static int add_container(struct manager *m, const char *name, struct container_c
 	return 0;
 }
 
+char *manager_default_staging_dir(struct manager *m) {
+	if (streq(m->state_dir, CKPTD_STATE_DIR))
+		return strdup("/run/ckptd/staging");
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a of the state directory's path */
+	for (const char *p = m->state_dir; *p; p++)
+		h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+	char *s = NULL;
+	if (asprintf(&s, "/run/ckptd/staging-%016" PRIx64, h) < 0)
+		return NULL;
+	return s;
+}
+
+/* Same cgroup directory or same volume: by device and inode where they exist, else by spelling. */
+static bool same_object(const char *a, const char *b) {
+	struct stat sa, sb;
+	if (a[0] == '/' && b[0] == '/' && stat(a, &sa) >= 0 && stat(b, &sb) >= 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return streq(a, b);
+}
+
+/* What `a` shares with `b` (a cgroup or a volume), NULL if nothing. */
+static const char *shared_resource(const struct container_config *a, const struct container_config *b,
+                                   const char **ret_key) {
+	if (same_object(a->cgroup, b->cgroup)) {
+		*ret_key = "Cgroup";
+		return a->cgroup;
+	}
+	for (size_t i = 0; i < a->n_volumes; i++)
+		for (size_t k = 0; k < b->n_volumes; k++)
+			if (same_object(a->volumes[i], b->volumes[k])) {
+				*ret_key = "Volume";
+				return a->volumes[i];
+			}
+	return NULL;
+}
+
+static int compare_containers(const void *x, const void *y) {
+	return strcmp((*(struct container *const *) x)->name, (*(struct container *const *) y)->name);
+}
+
+/* Two containers on one cgroup or one volume would kill each other's tasks and swap each
+ * other's volumes in rollbacks: the one whose name sorts later is refused, naming the other. */
+static int refuse_shared_resources(struct manager *m) {
+	qsort(m->containers, m->n_containers, sizeof(*m->containers), compare_containers);
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct container *c = m->containers[i];
+		for (size_t k = 0; c->config && k < i; k++) {
+			struct container *o = m->containers[k];
+			const char *key = NULL, *what = o->config ? shared_resource(c->config, o->config, &key) : NULL;
+			if (!what)
+				continue;
+			free(c->config_error);
+			if (asprintf(&c->config_error, "%s: [Container] %s=%s is also used by container %s (%s); two "
+			             "containers cannot share a cgroup or a volume", c->config->file, key, what, o->name,
+			             o->config->file) < 0)
+				return -ENOMEM;
+			log_error("%s", c->config_error);
+			c->config = container_config_free(c->config);
+		}
+	}
+	return 0;
+}
+
 int manager_load_config(struct manager *m) {
 	_cleanup_free_ char *main_conf = path_join(m->config_dir, "ckptd.conf");
 	_cleanup_free_ char *dir = path_join(m->config_dir, "containers.d");
@@ -155,6 +219,9 @@ int manager_load_config(struct manager *m) {
 		if (r < 0)
 			return r;
 	}
+	r = refuse_shared_resources(m);
+	if (r < 0)
+		return r;
 	log_info("Configuration: %zu container(s) from %s", m->n_containers, dir);
 	return 0;
 }

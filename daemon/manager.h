@@ -61,6 +61,10 @@ static inline void manager_freep(struct manager **m) {
  * keep working. */
 int manager_load_config(struct manager *m);
 struct container *manager_find_container(struct manager *m, const char *name);
+/* StagingDir= when ckptd.conf does not set it: /run/ckptd/staging for the default state
+ * directory, else a directory of its own per state directory (/run/ckptd/staging-HASH of its path), so
+ * that daemons on different state directories never share staging paths. Caller frees. */
+char *manager_default_staging_dir(struct manager *m);
 /* Thaws what a killed predecessor left frozen and removes half-made pairs. Before serving. */
 int manager_recover(struct manager *m);
 int manager_start_listening(struct manager *m);
