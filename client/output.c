@@ -466,6 +466,9 @@ static void format_error(FILE *f, const char *error, json_t *p) {
 		fprintf(f, "invalid container name '%s'", jstr(p, "name") ?: "?");
 	else if (streq(error, ERROR_PREFIX "ConfigInvalid"))
 		fprintf(f, "configuration of '%s' is invalid: %s", container, jstr(p, "message") ?: "?");
+	else if (streq(error, ERROR_PREFIX "JobInProgress") && jstr(p, "shared"))
+		fprintf(f, "a %s job is running on '%s', which is configured on the same %s; try again when it ends",
+			jstr(p, "kind") ?: "?", container, jstr(p, "shared"));
 	else if (streq(error, ERROR_PREFIX "JobInProgress"))
 		fprintf(f, "a %s job is already running on '%s'", jstr(p, "kind") ?: "?", container);
 	else if (streq(error, ERROR_PREFIX "PermissionDenied"))

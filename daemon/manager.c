@@ -132,31 +132,20 @@ static const char *shared_resource(const struct container_config *a, const struc
 	return NULL;
 }
 
-static int compare_containers(const void *x, const void *y) {
-	return strcmp((*(struct container *const *) x)->name, (*(struct container *const *) y)->name);
-}
-
-/* Two containers on one cgroup or one volume would kill each other's tasks and swap each
- * other's volumes in rollbacks: the one whose name sorts later is refused, naming the other. */
-static int refuse_shared_resources(struct manager *m) {
-	qsort(m->containers, m->n_containers, sizeof(*m->containers), compare_containers);
-	for (size_t i = 0; i < m->n_containers; i++) {
-		struct container *c = m->containers[i];
-		for (size_t k = 0; c->config && k < i; k++) {
-			struct container *o = m->containers[k];
-			const char *key = NULL, *what = o->config ? shared_resource(c->config, o->config, &key) : NULL;
-			if (!what)
-				continue;
-			free(c->config_error);
-			if (asprintf(&c->config_error, "%s: [Container] %s=%s is also used by container %s (%s); two "
-			             "containers cannot share a cgroup or a volume", c->config->file, key, what, o->name,
-			             o->config->file) < 0)
-				return -ENOMEM;
-			log_error("%s", c->config_error);
-			c->config = container_config_free(c->config);
+struct container *manager_find_sharing_job(struct manager *m, struct container *ct, const char **ret_key,
+                                           const char **ret_what) {
+	for (size_t i = 0; ct->config && i < m->n_containers; i++) {
+		struct container *o = m->containers[i];
+		if (o == ct || !o->job)
+			continue;
+		/* The running job's own copy of the configuration: what it acts on. */
+		const char *what = shared_resource(ct->config, o->job->config, ret_key);
+		if (what) {
+			*ret_what = what;
+			return o;
 		}
 	}
-	return 0;
+	return NULL;
 }
 
 int manager_load_config(struct manager *m) {
@@ -219,9 +208,6 @@ int manager_load_config(struct manager *m) {
 		if (r < 0)
 			return r;
 	}
-	r = refuse_shared_resources(m);
-	if (r < 0)
-		return r;
 	log_info("Configuration: %zu container(s) from %s", m->n_containers, dir);
 	return 0;
 }

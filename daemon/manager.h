@@ -65,6 +65,11 @@ struct container *manager_find_container(struct manager *m, const char *name);
  * directory, else a directory of its own per state directory (/run/ckptd/staging-HASH of its path), so
  * that daemons on different state directories never share staging paths. Caller frees. */
 char *manager_default_staging_dir(struct manager *m);
+/* Another container whose running job acts on a cgroup or volume of ct (configured twice under
+ * two names): its job would kill the tasks or swap the volume under ct's. *ret_key is "Cgroup" or
+ * "Volume", *ret_what the shared one. NULL if none. */
+struct container *manager_find_sharing_job(struct manager *m, struct container *ct, const char **ret_key,
+                                           const char **ret_what);
 /* Thaws what a killed predecessor left frozen and removes half-made pairs. Before serving. */
 int manager_recover(struct manager *m);
 int manager_start_listening(struct manager *m);

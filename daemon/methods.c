@@ -88,6 +88,16 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	if (ct->job)
 		return connection_error(c, ERR("JobInProgress"),
 		                        json_pack("{s:s,s:s}", "container", ct->name, "kind", job_kind_to_string(ct->job->kind)));
+	const char *key = NULL, *shared = NULL;
+	struct container *other = manager_find_sharing_job(m, ct, &key, &shared);
+	if (other) {
+		_cleanup_free_ char *what = NULL;
+		if (asprintf(&what, "%s=%s", key, shared) < 0)
+			return -ENOMEM;
+		return connection_error(c, ERR("JobInProgress"),
+		                        json_pack("{s:s,s:s,s:s}", "container", other->name, "kind",
+		                                  job_kind_to_string(other->job->kind), "shared", what));
+	}
 	if (m->n_jobs >= m->daemon.max_parallel_jobs)
 		return connection_error(c, ERR("TooManyJobs"), json_pack("{s:i}", "limit", (int) m->daemon.max_parallel_jobs));
 	struct job *j;
