@@ -300,6 +300,8 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	current_pre_dump_seen = false;
 	int k = criu_local_dump(o);
 	current_hooks = NULL;
+	if (k >= 0 && current_pre_dump_seen && hooks && hooks->dumped)
+		hooks->dumped(hooks->userdata); /* before the reap: criu's exit takes ms we need not freeze */
 	int status = reap(pid);
 
 	if (k < 0) {

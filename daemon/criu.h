@@ -16,6 +16,9 @@ struct criu_hooks {
 	int (*spawned)(pid_t pid, void *userdata);
 	/* Called at CRIU's pre-dump notification; non-zero aborts the dump. */
 	int (*pre_dump)(void *userdata);
+	/* Called when CRIU has answered a dump with success (images written, tasks detached), before
+	 * waiting for the criu process to exit: the frozen window may close here. */
+	void (*dumped)(void *userdata);
 	void *userdata;
 };
 
