@@ -753,7 +753,7 @@ int discover_container(const struct container_config *cfg, pid_t root, json_t **
 		return r;
 	discover_network(&x);
 
-	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:o?}", "root", x.restore_root,
+	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:o*}", "root", x.restore_root,
 	        "external_mounts", x.own_mnt, "external_sharing", x.propagates, "external_masters", x.propagates,
 	        "network_lock", criu_net_lock_to_string(choose_network_lock(&x)), "tcp_established",
 	        cfg->tcp_established, "mntns_compat_mode", x.mntns_compat_mode, "manage_cgroups",
