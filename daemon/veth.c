@@ -285,11 +285,73 @@ static int addresses_load(int fd, json_t **ret) {
 	return 0;
 }
 
-static json_t *addresses_of(json_t *by_index, int index) {
+static json_t *list_of(json_t *by_index, int index) {
 	char key[16];
 	snprintf(key, sizeof(key), "%d", index);
 	json_t *a = json_object_get(by_index, key);
 	return a ? json_incref(a) : json_array();
+}
+
+/* Routes of the main table through one interface that someone added (not the kernel's prefix
+ * routes): {"family", "dst", "prefixlen", "gateway"?, "metric"?, "scope", "protocol"}. They go
+ * with the host end when it is deleted, so a routed veth's /32 routes must be re-added. */
+static int route_cb(struct nlmsghdr *h, void *userdata) {
+	json_t *by_index = userdata;
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return 0;
+	struct rtmsg *rt = NLMSG_DATA(h);
+	if ((rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) || rt->rtm_type != RTN_UNICAST ||
+	    rt->rtm_protocol == RTPROT_KERNEL)
+		return 0;
+	unsigned table = rt->rtm_table;
+	int oif = 0;
+	uint32_t metric = 0;
+	const void *dst = NULL, *gw = NULL;
+	int len = (int) RTM_PAYLOAD(h);
+	for (struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		switch (a->rta_type) {
+		case RTA_TABLE: memcpy(&table, RTA_DATA(a), sizeof(table)); break;
+		case RTA_OIF: memcpy(&oif, RTA_DATA(a), sizeof(oif)); break;
+		case RTA_PRIORITY: memcpy(&metric, RTA_DATA(a), sizeof(metric)); break;
+		case RTA_DST: dst = RTA_DATA(a); break;
+		case RTA_GATEWAY: gw = RTA_DATA(a); break;
+		}
+	if (table != RT_TABLE_MAIN || oif <= 0)
+		return 0;
+	char d[INET6_ADDRSTRLEN] = "", g[INET6_ADDRSTRLEN] = "";
+	if (dst)
+		inet_ntop(rt->rtm_family, dst, d, sizeof(d));
+	else
+		snprintf(d, sizeof(d), "%s", rt->rtm_family == AF_INET ? "0.0.0.0" : "::");
+	if (gw)
+		inet_ntop(rt->rtm_family, gw, g, sizeof(g));
+	char key[16];
+	snprintf(key, sizeof(key), "%d", oif);
+	json_t *list = json_object_get(by_index, key);
+	if (!list) {
+		list = json_array();
+		json_object_set_new(by_index, key, list);
+	}
+	json_array_append_new(list, json_pack("{s:s,s:s,s:i,s:s?,s:I,s:i,s:i}", "family",
+	        rt->rtm_family == AF_INET ? "inet" : "inet6", "dst", d, "prefixlen", rt->rtm_dst_len, "gateway",
+	        gw ? g : NULL, "metric", (json_int_t) metric, "scope", rt->rtm_scope, "protocol", rt->rtm_protocol));
+	return 0;
+}
+
+static int routes_load(int fd, json_t **ret) {
+	struct nl_req r;
+	nl_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	((struct rtmsg *) nl_body(&r))->rtm_family = AF_UNSPEC;
+	json_t *by_index = json_object();
+	if (!by_index)
+		return -ENOMEM;
+	int k = nl_talk(fd, &r, route_cb, by_index);
+	if (k < 0) {
+		json_decref(by_index);
+		return k;
+	}
+	*ret = by_index;
+	return 0;
 }
 
 /* "10.0.0.1/24", "10.0.0.1 peer 10.0.0.2/32" (for messages and inspect). */
@@ -332,7 +394,7 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 	if (host_fd < 0)
 		return host_fd;
 	_cleanup_(nl_links_done) struct nl_links ct = {}, host = {};
-	_cleanup_(json_decrefp) json_t *ct_addrs = NULL, *host_addrs = NULL;
+	_cleanup_(json_decrefp) json_t *ct_addrs = NULL, *host_addrs = NULL, *host_routes = NULL;
 	int nsid = -1;
 	int r = links_load(ct_fd, &ct);
 	if (r >= 0)
@@ -344,6 +406,8 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 	if (r >= 0)
 		r = addresses_load(host_fd, &host_addrs);
 	if (r >= 0)
+		r = routes_load(host_fd, &host_routes);
+	if (r >= 0)
 		r = netnsid_of(host_fd, pid, &nsid);
 	if (r < 0)
 		return r;
@@ -354,7 +418,7 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 			continue;
 		json_t *ifc = interface_by_name(interfaces, c->name);
 		if (ifc)
-			json_object_set_new(ifc, "addresses", addresses_of(ct_addrs, c->index));
+			json_object_set_new(ifc, "addresses", list_of(ct_addrs, c->index));
 		if (!streq(c->kind, "veth")) {
 			add_problem(problems, "network interface %s (%s) in the container's network namespace: CRIU cannot "
 			                      "restore a %s interface (ckptd restores lo and veth pairs whose other end is on "
@@ -382,10 +446,11 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 			            m && m->kind[0] ? m->kind : "unknown kind");
 			continue;
 		}
-		json_array_append_new(veths, json_pack("{s:s,s:i,s:s,s:i,s:s?,s:i,s:b,s:o,s:o}", "container_if", c->name,
+		json_array_append_new(veths, json_pack("{s:s,s:i,s:s,s:i,s:s?,s:i,s:b,s:o,s:o,s:o}", "container_if", c->name,
 		        "container_index", c->index, "host_if", h->name, "host_index", h->index, "bridge", m ? m->name : NULL,
 		        "mtu", (int) h->mtu, "up", (h->flags & IFF_UP) != 0, "addresses",
-		        addresses_of(host_addrs, h->index), "container_addresses", addresses_of(ct_addrs, c->index)));
+		        list_of(host_addrs, h->index), "routes", list_of(host_routes, h->index),
+		        "container_addresses", list_of(ct_addrs, c->index)));
 	}
 	return 0;
 }
@@ -418,6 +483,7 @@ int veth_plan_load(json_t *discovery, struct veth_plan *ret) {
 		e->mtu = (unsigned) json_integer_value(json_object_get(v, "mtu"));
 		e->up = json_is_true(json_object_get(v, "up"));
 		e->addresses = json_object_get(v, "addresses");
+		e->routes = json_object_get(v, "routes");
 		if (!e->container_if || !e->host_if) {
 			veth_plan_done(&p);
 			return -EBADMSG;
@@ -549,6 +615,35 @@ static int address_add(int fd, int index, json_t *a) {
 	return nl_talk(fd, &r, NULL, NULL);
 }
 
+static int route_add(int fd, int index, json_t *rt) {
+	const char *family = json_string_value(json_object_get(rt, "family"));
+	const char *dst = json_string_value(json_object_get(rt, "dst"));
+	const char *gw = json_string_value(json_object_get(rt, "gateway"));
+	int af = streq_ptr(family, "inet6") ? AF_INET6 : AF_INET;
+	unsigned char d[16], g[16];
+	size_t len = af == AF_INET ? 4 : 16;
+	if (!dst || inet_pton(af, dst, d) != 1 || (gw && inet_pton(af, gw, g) != 1))
+		return -EINVAL;
+	struct nl_req r;
+	nl_init(&r, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(struct rtmsg));
+	struct rtmsg *m = nl_body(&r);
+	m->rtm_family = (unsigned char) af;
+	m->rtm_dst_len = (unsigned char) json_integer_value(json_object_get(rt, "prefixlen"));
+	m->rtm_table = RT_TABLE_MAIN;
+	m->rtm_protocol = (unsigned char) json_integer_value(json_object_get(rt, "protocol"));
+	m->rtm_scope = (unsigned char) json_integer_value(json_object_get(rt, "scope"));
+	m->rtm_type = RTN_UNICAST;
+	if (m->rtm_dst_len > 0)
+		nl_attr(&r, RTA_DST, d, len);
+	if (gw)
+		nl_attr(&r, RTA_GATEWAY, g, len);
+	uint32_t oif = (uint32_t) index, metric = (uint32_t) json_integer_value(json_object_get(rt, "metric"));
+	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	if (metric)
+		nl_attr(&r, RTA_PRIORITY, &metric, sizeof(metric));
+	return nl_talk(fd, &r, NULL, NULL);
+}
+
 int veth_configure_host_ends(struct veth_plan *p, char **ret_error) {
 	p->configured = true;
 	if (p->n == 0)
@@ -587,6 +682,15 @@ int veth_configure_host_ends(struct veth_plan *p, char **ret_error) {
 		if (e->up && (r = link_set(fd, l.index, 0, true)) < 0)
 			return asprintf(ret_error, "cannot set the host end %s of the container's veth %s up: %s", e->host_if,
 			                e->container_if, strerror(-r)), r;
+		/* Routes through the host end (a routed container's /32), once the link is up. */
+		json_array_foreach(e->routes, k, a) {
+			r = route_add(fd, l.index, a);
+			if (r < 0 && r != -EEXIST)
+				return asprintf(ret_error, "cannot add the route to %s/%lld via the host end %s of the container's "
+				                           "veth %s again: %s", strna(json_string_value(json_object_get(a, "dst"))),
+				                (long long) json_integer_value(json_object_get(a, "prefixlen")), e->host_if,
+				                e->container_if, strerror(-r)), r;
+		}
 	}
 	return 0;
 }

@@ -14,7 +14,7 @@
  *   - after the old tasks are gone: waits (up to a second) for the old host ends to vanish with
  *     their network namespace, and deletes one that lingers, only if it still is a veth;
  *   - at CRIU's post-restore notification (before the network is unlocked): gives each host end
- *     its MTU back and, without a bridge (a routed veth), its addresses and link state.
+ *     its MTU back and, without a bridge (a routed veth), its addresses, link state and routes.
  * A connection between the container and a peer outside it does not survive a rollback (the
  * kill resets it, and its sequence numbers have moved on); connections inside do. */
 
@@ -27,7 +27,8 @@
 /* For each interface of pid's network namespace other than lo (interfaces: as
  * netns_list_interfaces() gives them; each gets its "addresses"), appends the veth pair to
  * veths: {"container_if", "container_index", "host_if", "host_index", "bridge", "mtu", "up",
- * "addresses", "container_addresses"}. An interface CRIU cannot restore (any kind but veth, or a
+ * "addresses", "routes" (of the main table through the host end, but the kernel's own),
+ * "container_addresses"}. An interface CRIU cannot restore (any kind but veth, or a
  * veth whose peer is not in ckptd's network namespace) is added to problems, named with its
  * kind. */
 int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems);
@@ -42,7 +43,7 @@ struct veth_end {
 	char *criu_out;                              /* "HOST-IF" or "HOST-IF@BRIDGE" */
 	unsigned mtu;
 	bool up;
-	json_t *addresses;
+	json_t *addresses, *routes;
 };
 
 struct veth_plan {
@@ -64,7 +65,7 @@ int veth_check(const struct veth_plan *p, char **ret_error);
 int veth_clear_host_ends(const struct veth_plan *p, json_t *warnings, char **ret_error);
 
 /* After CRIU re-created the pairs: each host end's MTU; for a host end without a bridge its
- * addresses, and its link set UP if it was. */
+ * addresses, its link set UP if it was, and the routes through it. */
 int veth_configure_host_ends(struct veth_plan *p, char **ret_error);
 
 /* CRIU's restore log says it did not know where a veth's peer goes ("Unknown peer net

@@ -44,7 +44,7 @@ for ct in ctb ctr; do
 	ct_make_rootfs "$MNT/$ct"
 done
 ct_install_redis_workload "$MNT/ctb" 6379 "$NET.2"
-ct_install_redis_workload "$MNT/ctr" 6379 "$NET.66"
+ct_install_redis_workload "$MNT/ctr" 6379 "$NET.66" "$NET.200"
 cgb=$(t_cgroup_create v2 ctb)
 cgr=$(t_cgroup_create v2 ctr)
 ct_start "$cgb" "$MNT/ctb" --net -- /usr/bin/bash /workload.sh >/dev/null
@@ -62,8 +62,10 @@ add_veth() { # CGROUP HOST-IF CT-ADDR/PREFIX
 add_veth "$cgb" "$HB" "$NET.2/26"
 ip link set "$HB" master "$BR" up
 add_veth "$cgr" "$HR" "$NET.66/26"
+nsenter -t "$(ct_init "$cgr")" -n ip addr add "$NET.200/32" dev eth0
 ip addr add "$NET.65/26" dev "$HR"
 ip link set "$HR" mtu 1400 up
+ip route add "$NET.200/32" dev "$HR" # a routed container's address outside the link's prefix
 
 t_write_container ctb "$cgb" "$MNT/ctb" <<<$'[Checkpoint]\nTcpEstablished=yes'
 t_write_container ctr "$cgr" "$MNT/ctr" <<<$'[Checkpoint]\nTcpEstablished=yes'
@@ -75,6 +77,7 @@ ct_wait_appender "$cgr"
 host_redis() { redis-cli --raw -h "$1" -p 6379 "${@:2}"; }
 t_assert_eq "$(host_redis "$NET.2" PING)" PONG "the host reaches the bridged container"
 t_assert_eq "$(host_redis "$NET.66" PING)" PONG "the host reaches the routed container"
+t_assert_eq "$(host_redis "$NET.200" PING)" PONG "the host reaches the routed container's /32"
 
 # ---- inspect -----------------------------------------------------------------------------------
 json=$(t_ctl_json inspect ctb)
@@ -94,6 +97,8 @@ t_assert_eq "$(jq -c '[.network.veths[] | {container_if, host_if, bridge, mtu, u
 	"[{\"container_if\":\"eth0\",\"host_if\":\"$HR\",\"bridge\":null,\"mtu\":1400,\"up\":true}]" "inspect: the routed veth"
 t_assert_eq "$(jq -c '[.network.veths[0].addresses[] | "\(.address)/\(.prefixlen)"]' <<<"$json")" "[\"$NET.65/26\"]" \
 	"inspect: the host end's address"
+t_assert_eq "$(jq -c '[.network.veths[0].routes[] | "\(.dst)/\(.prefixlen)"]' <<<"$json")" "[\"$NET.200/32\"]" \
+	"inspect: the route through the host end"
 
 # ---- cycles --------------------------------------------------------------------------------------
 pair_aof_len() { ct_aof_replay "$MNT/.ckptd/$1/$2/$1/var/lib/redis/aof" | ct_assert_sequence "AOF in pair $1/$2"; }
@@ -151,6 +156,9 @@ cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]
 		t_assert_eq "$(jq -r '.[0].mtu' <<<"$link")" 1400 "$ct: the MTU of $hif"
 		t_assert_eq "$(ip -j addr show dev "$hif" | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")')" \
 			"$NET.65/26" "$ct: the address of $hif"
+		t_assert_eq "$(ip -j route show "$NET.200/32" | jq -r '.[0].dev')" "$hif" "$ct: the route to $NET.200/32"
+		t_wait_until 10 eval '[ "$(host_redis "$NET.200" PING 2>/dev/null)" = PONG ]' ||
+			t_fail "$ct: the host cannot reach Redis at $NET.200 (routed /32) after the rollback"
 	fi
 	# The host reaches Redis over the veth again; its old connection was reset.
 	t_wait_until 10 eval '[ "$(host_redis "$addr" PING 2>/dev/null)" = PONG ]' ||
