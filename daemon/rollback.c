@@ -161,10 +161,13 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		free(target.error);
 		return f->error;
 	}
+	bool unknown_peer = log && veth_log_has_unknown_peer(log);
+	if (r < 0 && unknown_peer)
+		return failure_set(f, "restore", state_on_failure, r, "criu did not know where to put a veth's peer "
+		                   "(\"Unknown peer net namespace\"): %s", strna(error));
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
-	/* No post-restore notification came (or it came before the log said so). */
-	if (log && veth_log_has_unknown_peer(log)) {
+	if (unknown_peer) { /* and no post-restore notification stopped it */
 		(void) cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, NULL);
 		return failure_set(f, "restore", state_on_failure, -ENXIO, "criu did not know where to put a veth's peer "
 		                   "(\"Unknown peer net namespace\" in %s): the restored tasks were stopped", log);

@@ -123,8 +123,8 @@ except OSError as e:
 open(sys.argv[2] + ".result", "w").write(out)' "$1" "$T/conn" </dev/null >/dev/null 2>&1 &
 }
 
-cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]
-	local ct=$1 cg=$2 hif=$3 addr=$4 br=${5:-} pair id k before out client conn link
+cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]; sets id (the pair)
+	local ct=$1 cg=$2 hif=$3 addr=$4 br=${5:-} pair k before out client conn link
 	client=$(ct_appender_id "$cg")
 	[ -n "$client" ] || t_fail "$ct: the appender's connection is not in CLIENT LIST"
 	host_redis "$addr" SET "from-host" "$(date +%s%N)" >/dev/null
@@ -175,6 +175,29 @@ for i in 1 2 3; do
 	echo "---- bridged veth, cycle $i"
 	cycle ctb "$cgb" "$HB" "$NET.2" "$BR"
 done
+good=$id
+
+# ---- CRIU not told where a veth goes ----------------------------------------------------------------
+# It then puts both ends into the container, which is cut off, logs "Unknown peer net namespace"
+# and reports success: ckptd must fail the restore. (A pair.json without the veth is the way to
+# get there.)
+id=$(t_ctl_json freeze-and-dump ctb | jq -r .id)
+pj=$T/state/containers/ctb/pairs/$id/pair.json
+[ -f "$pj" ] || t_fail "no $pj"
+jq '.discovery.network.veths = []' "$pj" >"$pj.new"
+mv "$pj.new" "$pj"
+t_run t_ctl rollback ctb "$id" --no-safety-pair
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "exit status of a restore that left a veth unmapped"
+t_assert_contains "$T_ERR" "criu did not know where to put a veth's peer"
+t_assert_contains "$T_ERR" "Unknown peer net namespace"
+# The container is stopped; a good pair brings it back, veth and all.
+t_ctl rollback ctb "$good" --no-safety-pair >/dev/null
+t_assert_eq "$(ip -j link show "$HB" | jq -r '.[0].master')" "$BR" "the bridge of $HB after the failed restore and a rollback"
+t_wait_until 10 eval '[ "$(host_redis "$NET.2" PING 2>/dev/null)" = PONG ]' ||
+	t_fail "the host cannot reach Redis at $NET.2 after the failed restore and a rollback"
+ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
+ct_assert_grows "$cgb"
 for i in 1 2; do
 	echo "---- routed veth, cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
