@@ -197,7 +197,7 @@ static int nsid_cb(struct nlmsghdr *h, void *userdata) {
 	int *ret = userdata;
 	if (h->nlmsg_type != RTM_NEWNSID)
 		return 0;
-	int len = (int) (h->nlmsg_len - NLMSG_LENGTH(sizeof(struct rtgenmsg)));
+	int len = (int) h->nlmsg_len - (int) NLMSG_SPACE(sizeof(struct rtgenmsg));
 	for (struct rtattr *a = (struct rtattr *) ((char *) NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
 	     RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if (a->rta_type == NETNSA_NSID)
