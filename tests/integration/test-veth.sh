@@ -8,8 +8,9 @@
 #     rollback. Afterwards the host end (a new device, same name) is back in the bridge and up,
 #     the host reaches Redis over the veth again, the inner client is still on its connection,
 #     memory and AOF agree (1..N); a host connection open across the rollback is reset.
-#   - routed veth (no bridge, an address on the host end): 2 cycles; the host end gets its
-#     address back and comes up.
+#   - routed veth (no bridge, an address and a /32 route on the host end) and a second veth
+#     into the bridge in the same container: 2 cycles; the routed host end gets its address,
+#     MTU and route back and comes up, the other is back in the bridge.
 #   - a macvlan in the container: refused before freezing, with the interface named.
 #   - the bridge gone at rollback: a clear error naming it, and the container untouched.
 # Every interface, bridge and address is unique to this run and removed at exit.
@@ -24,6 +25,7 @@ S=$$
 BR=ckbr$S     # the bridge
 HB=ckvb$S     # host end of the bridged container's veth
 HR=ckvr$S     # host end of the routed container's veth
+HS=ckvs$S     # host end of the routed container's second veth, into the bridge
 MV=ckmv$S     # a macvlan on the bridge, moved into a container
 A=$(((S >> 8) % 250 + 1)) B=$((S % 250))
 NET=10.$A.$B  # .1/26 bridge, .2/26 bridged container; .65/26 host end, .66/26 routed container
@@ -44,20 +46,20 @@ for ct in ctb ctr; do
 	ct_make_rootfs "$MNT/$ct"
 done
 ct_install_redis_workload "$MNT/ctb" 6379 "$NET.2"
-ct_install_redis_workload "$MNT/ctr" 6379 "$NET.66" "$NET.200"
+ct_install_redis_workload "$MNT/ctr" 6379 "$NET.66" "$NET.200" "$NET.3"
 cgb=$(t_cgroup_create v2 ctb)
 cgr=$(t_cgroup_create v2 ctr)
 ct_start "$cgb" "$MNT/ctb" --net -- /usr/bin/bash /workload.sh >/dev/null
 ct_start "$cgr" "$MNT/ctr" --net -- /usr/bin/bash /workload.sh >/dev/null
 
 # A veth pair: HOST-IF on the host, eth0 with CT-ADDR in the container.
-add_veth() { # CGROUP HOST-IF CT-ADDR/PREFIX
-	local init
+add_veth() { # CGROUP HOST-IF CT-ADDR/PREFIX [CT-IF]
+	local init ctif=${4:-eth0}
 	init=$(ct_init "$1")
-	ip link add "$2" type veth peer name eth0 netns "$init"
+	ip link add "$2" type veth peer name "$ctif" netns "$init"
 	del_link "$2"
-	nsenter -t "$init" -n ip addr add "$3" dev eth0
-	nsenter -t "$init" -n ip link set eth0 up
+	nsenter -t "$init" -n ip addr add "$3" dev "$ctif"
+	nsenter -t "$init" -n ip link set "$ctif" up
 }
 add_veth "$cgb" "$HB" "$NET.2/26"
 ip link set "$HB" master "$BR" up
@@ -66,6 +68,8 @@ nsenter -t "$(ct_init "$cgr")" -n ip addr add "$NET.200/32" dev eth0
 ip addr add "$NET.65/26" dev "$HR"
 ip link set "$HR" mtu 1400 up
 ip route add "$NET.200/32" dev "$HR" # a routed container's address outside the link's prefix
+add_veth "$cgr" "$HS" "$NET.3/26" eth1  # and a second veth, into the bridge
+ip link set "$HS" master "$BR" up
 
 t_write_container ctb "$cgb" "$MNT/ctb" <<<$'[Checkpoint]\nTcpEstablished=yes'
 t_write_container ctr "$cgr" "$MNT/ctr" <<<$'[Checkpoint]\nTcpEstablished=yes'
@@ -78,6 +82,7 @@ host_redis() { redis-cli --raw -h "$1" -p 6379 "${@:2}"; }
 t_assert_eq "$(host_redis "$NET.2" PING)" PONG "the host reaches the bridged container"
 t_assert_eq "$(host_redis "$NET.66" PING)" PONG "the host reaches the routed container"
 t_assert_eq "$(host_redis "$NET.200" PING)" PONG "the host reaches the routed container's /32"
+t_assert_eq "$(host_redis "$NET.3" PING)" PONG "the host reaches the routed container's second veth"
 
 # ---- inspect -----------------------------------------------------------------------------------
 json=$(t_ctl_json inspect ctb)
@@ -93,8 +98,11 @@ echo "$out"
 t_assert_contains "$out" "eth0 <-> $HB in bridge $BR"
 t_assert_contains "$out" "connections inside the container survive a rollback"
 json=$(t_ctl_json inspect ctr)
-t_assert_eq "$(jq -c '[.network.veths[] | {container_if, host_if, bridge, mtu, up}]' <<<"$json")" \
-	"[{\"container_if\":\"eth0\",\"host_if\":\"$HR\",\"bridge\":null,\"mtu\":1400,\"up\":true}]" "inspect: the routed veth"
+t_assert_eq "$(jq -c '[.network.veths[] | {container_if, host_if, bridge, mtu, up}] | sort_by(.container_if)' <<<"$json")" \
+	"[{\"container_if\":\"eth0\",\"host_if\":\"$HR\",\"bridge\":null,\"mtu\":1400,\"up\":true},{\"container_if\":\"eth1\",\"host_if\":\"$HS\",\"bridge\":\"$BR\",\"mtu\":1500,\"up\":true}]" \
+	"inspect: the routed veth and the second veth"
+t_assert_eq "$(jq -r .checkpointable <<<"$json")" true "inspect: a container with two veths is checkpointable"
+json=$(jq '.network.veths |= map(select(.container_if == "eth0"))' <<<"$json")
 t_assert_eq "$(jq -c '[.network.veths[0].addresses[] | "\(.address)/\(.prefixlen)"]' <<<"$json")" "[\"$NET.65/26\"]" \
 	"inspect: the host end's address"
 t_assert_eq "$(jq -c '[.network.veths[0].routes[] | "\(.dst)/\(.prefixlen)"]' <<<"$json")" "[\"$NET.200/32\"]" \
@@ -135,8 +143,10 @@ cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]; sets id (the pair)
 	pair=$(t_ctl_json freeze-and-dump "$ct")
 	id=$(jq -r .id <<<"$pair")
 	echo "$ct pair $id: frozen $(jq -r .frozen_usec <<<"$pair") us, timings $(jq -c .timings <<<"$pair")"
-	t_assert_eq "$(jq -r .discovery.network.veths[0].host_if <<<"$pair")" "$hif" "pair.json: the veth's host end"
-	t_assert_eq "$(jq -r .discovery.network.veths[0].bridge <<<"$pair")" "${br:-null}" "pair.json: the veth's bridge"
+	t_assert_eq "$(jq -r '.discovery.network.veths[] | select(.container_if == "eth0") | .host_if' <<<"$pair")" "$hif" \
+		"pair.json: the veth's host end"
+	t_assert_eq "$(jq -r '.discovery.network.veths[] | select(.container_if == "eth0") | .bridge' <<<"$pair")" "${br:-null}" \
+		"pair.json: the veth's bridge"
 	k=$(pair_aof_len "$ct" "$id")
 	sleep 0.8
 	before=$(ct_redis "$cg" LLEN l)
@@ -199,8 +209,11 @@ t_wait_until 10 eval '[ "$(host_redis "$NET.2" PING 2>/dev/null)" = PONG ]' ||
 ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
 ct_assert_grows "$cgb"
 for i in 1 2; do
-	echo "---- routed veth, cycle $i"
+	echo "---- routed veth (and a second veth into the bridge), cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
+	t_assert_eq "$(ip -j link show "$HS" | jq -r '.[0].master')" "$BR" "ctr: the bridge of its second veth's host end $HS"
+	t_wait_until 10 eval '[ "$(host_redis "$NET.3" PING 2>/dev/null)" = PONG ]' ||
+		t_fail "ctr: the host cannot reach Redis at $NET.3 (second veth) after the rollback"
 done
 
 # ---- refused before freezing: a macvlan ----------------------------------------------------------
