@@ -172,8 +172,12 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		return failure_set(f, "restore", state_on_failure, -ENXIO, "criu did not know where to put a veth's peer "
 		                   "(\"Unknown peer net namespace\" in %s): the restored tasks were stopped", log);
 	}
-	if (!veths.configured && (r = veth_configure_host_ends(&veths, &error)) < 0)
-		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+	/* No post-restore notification came: the tasks run already, so what fails here is said,
+	 * not undone. */
+	if (!veths.configured && veth_configure_host_ends(&veths, &error) < 0) {
+		log_warning("%s: %s", j->container, strna(error));
+		json_array_append_new(warnings, json_string(strna(error)));
+	}
 	r = check_running(cgroup, kind, pid, &error);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s/restore.log)", strna(error), dir);

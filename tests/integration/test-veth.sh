@@ -79,6 +79,7 @@ ct_wait_appender "$cgr"
 
 # redis-cli from the host, over the veth.
 host_redis() { redis-cli --raw -h "$1" -p 6379 "${@:2}"; }
+host_reaches() { [ "$(host_redis "$1" PING 2>/dev/null)" = PONG ]; }
 t_assert_eq "$(host_redis "$NET.2" PING)" PONG "the host reaches the bridged container"
 t_assert_eq "$(host_redis "$NET.66" PING)" PONG "the host reaches the routed container"
 t_assert_eq "$(host_redis "$NET.200" PING)" PONG "the host reaches the routed container's /32"
@@ -167,11 +168,11 @@ cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]; sets id (the pair)
 		t_assert_eq "$(ip -j addr show dev "$hif" | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")')" \
 			"$NET.65/26" "$ct: the address of $hif"
 		t_assert_eq "$(ip -j route show "$NET.200/32" | jq -r '.[0].dev')" "$hif" "$ct: the route to $NET.200/32"
-		t_wait_until 10 eval '[ "$(host_redis "$NET.200" PING 2>/dev/null)" = PONG ]' ||
+		t_wait_until 10 host_reaches "$NET.200" ||
 			t_fail "$ct: the host cannot reach Redis at $NET.200 (routed /32) after the rollback"
 	fi
 	# The host reaches Redis over the veth again; its old connection was reset.
-	t_wait_until 10 eval '[ "$(host_redis "$addr" PING 2>/dev/null)" = PONG ]' ||
+	t_wait_until 10 host_reaches "$addr" ||
 		t_fail "$ct: the host cannot reach Redis at $addr after the rollback"
 	: >"$T/conn.go"
 	t_wait_until 20 test -e "$T/conn.result" || t_fail "$ct: the host connection did not finish"
@@ -204,7 +205,7 @@ t_assert_contains "$T_ERR" "Unknown peer net namespace"
 # The container is stopped; a good pair brings it back, veth and all.
 t_ctl rollback ctb "$good" --no-safety-pair >/dev/null
 t_assert_eq "$(ip -j link show "$HB" | jq -r '.[0].master')" "$BR" "the bridge of $HB after the failed restore and a rollback"
-t_wait_until 10 eval '[ "$(host_redis "$NET.2" PING 2>/dev/null)" = PONG ]' ||
+t_wait_until 10 host_reaches "$NET.2" ||
 	t_fail "the host cannot reach Redis at $NET.2 after the failed restore and a rollback"
 ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
 ct_assert_grows "$cgb"
@@ -212,7 +213,7 @@ for i in 1 2; do
 	echo "---- routed veth (and a second veth into the bridge), cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
 	t_assert_eq "$(ip -j link show "$HS" | jq -r '.[0].master')" "$BR" "ctr: the bridge of its second veth's host end $HS"
-	t_wait_until 10 eval '[ "$(host_redis "$NET.3" PING 2>/dev/null)" = PONG ]' ||
+	t_wait_until 10 host_reaches "$NET.3" ||
 		t_fail "ctr: the host cannot reach Redis at $NET.3 (second veth) after the rollback"
 done
 
