@@ -569,6 +569,13 @@ static char *format_criu_options(json_t *criu) {
 		fputs(", mntns-compat-mode", f);
 	if ((s = jstr(criu, "manage_cgroups")))
 		fprintf(f, ", manage-cgroups %s", s);
+	{
+		json_t *v;
+		size_t i;
+
+		json_array_foreach(json_object_get(criu, "external_veths"), i, v)
+			fprintf(f, ", external %s", json_string_value(v) ?: "?");
+	}
 	if (fclose(f) != 0) {
 		free(line);
 		return NULL;
@@ -1045,6 +1052,34 @@ int output_inspection(json_t *in) {
 		field("Network", line);
 	} else
 		field("Network", "shares ckptd's network namespace");
+	json_array_foreach(json_object_get(net, "veths"), i, v) {
+		_cleanup_free_ char *line = NULL;
+		size_t size = 0, k;
+		FILE *f = open_memstream(&line, &size);
+		json_t *a;
+
+		if (!f)
+			return -ENOMEM;
+		fprintf(f, "%s <-> %s", jstr(v, "container_if") ?: "?", jstr(v, "host_if") ?: "?");
+		if (jstr(v, "bridge"))
+			fprintf(f, " in bridge %s", jstr(v, "bridge"));
+		else {
+			fputs(" (routed; host end", f);
+			json_array_foreach(json_object_get(v, "addresses"), k, a)
+				fprintf(f, " %s/%lld", jstr(a, "address") ?: "?",
+					(long long) json_integer_value(json_object_get(a, "prefixlen")));
+			fprintf(f, ", MTU %lld)", (long long) json_integer_value(json_object_get(v, "mtu")));
+		}
+		json_array_foreach(json_object_get(v, "container_addresses"), k, a)
+			fprintf(f, "%s%s/%lld", k ? ", " : "; container ", jstr(a, "address") ?: "?",
+				(long long) json_integer_value(json_object_get(a, "prefixlen")));
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		field(i == 0 ? "Veth pairs" : "", line);
+	}
+	if (json_array_size(json_object_get(net, "veths")) > 0)
+		field("", "connections inside the container survive a rollback; connections to peers outside it "
+			  "are reset by it");
 	json_array_foreach(json_object_get(net, "tcp"), i, v) {
 		long long p = 0;
 

@@ -16,6 +16,8 @@ static __thread const struct criu_hooks *current_hooks;
 static __thread bool current_pre_dump_seen;
 
 static int notify_cb(char *action, criu_notify_arg_t na) {
+	if (current_hooks && streq(action, "post-restore"))
+		return current_hooks->post_restore ? current_hooks->post_restore(current_hooks->userdata) : 0;
 	if (!current_hooks || !streq(action, "pre-dump"))
 		return 0;
 	current_pre_dump_seen = true;
@@ -341,6 +343,14 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	 * with a cgroup namespace of its own needs it (soft: existing cgroups are used as they are). */
 	criu_local_set_manage_cgroups(o, true);
 	criu_local_set_manage_cgroups_mode(o, ro->ns.cgroups_soft ? CRIU_CG_MODE_SOFT : CRIU_CG_MODE_IGNORE);
+	/* veth[IN]:OUT[@BRIDGE]: without it CRIU puts both ends into the container. */
+	for (size_t i = 0; i < ro->n_veths; i++)
+		if (criu_local_add_veth_pair(o, ro->veths[i].in, ro->veths[i].out) < 0) {
+			if (ret_error)
+				(void) asprintf(ret_error, "cannot pass the veth pair %s:%s to criu: out of memory", ro->veths[i].in,
+				                ro->veths[i].out);
+			return -ENOMEM;
+		}
 	_cleanup_free_ char *old_log = path_join(ro->work_dir, ro->log_name);
 	if (old_log)
 		(void) unlink(old_log); /* errors must come from this run's log */

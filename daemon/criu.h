@@ -19,6 +19,9 @@ struct criu_hooks {
 	/* Called when CRIU has answered a dump with success (images written, tasks detached), before
 	 * waiting for the criu process to exit: the frozen window may close here. */
 	void (*dumped)(void *userdata);
+	/* Called at CRIU's post-restore notification: the tasks are restored but not yet running
+	 * and the network is still locked; non-zero aborts the restore (CRIU kills the tasks). */
+	int (*post_restore)(void *userdata);
 	void *userdata;
 };
 
@@ -65,11 +68,18 @@ struct criu_dump_options {
 	struct criu_ns_options ns;
 };
 
+/* A veth pair CRIU re-creates at restore: the container end's name and "HOST-IF[@BRIDGE]". */
+struct criu_veth_pair {
+	const char *in, *out;
+};
+
 struct criu_restore_options {
 	const char *criu_path;
 	const char *images_dir;
 	const char *work_dir;   /* restore.log goes here */
 	const char *log_name;
+	const struct criu_veth_pair *veths;
+	size_t n_veths;
 	bool tcp_established;
 	bool file_locks;
 	bool shell_job;

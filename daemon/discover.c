@@ -16,6 +16,7 @@
 #include "macro.h"
 #include "mountinfo.h"
 #include "netns-info.h"
+#include "veth.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -683,16 +684,15 @@ static void discover_network(struct discovery *x) {
 		(void) netns_list_interfaces(x->root, interfaces);
 		size_t i;
 		json_t *ifc;
-		json_array_foreach(interfaces, i, ifc) {
-			const char *name = json_string_value(json_object_get(ifc, "name"));
-			const char *kind = json_string_value(json_object_get(ifc, "kind"));
-			if (streq_ptr(name, "lo"))
-				continue;
-			x->only_lo = false;
-			add_string(x->problems, "network interface %s%s%s%s in the container's network namespace: ckptd "
-			                        "restores network namespaces with lo only",
-			           strna(name), kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
-		}
+		json_array_foreach(interfaces, i, ifc)
+			x->only_lo = x->only_lo && streq_ptr(json_string_value(json_object_get(ifc, "name")), "lo");
+		/* veth pairs with their host ends; any other interface is a problem. */
+		json_t *veths = json_array();
+		json_object_set_new(net, "veths", veths);
+		int r = x->only_lo ? 0 : veth_discover(x->root, interfaces, veths, x->problems);
+		if (r < 0)
+			add_string(x->problems, "cannot read the network interfaces of the container's network namespace "
+			                        "and their host ends: %s", strerror(-r));
 	}
 	json_object_set_new(net, "interfaces", interfaces);
 	scan_tcp(&x->scan, x->root, false, tcp);
@@ -753,11 +753,12 @@ int discover_container(const struct container_config *cfg, pid_t root, json_t **
 		return r;
 	discover_network(&x);
 
-	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b}", "root", x.restore_root,
+	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:o*}", "root", x.restore_root,
 	        "external_mounts", x.own_mnt, "external_sharing", x.propagates, "external_masters", x.propagates,
 	        "network_lock", criu_net_lock_to_string(choose_network_lock(&x)), "tcp_established",
 	        cfg->tcp_established, "mntns_compat_mode", x.mntns_compat_mode, "manage_cgroups",
-	        x.own_cgroupns ? "soft" : "ignore", "private_procfs", x.private_procfs));
+	        x.own_cgroupns ? "soft" : "ignore", "private_procfs", x.private_procfs,
+	        "external_veths", veth_criu_externals(json_object_get(json_object_get(x.d, "network"), "veths"))));
 	json_object_set_new(x.d, "checkpointable", json_boolean(json_array_size(x.problems) == 0));
 	json_object_set(x.d, "problems", x.problems);
 	json_object_set(x.d, "warnings", x.warnings);

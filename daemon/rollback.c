@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "pair.h"
 #include "time-util.h"
+#include "veth.h"
 
 static int load_pair(struct job *j, json_t **ret, struct failure *f) {
 	_cleanup_free_ char *why = NULL;
@@ -74,6 +75,9 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 struct restore_target {
 	struct job *job;
 	const char *cgroup;
+	struct veth_plan *veths;
+	const char *log;
+	char *error; /* why the post-restore hook stopped the restore */
 };
 
 /* CRIU runs in the container's cgroup, so the tasks it forks are born there. */
@@ -81,6 +85,37 @@ static int on_restore_spawned(pid_t pid, void *userdata) {
 	struct restore_target *t = userdata;
 	job_set_criu_pid(t->job, pid);
 	return cgroup_attach(t->cgroup, pid);
+}
+
+/* CRIU's post-restore point (tasks restored, network still locked): a veth CRIU did not know
+ * where to put (both ends land in the container, cut off, and criu exits 0) fails the restore;
+ * the host ends get their configuration back before traffic flows. */
+static int on_restore_post(void *userdata) {
+	struct restore_target *t = userdata;
+	if (veth_log_has_unknown_peer(t->log)) {
+		t->error = strdup("criu did not know where to put a veth's peer (\"Unknown peer net namespace\" in its "
+		                  "log): the container would have been cut off");
+		return -1;
+	}
+	if (veth_configure_host_ends(t->veths, &t->error) < 0)
+		return -1;
+	if (t->veths->n > 0)
+		job_progress(t->job, "restore", "host ends of %zu veth pair(s) ready before the network unlock",
+		             t->veths->n);
+	return 0;
+}
+
+/* Before anything is stopped: the bridges of the container's veths exist, and no other kind of
+ * interface has the name of a host end. */
+static int check_network(json_t *pair, struct failure *f) {
+	_cleanup_(veth_plan_done) struct veth_plan p = {};
+	_cleanup_free_ char *error = NULL;
+	int r = veth_plan_load(json_object_get(pair, "discovery"), &p);
+	if (r >= 0)
+		r = veth_check(&p, &error);
+	if (r < 0)
+		return failure_set(f, "verify", "nothing changed", r, "%s", error ? error : strerror(-r));
+	return 0;
 }
 
 static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, json_t *warnings,
@@ -105,13 +140,44 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 	int r = discovery_prepare_restore(discovery, warnings, &error);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
-	struct restore_target target = { .job = j, .cgroup = cgroup };
-	struct criu_hooks hooks = { .spawned = on_restore_spawned, .userdata = &target };
+	/* veth pairs: the old host ends gone, CRIU told where the new ones go. */
+	_cleanup_(veth_plan_done) struct veth_plan veths = {};
+	r = veth_plan_load(discovery, &veths);
+	if (r < 0)
+		return failure_set(f, "restore", state_on_failure, r, "the veth pairs recorded in the pair are unusable: %s",
+		                   strerror(-r));
+	if ((r = veth_check(&veths, &error)) < 0 || (r = veth_clear_host_ends(&veths, warnings, &error)) < 0)
+		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+	o.veths = veths.criu;
+	o.n_veths = veths.n;
+	_cleanup_free_ char *log = path_join(dir, "restore.log");
+	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log };
+	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };
 	pid_t pid;
 	r = criu_run_restore(&o, &hooks, &pid, &error);
 	job_set_criu_pid(j, 0);
+	if (r < 0 && target.error) {
+		failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s)", target.error, strna(log));
+		free(target.error);
+		return f->error;
+	}
+	bool unknown_peer = log && veth_log_has_unknown_peer(log);
+	if (r < 0 && unknown_peer)
+		return failure_set(f, "restore", state_on_failure, r, "criu did not know where to put a veth's peer "
+		                   "(\"Unknown peer net namespace\"): %s", strna(error));
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+	if (unknown_peer) { /* and no post-restore notification stopped it */
+		(void) cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, NULL);
+		return failure_set(f, "restore", state_on_failure, -ENXIO, "criu did not know where to put a veth's peer "
+		                   "(\"Unknown peer net namespace\" in %s): the restored tasks were stopped", log);
+	}
+	/* No post-restore notification came: the tasks run already, so what fails here is said,
+	 * not undone. */
+	if (!veths.configured && veth_configure_host_ends(&veths, &error) < 0) {
+		log_warning("%s: %s", j->container, strna(error));
+		json_array_append_new(warnings, json_string(strna(error)));
+	}
 	r = check_running(cgroup, kind, pid, &error);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s/restore.log)", strna(error), dir);
@@ -132,7 +198,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	int r;
 
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if ((r = load_pair(j, &pair, f)) < 0 || (r = verify_pair(j, pair, f)) < 0)
+	if ((r = load_pair(j, &pair, f)) < 0 || (r = verify_pair(j, pair, f)) < 0 || (r = check_network(pair, f)) < 0)
 		return r;
 	json_t *volumes = json_object_get(pair, "volumes");
 	r = cgroup_detect(cgroup, &kind);

@@ -65,24 +65,34 @@ ct_init() {
 	return 1
 }
 
-# ct_install_redis_workload ROOT [PORT]: /workload.sh, PID 1 of the Redis container: redis-server
-# (AOF with appendfsync always in /var/lib/redis on the rootfs, TCP 127.0.0.1:PORT (default
-# 6379, set CT_REDIS_PORT to the same for ct_redis) in the container's network namespace) and
+# ct_install_redis_workload ROOT [PORT [ADDRESS...]]: /workload.sh, PID 1 of the Redis container:
+# redis-server (AOF with appendfsync always in /var/lib/redis on the rootfs, TCP 127.0.0.1:PORT
+# (default 6379, set CT_REDIS_PORT to the same for ct_redis) in the container's network
+# namespace, and on each ADDRESS too: Redis starts once they are all configured, e.g. on a veth
+# the test adds after ct_start) and
 # /appender.py, a client that keeps ONE TCP connection
 # (CLIENT SETNAME appender) and appends 1, 2, 3, ... to the list "l", checking that every RPUSH
 # answers its own number: it never reconnects, and stops (writing /var/log/appender.err) at the
 # first surprise. SIGUSR1 to PID 1 starts /hold.sh (ROOT/hold.sh, written by the test) in the
 # background, SIGUSR2 stops it.
 ct_install_redis_workload() {
-	local r=${1:?usage: ct_install_redis_workload ROOT [PORT]} port=${2:-6379}
+	local r=${1:?usage: ct_install_redis_workload ROOT [PORT [ADDRESS...]]} port=${2:-6379}
 	mkdir -p "$r/var/lib/redis"
 	echo "$port" >"$r/etc/redis-port"
+	echo "127.0.0.1" "${@:3}" >"$r/etc/redis-bind"
 	cat >"$r/workload.sh" <<'EOF'
 #!/bin/bash
 # PID 1 of the Redis test container.
 read -r port </etc/redis-port
+read -r -a bind </etc/redis-bind
+for a in "${bind[@]:1}"; do # wait (10 s) for addresses configured after the start
+	for ((i = 0; i < 500; i++)); do
+		ip -o addr show | grep -q " $a/" && break
+		sleep 0.02
+	done
+done
 redis-server --dir /var/lib/redis --appendonly yes --appendfsync always --appenddirname aof \
-	--bind 127.0.0.1 --port "$port" --save '' --daemonize no --protected-mode no \
+	--bind "${bind[@]}" --port "$port" --save '' --daemonize no --protected-mode no \
 	--logfile /var/log/redis.log &
 redis=$!
 /usr/bin/python3 /appender.py "$port" &
