@@ -482,8 +482,9 @@ int read_group_resolve(const char *group, gid_t *ret) {
 	}
 	errno = 0;
 	struct group *g = getgrnam(group);
-	if (!g)
-		return errno > 0 ? -errno : -ESRCH;
+	if (!g) /* "not found" comes as 0, ENOENT, ESRCH, EBADF or EPERM, depending on the NSS module */
+		return errno == ENOMEM || errno == EIO || errno == EMFILE || errno == ENFILE || errno == EINTR ? -errno :
+		                                                                                                -ESRCH;
 	*ret = g->gr_gid;
 	return 0;
 }
