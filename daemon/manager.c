@@ -501,6 +501,8 @@ int manager_start_listening(struct manager *m) {
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the accept timer: %m");
 	(void) sd_event_source_set_enabled(m->accept_retry_timer, SD_EVENT_OFF);
+	log_debug("File descriptors: limit %u, %u kept for jobs; clients: at most %u, %u per user but root",
+	          m->fds.limit, m->fds.reserve, m->daemon.max_connections, m->daemon.max_connections_per_user);
 	return sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 }
 
@@ -514,6 +516,7 @@ int manager_new(struct manager **ret) {
 	m->started_usec = now_usec(CLOCK_MONOTONIC);
 	m->fds.proc_fd_dir = -EBADF;
 	m->refusal_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 5);
+	m->drop_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 5);
 	m->accept_error_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 3);
 	int r = fd_budget_init(&m->fds, 8);
 	if (r < 0) {

@@ -41,7 +41,7 @@ struct manager {
 	size_t n_connections;
 	size_t output_total;   /* unread reply bytes of all connections */
 	struct fd_budget fds;  /* descriptors kept for jobs */
-	struct ratelimit refusal_log, accept_error_log;
+	struct ratelimit refusal_log, drop_log, accept_error_log;
 
 	struct job **jobs;
 	size_t n_jobs;

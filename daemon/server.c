@@ -69,15 +69,28 @@ void connection_close(struct connection *c) {
 
 static int flush_output(struct connection *c) {
 	while (c->out_size > 0) {
-		ssize_t k = send(c->fd, c->out, c->out_size, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t k = send(c->fd, c->out + c->out_start, c->out_size, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			return negative_errno();
 		}
-		memmove(c->out, c->out + k, c->out_size - (size_t) k);
+		c->out_start += (size_t) k;
 		c->out_size -= (size_t) k;
 		c->manager->output_total -= (size_t) k;
+	}
+	if (c->out_size == 0) {
+		c->out_start = 0;
+		if (c->out_alloc > 65536) { /* an idle connection keeps no big buffer */
+			free(c->out);
+			c->out = NULL;
+			c->out_alloc = 0;
+		}
+	} else if (c->out_start >= c->out_size) {
+		/* Moves at most what was sent since the last move: a client that reads a little at a
+		 * time cannot make us copy megabytes for each of its reads. */
+		memmove(c->out, c->out + c->out_start, c->out_size);
+		c->out_start = 0;
 	}
 	uint32_t events = EPOLLIN | (c->out_size > 0 ? EPOLLOUT : 0);
 	if (c->close_after_flush)
@@ -88,7 +101,7 @@ static int flush_output(struct connection *c) {
 
 static void log_dropped(struct connection *c, const char *why) {
 	unsigned suppressed;
-	if (ratelimit_below(&c->manager->refusal_log, &suppressed))
+	if (ratelimit_below(&c->manager->drop_log, &suppressed))
 		log_warning("Client pid %d uid %d does not read its replies (%zu bytes unread, %s); dropping it "
 		            "(%u similar messages suppressed)", (int) c->pid, (int) c->uid, c->out_size, why, suppressed);
 }
@@ -122,13 +135,18 @@ static int queue_output(struct connection *c, char *msg, size_t size) {
 		free(msg);
 		return -ENOBUFS;
 	}
-	char *n = realloc(c->out, c->out_size + size);
-	if (!n) {
-		free(msg);
-		return -ENOMEM;
+	size_t need = c->out_start + c->out_size + size;
+	if (need > c->out_alloc) {
+		size_t alloc = c->out_alloc * 2 > need ? c->out_alloc * 2 : need;
+		char *n = realloc(c->out, alloc);
+		if (!n) {
+			free(msg);
+			return -ENOMEM;
+		}
+		c->out = n;
+		c->out_alloc = alloc;
 	}
-	memcpy(n + c->out_size, msg, size);
-	c->out = n;
+	memcpy(c->out + c->out_start + c->out_size, msg, size);
 	c->out_size += size;
 	c->manager->output_total += size;
 	free(msg);

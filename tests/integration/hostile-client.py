@@ -5,8 +5,9 @@
                               "opened=X" to READY once done, waits until the file STOP
                               exists (at most 120 s), then prints "open=K closed=M": how
                               many the daemon kept and how many it closed.
-  noread SOCKET N WAIT        sends N GetInterfaceDescription calls, reads nothing for WAIT
-                              seconds, then reads: prints "replies=R end=EOF|RESET|TIMEOUT".
+  noread SOCKET N GO          sends N GetInterfaceDescription calls, reads nothing until the
+                              file GO exists (at most 120 s), then reads: prints "replies=R
+                              end=ALL|EOF|RESET|TIMEOUT".
 """
 import os
 import socket
@@ -45,7 +46,7 @@ def flood(path, n, ready, stop):
     print("open=%d closed=%d" % (still_open, closed))
 
 
-def noread(path, n, wait):
+def noread(path, n, go):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     call = b'{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.ckptd.Manager"}}\0'
@@ -53,7 +54,9 @@ def noread(path, n, wait):
         s.sendall(call * n)
     except OSError:
         pass
-    time.sleep(wait)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.05)
     s.settimeout(3)
     buf, replies, end = b"", 0, "TIMEOUT"
     try:
@@ -78,6 +81,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "flood":
         flood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif sys.argv[1] == "noread":
-        noread(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        noread(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         sys.exit("usage: see the docstring")
