@@ -11,7 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
-#include "limits.h"
+#include "client-limits.h"
 
 struct job;
 struct connection;

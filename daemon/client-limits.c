@@ -3,7 +3,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-#include "limits.h"
+#include "client-limits.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
