@@ -217,7 +217,8 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		                "%s is neither a cgroup v2 directory nor a v1 freezer cgroup: %m", cfg->cgroup);
 	if (cgroup_is_frozen(cfg->cgroup, d.kind) > 0)
 		return failure_set(f, "validate", "nothing changed", -EBUSY,
-		                "cgroup %s is already frozen by someone else; thaw it first", cfg->cgroup);
+		                "cgroup %s is already frozen (by someone else, or left so by a failed thaw, which ckptd logged); "
+		                "thaw it first", cfg->cgroup);
 	d.freezer_fd = cgroup_freezer_open(cfg->cgroup, d.kind);
 	if (d.freezer_fd < 0)
 		return failure_set(f, "validate", "nothing changed", d.freezer_fd, "cannot open the freezer of cgroup %s: %m",

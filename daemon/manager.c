@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -472,6 +473,10 @@ int manager_start_listening(struct manager *m) {
 		return log_error_errno(EINVAL, "Expected one socket from the service manager, got %d", n);
 	if (n == 1) {
 		m->listen_fd = SD_LISTEN_FDS_START;
+		/* on_accept() takes several connections per wake-up: accept() must not block. */
+		int flags = fcntl(m->listen_fd, F_GETFL);
+		if (flags < 0 || fcntl(m->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+			return log_error_errno(errno, "Cannot make the socket from the service manager non-blocking: %m");
 		log_info("Listening on the socket passed by the service manager");
 	} else {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
