@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -468,6 +469,26 @@ static bool group_is_valid(const char *s) {
 	return true;
 }
 
+int read_group_resolve(const char *group, gid_t *ret) {
+	uint64_t gid;
+	if (!group || !group_is_valid(group))
+		return -EINVAL;
+	/* A number is a GID, as in systemd's units: no lookup, the group need not have a name. */
+	if (ascii_isdigit(group[0])) {
+		if (parse_u64(group, &gid) < 0)
+			return -EINVAL;
+		*ret = (gid_t) gid;
+		return 0;
+	}
+	errno = 0;
+	struct group *g = getgrnam(group);
+	if (!g) /* "not found" comes as 0, ENOENT, ESRCH, EBADF or EPERM, depending on the NSS module */
+		return errno == ENOMEM || errno == EIO || errno == EMFILE || errno == ENFILE || errno == EINTR ? -errno :
+		                                                                                                -ESRCH;
+	*ret = g->gr_gid;
+	return 0;
+}
+
 /* Value parsers of the key tables. */
 
 static int parse_path_field(const char *value, bool allow_root, char **field, const char **ret_reason) {
@@ -756,6 +777,8 @@ static const struct config_item daemon_items[] = {
 	{ "Daemon", "ReadGroup", config_parse_group, DC(read_group), 0 },
 	{ "Daemon", "StagingDir", config_parse_path, DC(staging_dir), 0 },
 	{ "Daemon", "MaxParallelJobs", config_parse_unsigned_positive, DC(max_parallel_jobs), 4 },
+	{ "Daemon", "MaxConnections", config_parse_unsigned_positive, DC(max_connections), 256 },
+	{ "Daemon", "MaxConnectionsPerUser", config_parse_unsigned_positive, DC(max_connections_per_user), 16 },
 };
 
 /* Sets every key to its default: the parsers' meaning of an empty value. */

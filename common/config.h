@@ -5,6 +5,7 @@
  * (one per container). INI syntax parsed by libinih; systemd-style keys. Parsing is pure
  * (no kernel access): it checks syntax and values only. Every error names file, line, key. */
 
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +37,13 @@ struct daemon_config {
 	char *read_group;     /* ReadGroup=: group allowed to call read-only methods; NULL = none */
 	char *staging_dir;    /* StagingDir=: where Staging=memory|auto puts images; NULL = /run/ckptd/staging */
 	unsigned max_parallel_jobs; /* MaxParallelJobs=, default 4 */
+	unsigned max_connections;   /* MaxConnections=, default 256: beyond it only root is accepted */
+	unsigned max_connections_per_user; /* MaxConnectionsPerUser=, default 16; root is exempt */
 };
+
+/* ReadGroup='s value: a number is a GID as it stands; a name is looked up (-ESRCH: no such
+ * group). */
+int read_group_resolve(const char *group, gid_t *ret);
 
 struct retention_config {
 	unsigned keep_last;     /* KeepLast=, default 10; 0 = no limit from this key */

@@ -10,6 +10,9 @@
 #include "macro.h"
 #include "time-util.h"
 
+/* About 5 s of retrying a thaw (10 x 1 ms, then 20 ms steps). */
+#define THAW_ATTEMPTS 260U
+
 const char *cgroup_kind_to_string(enum cgroup_kind k) {
 	return k == CGROUP_V2 ? "v2" : "v1-freezer";
 }
@@ -122,27 +125,69 @@ static int wait_frozen_v1(const char *path, uint64_t deadline) {
 	}
 }
 
-int cgroup_freeze(const char *path, enum cgroup_kind kind, uint64_t timeout_usec, char **ret_stragglers) {
-	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+int cgroup_freezer_open(const char *path, enum cgroup_kind kind) {
 	_cleanup_free_ char *f = cg_file(path, kind == CGROUP_V2 ? "cgroup.freeze" : "freezer.state");
 	if (!f)
 		return -ENOMEM;
-	int r = write_string_file(f, kind == CGROUP_V2 ? "1" : "FROZEN");
+	int fd = open(f, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? negative_errno() : fd;
+}
+
+static int freezer_write(int fd, const char *value) {
+	ssize_t k = pwrite(fd, value, strlen(value), 0);
+	if (k < 0)
+		return negative_errno();
+	return (size_t) k == strlen(value) ? 0 : -EIO;
+}
+
+int cgroup_freeze_fd(int freezer_fd, const char *path, enum cgroup_kind kind, uint64_t timeout_usec,
+                     char **ret_stragglers) {
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+	int r = freezer_write(freezer_fd, kind == CGROUP_V2 ? "1" : "FROZEN");
 	if (r < 0)
 		return r;
 	r = kind == CGROUP_V2 ? wait_frozen_v2(path, deadline) : wait_frozen_v1(path, deadline);
 	if (r == -ETIMEDOUT && ret_stragglers)
 		(void) cgroup_describe_tasks(path, true, ret_stragglers);
 	if (r < 0)
-		(void) cgroup_thaw(path, kind);
+		(void) cgroup_thaw_fd(freezer_fd, kind);
 	return r;
 }
 
+/* Transient failures of the write (the kernel's buffer allocation, a signal) are retried for a
+ * while; nothing here needs a new file descriptor or memory of ours. */
+int cgroup_thaw_fd(int freezer_fd, enum cgroup_kind kind) {
+	int r = -EBADF;
+	for (unsigned attempt = 0; attempt < THAW_ATTEMPTS; attempt++) {
+		r = freezer_write(freezer_fd, kind == CGROUP_V2 ? "0" : "THAWED");
+		if (r >= 0 || r == -ENODEV || r == -ENOENT || r == -EBADF)
+			break; /* done, or the cgroup is gone */
+		(void) usleep(attempt < 10 ? 1000 : 20000);
+	}
+	return r;
+}
+
+int cgroup_freeze(const char *path, enum cgroup_kind kind, uint64_t timeout_usec, char **ret_stragglers) {
+	_cleanup_close_ int fd = cgroup_freezer_open(path, kind);
+	if (fd < 0)
+		return fd;
+	return cgroup_freeze_fd(fd, path, kind, timeout_usec, ret_stragglers);
+}
+
 int cgroup_thaw(const char *path, enum cgroup_kind kind) {
-	_cleanup_free_ char *f = cg_file(path, kind == CGROUP_V2 ? "cgroup.freeze" : "freezer.state");
-	if (!f)
-		return -ENOMEM;
-	return write_string_file(f, kind == CGROUP_V2 ? "0" : "THAWED");
+	int fd = -EBADF;
+	/* Opening may fail for want of a descriptor for a moment: retried like the write. */
+	for (unsigned attempt = 0; attempt < THAW_ATTEMPTS; attempt++) {
+		fd = cgroup_freezer_open(path, kind);
+		if (fd >= 0 || fd == -ENOENT || fd == -ENOTDIR || fd == -EACCES)
+			break;
+		(void) usleep(attempt < 10 ? 1000 : 20000);
+	}
+	if (fd < 0)
+		return fd;
+	int r = cgroup_thaw_fd(fd, kind);
+	close(fd);
+	return r;
 }
 
 int cgroup_is_frozen(const char *path, enum cgroup_kind kind) {

@@ -24,6 +24,16 @@ int cgroup_detect(const char *path, enum cgroup_kind *ret);
  * and returns -ETIMEDOUT with *ret_stragglers describing the tasks that did not freeze
  * ("pid 12 (cryo) state D, ..."). */
 int cgroup_freeze(const char *path, enum cgroup_kind kind, uint64_t timeout_usec, char **ret_stragglers);
+/* Opens the freeze control file (cgroup.freeze or freezer.state) for writing; the fd or -errno.
+ * A job opens it before freezing, so thawing never needs a new descriptor (or memory): a client
+ * flood that uses up the daemon's descriptors cannot keep a container frozen. */
+int cgroup_freezer_open(const char *path, enum cgroup_kind kind);
+/* cgroup_freeze() through that descriptor; on timeout it thaws through it too. */
+int cgroup_freeze_fd(int freezer_fd, const char *path, enum cgroup_kind kind, uint64_t timeout_usec,
+                     char **ret_stragglers);
+/* Thaws through that descriptor, retrying transient failures for about 5 s. */
+int cgroup_thaw_fd(int freezer_fd, enum cgroup_kind kind);
+/* Opens (retrying as well), then cgroup_thaw_fd(). */
 int cgroup_thaw(const char *path, enum cgroup_kind kind);
 /* 1 frozen (or freezing), 0 thawed. */
 int cgroup_is_frozen(const char *path, enum cgroup_kind kind);

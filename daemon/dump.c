@@ -27,6 +27,7 @@ struct dump {
 	struct job *job;
 	const char *cgroup;
 	enum cgroup_kind kind;
+	int freezer_fd; /* cgroup.freeze / freezer.state, opened before freezing: thawing needs no new fd */
 	uint64_t id;
 	size_t n;
 	const struct snapshot_backend **backends;
@@ -55,6 +56,8 @@ static void dump_done(struct dump *d) {
 	free(d->backends);
 	free(d->taken);
 	free(d->error);
+	if (d->freezer_fd >= 0)
+		close(d->freezer_fd);
 }
 
 static int on_criu_spawned(pid_t pid, void *userdata) {
@@ -84,7 +87,7 @@ static int on_pre_dump(void *userdata) {
 	_cleanup_free_ char *stragglers = NULL;
 
 	d->t_freeze = now_usec(CLOCK_MONOTONIC);
-	int r = cgroup_freeze(d->cgroup, d->kind, j->config->freeze_timeout_usec, &stragglers);
+	int r = cgroup_freeze_fd(d->freezer_fd, d->cgroup, d->kind, j->config->freeze_timeout_usec, &stragglers);
 	if (r < 0) {
 		d->failed_step = "freeze";
 		d->error_code = r;
@@ -114,17 +117,12 @@ static int on_pre_dump(void *userdata) {
 	return 0;
 }
 
-/* Thawing must not fail silently: retry, and say so loudly if it does. */
+/* Thawing must not fail silently: through the descriptor opened before freezing (no new fd, no
+ * memory), retried, and said loudly if it fails all the same. */
 static int thaw(struct dump *d) {
-	int r = 0;
-	for (int attempt = 0; attempt < 5; attempt++) {
-		r = cgroup_thaw(d->cgroup, d->kind);
-		if (r >= 0 || r == -ENOENT)
-			break;
-		usleep(10000);
-	}
+	int r = cgroup_thaw_fd(d->freezer_fd, d->kind);
 	d->t_thawed = now_usec(CLOCK_MONOTONIC);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 && r != -ENOENT && r != -ENODEV)
 		return log_error_errno(r, "%s: cannot thaw cgroup %s: %m. The container stays frozen!", d->job->container,
 		                       d->cgroup);
 	d->frozen = false;
@@ -236,7 +234,7 @@ static char *criu_version_string(int v) {
 
 int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure *f) {
 	struct container_config *cfg = j->config;
-	_cleanup_(dump_done) struct dump d = { .job = j, .cgroup = cfg->cgroup, .n = cfg->n_volumes,
+	_cleanup_(dump_done) struct dump d = { .job = j, .cgroup = cfg->cgroup, .n = cfg->n_volumes, .freezer_fd = -EBADF,
 		.params = { .size_percent = cfg->snapshot_size_percent, .size_bytes = cfg->snapshot_size_bytes } };
 	d.t_start = now_usec(CLOCK_MONOTONIC);
 	int r;
@@ -251,7 +249,12 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		                "%s is neither a cgroup v2 directory nor a v1 freezer cgroup: %m", cfg->cgroup);
 	if (cgroup_is_frozen(cfg->cgroup, d.kind) > 0)
 		return failure_set(f, "validate", "nothing changed", -EBUSY,
-		                "cgroup %s is already frozen by someone else; thaw it first", cfg->cgroup);
+		                "cgroup %s is already frozen (by someone else, or left so by a failed thaw, which ckptd logged); "
+		                "thaw it first", cfg->cgroup);
+	d.freezer_fd = cgroup_freezer_open(cfg->cgroup, d.kind);
+	if (d.freezer_fd < 0)
+		return failure_set(f, "validate", "nothing changed", d.freezer_fd, "cannot open the freezer of cgroup %s: %m",
+		                   cfg->cgroup);
 	if (!j->criu_path)
 		return failure_set(f, "validate", "nothing changed", -ENOENT,
 		                "no criu binary found (set Criu= in ckptd.conf or run tools/setup)");
@@ -411,7 +414,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	bool was_frozen = d.frozen || d.t_thawed;
 	int thaw_r = d.frozen ? thaw(&d) : 0;
 	uint64_t frozen_usec = was_frozen ? d.t_thawed - d.t_freeze : 0;
-	if (was_frozen)
+	if (was_frozen && thaw_r >= 0)
 		log_container_event(LOG_INFO, CKPTD_MESSAGE_THAWED, j->container, d.id, frozen_usec,
 		                    "%s: thawed after %.1f ms frozen", j->container, (double) frozen_usec / USEC_PER_MSEC);
 
@@ -429,6 +432,15 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		                (double) cfg->max_frozen_usec / USEC_PER_SEC);
 		r = -ETIME;
 	}
+	if (thaw_r < 0) {
+		/* The truth, and what to do: the intent stays, so a restarted ckptd thaws and cleans up. */
+		_cleanup_free_ char *why = error ? TAKE_PTR(error) : NULL;
+		if (asprintf(&error, "cannot thaw cgroup %s: %s%s%s", cfg->cgroup, strerror(-thaw_r),
+		             r < 0 ? "; before that, " : "", r < 0 ? (why ? why : strerror(-r)) : "") < 0)
+			error = NULL;
+		step = "thaw";
+		r = thaw_r;
+	}
 	if (r < 0 || thaw_r < 0) {
 		_cleanup_free_ char *cleanup_error = NULL;
 		if (streq(step, "dump"))
@@ -437,10 +449,12 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		if (k >= 0 && thaw_r >= 0)
 			(void) intent_clear(j->state_dir, j->container);
 		_cleanup_free_ char *state = NULL;
-		(void) asprintf(&state, "%s; %s", thaw_r < 0 ? "THAW FAILED, the container is still frozen" :
+		(void) asprintf(&state, "%s; %s", thaw_r < 0 ? "THAW FAILED, the container is still frozen (thaw it with "
+		                "'echo 0 >cgroup.freeze' or 'echo THAWED >freezer.state', or restart ckptd, which thaws it)" :
 		                was_frozen ? "container thawed" :
 		                streq_ptr(d.failed_step, "freeze") ? "the partial freeze was undone, the container runs" :
 		                "container was not frozen",
+		                thaw_r < 0 ? "the partial pair is kept until then" :
 		                k < 0 ? cleanup_error : "the partial pair was removed");
 		return failure_set(f, step, state, r < 0 ? r : thaw_r, "%s", error ? error : strerror(-r));
 	}

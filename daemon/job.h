@@ -46,6 +46,7 @@ struct job {
 	struct manager *manager;
 	struct connection *connection;    /* NULL if the client went away */
 	bool more;                        /* the client asked for progress replies */
+	bool read_only_caller;            /* started by a ReadGroup member: own slots, container not held */
 	pthread_t thread;
 	bool thread_started;
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -50,6 +51,9 @@ struct manager *manager_free(struct manager *m) {
 	free(m->containers);
 	sd_event_source_disable_unref(m->job_event_source);
 	sd_event_source_disable_unref(m->watchdog_timer);
+	sd_event_source_disable_unref(m->listen_source);
+	sd_event_source_disable_unref(m->accept_retry_timer);
+	fd_budget_done(&m->fds);
 	if (m->job_eventfd >= 0)
 		close(m->job_eventfd);
 	if (m->listen_fd >= 0) {
@@ -167,17 +171,20 @@ int manager_load_config(struct manager *m) {
 	}
 	if (m->daemon.max_parallel_jobs == 0)
 		m->daemon.max_parallel_jobs = 4;
+	/* Root's and read-only callers' jobs each have MaxParallelJobs slots (see start_job()). */
+	fd_budget_set_jobs(&m->fds, 2 * m->daemon.max_parallel_jobs);
 	m->read_gid = (gid_t) -1;
 	if (m->daemon.read_group) {
-		struct group *g = getgrnam(m->daemon.read_group);
-		if (!g) {
+		gid_t gid;
+		r = read_group_resolve(m->daemon.read_group, &gid);
+		if (r < 0) {
 			free(m->daemon_config_error);
-			if (asprintf(&m->daemon_config_error, "%s: [Daemon] ReadGroup=%s: no such group", main_conf,
-			             m->daemon.read_group) < 0)
+			if (asprintf(&m->daemon_config_error, "%s: [Daemon] ReadGroup=%s: %s", main_conf,
+			             m->daemon.read_group, r == -ESRCH ? "no such group" : strerror(-r)) < 0)
 				m->daemon_config_error = NULL;
 			log_error("%s", strna(m->daemon_config_error));
 		} else
-			m->read_gid = g->gr_gid;
+			m->read_gid = gid;
 	}
 
 	_cleanup_closedir_ DIR *d = opendir(dir);
@@ -480,8 +487,34 @@ void manager_update_status(struct manager *m) {
 	pthread_mutex_unlock(&j->lock);
 }
 
+#define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct manager *m = userdata;
+	(void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+	return 0;
+}
+
+/* A few connections per wake-up; when accept() fails for want of descriptors or memory, the
+ * socket is left alone for a moment instead of being asked again at once (which spins). */
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-	(void) server_accept(userdata, fd);
+	struct manager *m = userdata;
+	for (int i = 0; i < 16; i++) {
+		int r = server_accept(m, fd);
+		if (r > 0)
+			continue;
+		if (r < 0) {
+			unsigned suppressed;
+			if (ratelimit_below(&m->accept_error_log, &suppressed))
+				log_warning_errno(r, "Cannot accept connections: %m; pausing for %u ms (%u similar messages "
+				                  "suppressed)", (unsigned) (ACCEPT_RETRY_USEC / USEC_PER_MSEC), suppressed);
+			(void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+			(void) sd_event_source_set_time(m->accept_retry_timer,
+			                                now_usec(CLOCK_MONOTONIC) + ACCEPT_RETRY_USEC);
+			(void) sd_event_source_set_enabled(m->accept_retry_timer, SD_EVENT_ONESHOT);
+		}
+		break;
+	}
 	return 0;
 }
 
@@ -493,6 +526,10 @@ int manager_start_listening(struct manager *m) {
 		return log_error_errno(EINVAL, "Expected one socket from the service manager, got %d", n);
 	if (n == 1) {
 		m->listen_fd = SD_LISTEN_FDS_START;
+		/* on_accept() takes several connections per wake-up: accept() must not block. */
+		int flags = fcntl(m->listen_fd, F_GETFL);
+		if (flags < 0 || fcntl(m->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+			return log_error_errno(errno, "Cannot make the socket from the service manager non-blocking: %m");
 		log_info("Listening on the socket passed by the service manager");
 	} else {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -517,7 +554,14 @@ int manager_start_listening(struct manager *m) {
 			return log_error_errno(errno, "Cannot listen on %s: %m", m->socket_path);
 		log_info("Listening on %s", m->socket_path);
 	}
-	return sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, on_accept, m);
+	int r = sd_event_add_time(m->event, &m->accept_retry_timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
+	                          on_accept_retry, m);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the accept timer: %m");
+	(void) sd_event_source_set_enabled(m->accept_retry_timer, SD_EVENT_OFF);
+	log_debug("File descriptors: limit %u, %u kept for jobs; clients: at most %u, %u per user but root",
+	          m->fds.limit, m->fds.reserve, m->daemon.max_connections, m->daemon.max_connections_per_user);
+	return sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 }
 
 int manager_new(struct manager **ret) {
@@ -528,7 +572,16 @@ int manager_new(struct manager **ret) {
 	m->job_eventfd = -EBADF;
 	m->read_gid = (gid_t) -1;
 	m->started_usec = now_usec(CLOCK_MONOTONIC);
-	int r = sd_event_default(&m->event);
+	m->fds.proc_fd_dir = -EBADF;
+	m->refusal_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 5);
+	m->drop_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 5);
+	m->accept_error_log = (struct ratelimit) RATELIMIT_INIT(10 * USEC_PER_SEC, 3);
+	int r = fd_budget_init(&m->fds, 8);
+	if (r < 0) {
+		log_error_errno(r, "Cannot open /proc/self/fd to count descriptors: %m");
+		goto fail;
+	}
+	r = sd_event_default(&m->event);
 	if (r < 0)
 		goto fail;
 	m->job_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "client-limits.h"
 
 struct job;
 struct connection;
@@ -38,6 +39,9 @@ struct manager {
 
 	struct connection **connections;
 	size_t n_connections;
+	size_t output_total;   /* unread reply bytes of all connections */
+	struct fd_budget fds;  /* descriptors kept for jobs */
+	struct ratelimit refusal_log, drop_log, accept_error_log;
 
 	struct job **jobs;
 	size_t n_jobs;
@@ -47,6 +51,8 @@ struct manager {
 
 	int listen_fd;
 	bool listen_fd_owned;  /* we created the socket (unlink at exit) */
+	sd_event_source *listen_source;
+	sd_event_source *accept_retry_timer; /* accept() failed: listening resumes when it fires */
 	bool shutting_down;
 	uint64_t started_usec;
 };

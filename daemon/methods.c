@@ -85,11 +85,15 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	struct manager *m = c->manager;
 	if (m->shutting_down)
 		return connection_error(c, ERR("ShuttingDown"), NULL);
-	if (ct->job)
+	/* A read-only caller's job (verify) never takes what root's need: it has its own
+	 * MaxParallelJobs slots and does not hold the container (root's jobs there go ahead; a
+	 * pair deleted meanwhile makes the verify report it missing). */
+	bool read_only = !c->may_write;
+	if (ct->job && !read_only)
 		return connection_error(c, ERR("JobInProgress"),
 		                        json_pack("{s:s,s:s}", "container", ct->name, "kind", job_kind_to_string(ct->job->kind)));
 	const char *key = NULL, *shared = NULL;
-	struct container *other = manager_find_sharing_job(m, ct, &key, &shared);
+	struct container *other = read_only ? NULL : manager_find_sharing_job(m, ct, &key, &shared);
 	if (other) {
 		_cleanup_free_ char *what = NULL;
 		if (asprintf(&what, "%s=%s", key, shared) < 0)
@@ -98,7 +102,11 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 		                        json_pack("{s:s,s:s,s:s}", "container", other->name, "kind",
 		                                  job_kind_to_string(other->job->kind), "shared", what));
 	}
-	if (m->n_jobs >= m->daemon.max_parallel_jobs)
+	size_t same_pool = 0;
+	for (size_t i = 0; i < m->n_jobs; i++)
+		if (m->jobs[i]->read_only_caller == read_only)
+			same_pool++;
+	if (same_pool >= m->daemon.max_parallel_jobs)
 		return connection_error(c, ERR("TooManyJobs"), json_pack("{s:i}", "limit", (int) m->daemon.max_parallel_jobs));
 	struct job *j;
 	int r = job_new(m, ct, kind, body, &j);
@@ -113,6 +121,7 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	}
 	m->jobs = a;
 	j->connection = call->oneway ? NULL : c;
+	j->read_only_caller = read_only;
 	j->more = call->more;
 	j->pair = args->pair;
 	j->safety_pair = args->safety_pair;
@@ -121,11 +130,13 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 		return -ENOMEM;
 	}
 	m->jobs[m->n_jobs++] = j;
-	ct->job = j;
+	if (!read_only)
+		ct->job = j;
 	r = job_start(j);
 	if (r < 0) {
 		m->n_jobs--;
-		ct->job = NULL;
+		if (!read_only)
+			ct->job = NULL;
 		job_free(j);
 		return connection_error(c, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s}", "container", ct->name, "step", "start", "message",
@@ -460,6 +471,9 @@ int methods_dispatch(struct connection *c, struct varlink_call *call) {
 	}
 	if (!c->may_read || (found->writes && !c->may_write)) {
 		log_notice("Refused %s for pid %d uid %d", call->method, (int) c->pid, (int) c->uid);
+		/* A caller with no access at all has nothing more to do here: closed once it has the answer. */
+		if (!c->may_read)
+			c->close_after_flush = true;
 		return connection_error(c, ERR("PermissionDenied"), json_pack("{s:s}", "method", call->method));
 	}
 	if (call->oneway && !found->writes)

@@ -10,32 +10,36 @@
 #include "manager.h"
 #include "server.h"
 
-/* A client that stops reading its replies is dropped past this much pending output. */
-#define OUTPUT_MAX (16U * 1024U * 1024U)
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
 
-static bool peer_in_group(pid_t pid, gid_t primary, gid_t group) {
+/* Replies a client has not read yet: past OUTPUT_MAX of unread output a connection is dropped
+ * (one reply into an empty queue always fits: a long pair list may be large), and all
+ * connections together hold at most OUTPUT_MAX_TOTAL (the biggest backlogs are dropped first).
+ * A job whose client was dropped goes on; its result is not sent anywhere. */
+#define OUTPUT_MAX (8U * 1024U * 1024U)
+#define OUTPUT_MAX_TOTAL (64U * 1024U * 1024U)
+
+/* The peer's groups as they were when it connected (SO_PEERGROUPS), not as /proc says now: by
+ * then the PID may belong to another process. */
+static bool peer_in_group(int fd, gid_t primary, gid_t group) {
 	if (primary == group)
 		return true;
-	/* Supplementary groups of the peer process, from /proc. */
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		char *s = line + 7, *e;
-		for (;;) {
-			unsigned long g = strtoul(s, &e, 10);
-			if (e == s)
-				break;
-			if ((gid_t) g == group)
-				return true;
-			s = e;
-		}
+	gid_t small[64];
+	_cleanup_free_ gid_t *big = NULL;
+	gid_t *groups = small;
+	socklen_t len = sizeof(small);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || len == 0 || !(big = malloc(len)))
+			return false;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			return false;
 	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == group)
+			return true;
 	return false;
 }
 
@@ -54,6 +58,7 @@ void connection_close(struct connection *c) {
 	if (!c)
 		return;
 	connection_remove(c->manager, c);
+	c->manager->output_total -= c->out_size;
 	sd_event_source_disable_unref(c->io);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -64,14 +69,28 @@ void connection_close(struct connection *c) {
 
 static int flush_output(struct connection *c) {
 	while (c->out_size > 0) {
-		ssize_t k = send(c->fd, c->out, c->out_size, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t k = send(c->fd, c->out + c->out_start, c->out_size, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			return negative_errno();
 		}
-		memmove(c->out, c->out + k, c->out_size - (size_t) k);
+		c->out_start += (size_t) k;
 		c->out_size -= (size_t) k;
+		c->manager->output_total -= (size_t) k;
+	}
+	if (c->out_size == 0) {
+		c->out_start = 0;
+		if (c->out_alloc > 65536) { /* an idle connection keeps no big buffer */
+			free(c->out);
+			c->out = NULL;
+			c->out_alloc = 0;
+		}
+	} else if (c->out_start >= c->out_size) {
+		/* Moves at most what was sent since the last move: a client that reads a little at a
+		 * time cannot make us copy megabytes for each of its reads. */
+		memmove(c->out, c->out + c->out_start, c->out_size);
+		c->out_start = 0;
 	}
 	uint32_t events = EPOLLIN | (c->out_size > 0 ? EPOLLOUT : 0);
 	if (c->close_after_flush)
@@ -80,20 +99,56 @@ static int flush_output(struct connection *c) {
 	return c->out_size == 0 && c->close_after_flush ? -ECONNRESET : 0;
 }
 
+static void log_dropped(struct connection *c, const char *why) {
+	unsigned suppressed;
+	if (ratelimit_below(&c->manager->drop_log, &suppressed))
+		log_warning("Client pid %d uid %d does not read its replies (%zu bytes unread, %s); dropping it "
+		            "(%u similar messages suppressed)", (int) c->pid, (int) c->uid, c->out_size, why, suppressed);
+}
+
+/* Makes room for size more bytes of output in all: drops the connections with the most unread
+ * output, this one included. false if this one has to go. */
+static bool make_room(struct connection *c, size_t size) {
+	struct manager *m = c->manager;
+	while (m->output_total + size > OUTPUT_MAX_TOTAL) {
+		struct connection *victim = c;
+		for (size_t i = 0; i < m->n_connections; i++)
+			if (m->connections[i]->out_size > victim->out_size)
+				victim = m->connections[i];
+		if (victim == c || victim->out_size == 0) {
+			log_dropped(c, "over the limit of all clients");
+			return false;
+		}
+		log_dropped(victim, "over the limit of all clients");
+		connection_close(victim);
+	}
+	return true;
+}
+
 static int queue_output(struct connection *c, char *msg, size_t size) {
-	if (c->out_size + size > OUTPUT_MAX) {
+	if (c->out_size > 0 && c->out_size + size > OUTPUT_MAX) {
 		free(msg);
-		log_warning("Client pid %d does not read its replies; dropping it", (int) c->pid);
+		log_dropped(c, "over the limit per client");
 		return -ENOBUFS;
 	}
-	char *n = realloc(c->out, c->out_size + size);
-	if (!n) {
+	if (!make_room(c, size)) {
 		free(msg);
-		return -ENOMEM;
+		return -ENOBUFS;
 	}
-	memcpy(n + c->out_size, msg, size);
-	c->out = n;
+	size_t need = c->out_start + c->out_size + size;
+	if (need > c->out_alloc) {
+		size_t alloc = c->out_alloc * 2 > need ? c->out_alloc * 2 : need;
+		char *n = realloc(c->out, alloc);
+		if (!n) {
+			free(msg);
+			return -ENOMEM;
+		}
+		c->out = n;
+		c->out_alloc = alloc;
+	}
+	memcpy(c->out + c->out_start + c->out_size, msg, size);
 	c->out_size += size;
+	c->manager->output_total += size;
 	free(msg);
 	return flush_output(c);
 }
@@ -177,28 +232,65 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 	return 0;
 }
 
+/* Why a new connection of uid is refused, or NULL. Root is refused only when the descriptors
+ * run short; everybody else also by MaxConnections= and MaxConnectionsPerUser=. */
+static const char *admission_refused(struct manager *m, uid_t uid) {
+	int open_fds = fd_budget_count_open(&m->fds);
+	unsigned reserve = uid == 0 ? m->fds.reserve / 2 : m->fds.reserve;
+	if (open_fds < 0 || (unsigned) open_fds + reserve > m->fds.limit)
+		return "too few file descriptors left for jobs";
+	if (uid == 0)
+		return NULL;
+	if (m->n_connections >= m->daemon.max_connections)
+		return "MaxConnections= reached";
+	unsigned mine = 0;
+	for (size_t i = 0; i < m->n_connections; i++)
+		if (m->connections[i]->uid == uid)
+			mine++;
+	if (mine >= m->daemon.max_connections_per_user)
+		return "MaxConnectionsPerUser= reached";
+	return NULL;
+}
+
+/* 1: a connection was taken (and kept, or refused and closed); 0: none was waiting; -errno:
+ * accept() failed (the caller pauses listening). */
 int server_accept(struct manager *m, int listen_fd) {
 	_cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : log_warning_errno(errno, "accept() failed: %m");
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		if (errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+			return 1; /* that one is gone; others may wait */
+		return negative_errno();
+	}
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return log_warning_errno(errno, "Cannot read peer credentials: %m");
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_debug_errno(errno, "Cannot read peer credentials: %m");
+		return 1;
+	}
+	const char *refused = admission_refused(m, cred.uid);
+	if (refused) {
+		unsigned suppressed;
+		if (ratelimit_below(&m->refusal_log, &suppressed))
+			log_warning("Refused a connection from pid %d uid %d: %s (%zu open; %u similar messages suppressed)",
+			            (int) cred.pid, (int) cred.uid, refused, m->n_connections, suppressed);
+		return 1; /* closed at once */
+	}
 
 	struct connection *c = calloc(1, sizeof(*c));
 	if (!c)
-		return -ENOMEM;
+		return 1;
 	c->manager = m;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->may_write = cred.uid == 0;
-	c->may_read = c->may_write || (m->read_gid != (gid_t) -1 && peer_in_group(cred.pid, cred.gid, m->read_gid));
+	c->may_read = c->may_write || (m->read_gid != (gid_t) -1 && peer_in_group(fd, cred.gid, m->read_gid));
 	struct connection **a = realloc(m->connections, (m->n_connections + 1) * sizeof(*a));
 	if (!a) {
 		free(c);
-		return -ENOMEM;
+		return 1;
 	}
 	m->connections = a;
 	c->fd = TAKE_FD(fd);
@@ -206,10 +298,10 @@ int server_accept(struct manager *m, int listen_fd) {
 	if (r < 0) {
 		close(c->fd);
 		free(c);
-		return r;
+		return 1;
 	}
 	m->connections[m->n_connections++] = c;
 	log_debug("Connection from pid %d uid %d (%s)", (int) cred.pid, (int) cred.uid,
 	          c->may_write ? "full access" : c->may_read ? "read-only" : "no access");
-	return 0;
+	return 1;
 }

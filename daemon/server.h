@@ -18,8 +18,8 @@ struct connection {
 	int fd;
 	sd_event_source *io;
 	struct varlink_buffer in;
-	char *out;
-	size_t out_size;
+	char *out;          /* unread replies: out_size bytes at out + out_start */
+	size_t out_start, out_size, out_alloc;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;

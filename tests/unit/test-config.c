@@ -697,6 +697,8 @@ TEST(daemon_missing_file_gives_defaults) {
 	ASSERT_NULL(d.read_group);
 	ASSERT_NULL(d.staging_dir);
 	ASSERT_EQ(d.max_parallel_jobs, 4);
+	ASSERT_EQ(d.max_connections, 256);
+	ASSERT_EQ(d.max_connections_per_user, 16);
 	daemon_config_done(&d);
 }
 
@@ -707,7 +709,9 @@ TEST(daemon_good) {
 		"Criu=/opt/criu/bin/criu   # a newer CRIU\n"
 		"ReadGroup=ckptd-readers\n"
 		"StagingDir=/run/ckptd/staging/\n"
-		"MaxParallelJobs=2\n");
+		"MaxParallelJobs=2\n"
+		"MaxConnections=64\n"
+		"MaxConnectionsPerUser=4\n");
 	_cleanup_free_ char *empty = write_file("empty.conf", "");
 	struct daemon_config d = {};
 
@@ -716,11 +720,15 @@ TEST(daemon_good) {
 	ASSERT_STREQ(d.read_group, "ckptd-readers");
 	ASSERT_STREQ(d.staging_dir, "/run/ckptd/staging");
 	ASSERT_EQ(d.max_parallel_jobs, 2);
+	ASSERT_EQ(d.max_connections, 64);
+	ASSERT_EQ(d.max_connections_per_user, 4);
 	daemon_config_done(&d);
 	ASSERT_NULL(d.criu);
 
 	ASSERT_OK(daemon_config_load(empty, &d, NULL));
 	ASSERT_EQ(d.max_parallel_jobs, 4);
+	ASSERT_EQ(d.max_connections, 256);
+	ASSERT_EQ(d.max_connections_per_user, 16);
 	daemon_config_done(&d);
 
 	free(path);
@@ -743,8 +751,31 @@ TEST(daemon_errors) {
 			    ":2: [Daemon] ReadGroup=-wheel: not a valid group name or GID");
 	ASSERT_DAEMON_ERROR("[Daemon]\nReadGroup=4294967295\n", EINVAL,
 			    ":2: [Daemon] ReadGroup=4294967295: not a valid group name or GID");
+	ASSERT_DAEMON_ERROR("[Daemon]\nMaxConnections=0\n", EINVAL, ":2: [Daemon] MaxConnections=0: must be at least 1");
+	ASSERT_DAEMON_ERROR("[Daemon]\nMaxConnectionsPerUser=lots\n", EINVAL,
+			    ":2: [Daemon] MaxConnectionsPerUser=lots: expected a non-negative integer");
 	ASSERT_DAEMON_ERROR("[Daemon]\nFoo=1\n", EINVAL, ":2: [Daemon] Foo=1: unknown key");
 	ASSERT_DAEMON_ERROR("[Daemon]\n[Container]\nCgroup=/a\n", EINVAL, ":2: [Container]: unknown section");
+}
+
+/* ReadGroup=100 is GID 100 whether or not a group has that name (it failed as "no such
+ * group" before); a name is looked up. */
+TEST(read_group_resolve) {
+	gid_t gid = 1;
+
+	ASSERT_OK(read_group_resolve("100", &gid));
+	ASSERT_EQ(gid, 100);
+	ASSERT_OK(read_group_resolve("47113", &gid));
+	ASSERT_EQ(gid, 47113);
+	ASSERT_OK(read_group_resolve("0", &gid));
+	ASSERT_EQ(gid, 0);
+	ASSERT_OK(read_group_resolve("root", &gid));
+	ASSERT_EQ(gid, 0);
+	ASSERT_EQ(read_group_resolve("no-such-group-ckptd", &gid), -ESRCH);
+	ASSERT_EQ(read_group_resolve("4294967295", &gid), -EINVAL);
+	ASSERT_EQ(read_group_resolve("bad group", &gid), -EINVAL);
+	ASSERT_EQ(read_group_resolve(NULL, &gid), -EINVAL);
+	ASSERT_EQ(gid, 0); /* untouched on failure */
 }
 
 TEST_MAIN()
