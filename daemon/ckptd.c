@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "state-lock.h"
 
 static void help(void) {
 	printf("ckptd [OPTIONS...]\n\n"
@@ -98,6 +99,8 @@ static int run(int argc, char *argv[]) {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		return log_error_errno(errno, "Cannot become a child subreaper: %m");
 
+	/* Declared first, so released last: held until every job is over. */
+	_cleanup_close_ int lock_fd = -EBADF;
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	r = manager_new(&m);
 	if (r < 0)
@@ -108,6 +111,11 @@ static int run(int argc, char *argv[]) {
 	m->socket_path = strdup(socket ? socket : CKPTD_SOCKET_PATH);
 	if (!m->config_dir || !m->state_dir || !m->socket_path)
 		return log_error_errno(ENOMEM, "Out of memory");
+
+	/* One daemon per state directory, before anything in it is read or repaired. */
+	r = state_dir_lock(m->state_dir, &lock_fd);
+	if (r < 0)
+		return r;
 
 	r = manager_load_config(m);
 	if (r < 0)
