@@ -22,7 +22,7 @@ assert_clean() { # NAME CGROUP
 	t_assert_eq "$(t_ctl_json list "$1" | jq length)" 0 "pairs listed for $1"
 	[ -z "$(ls -A "$MNT/.ckptd/$1" 2>/dev/null)" ] || t_fail "snapshots left behind: $(ls "$MNT/.ckptd/$1")"
 	[ -z "$(ls -A "$T/state/containers/$1/pairs" 2>/dev/null)" ] || t_fail "pair directories left behind"
-	[ ! -e "$T/state/journal/$1.json" ] || t_fail "intent record left behind"
+	! compgen -G "$T/state/journal/$1-*.json" >/dev/null || t_fail "intent record left behind: $(ls "$T/state/journal")"
 }
 
 out=
