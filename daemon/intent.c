@@ -167,3 +167,24 @@ int intent_clear_attention(const char *state_dir, const char *container) {
 	}
 	return n;
 }
+
+char *intent_rollback_attention(const char *name, json_t *intent, const char *how) {
+	uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
+	const char *step = strna(json_string_value(json_object_get(intent, "step")));
+	json_t *safety = json_object_get(intent, "safety_pair");
+	_cleanup_free_ char *volumes = NULL, *undo = NULL;
+	if (streq(step, "volumes") && json_is_integer(json_object_get(intent, "volumes_total")))
+		(void) asprintf(&volumes, " (%lld of %lld volume(s) rolled back)",
+		                (long long) json_integer_value(json_object_get(intent, "volumes_done")),
+		                (long long) json_integer_value(json_object_get(intent, "volumes_total")));
+	if (json_is_integer(safety))
+		(void) asprintf(&undo, "undo: ckptctl rollback %s %lld", name, (long long) json_integer_value(safety));
+	else
+		undo = strdup("no safety pair was taken");
+	char *msg = NULL;
+	if (asprintf(&msg, "rollback to %" PRIu64 " %s at step '%s'%s; %s; finish it: ckptctl rollback %s %" PRIu64
+	             " --no-safety-pair; then 'ckptctl acknowledge %s' if you act by hand", id, how, step,
+	             volumes ? volumes : "", strna(undo), name, id, name) < 0)
+		return NULL;
+	return msg;
+}

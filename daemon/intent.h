@@ -21,6 +21,9 @@ int intent_load_all(const char *state_dir, json_t **ret_array);
 /* The "attention" messages of interrupted rollbacks of NAME (NULL: of every container), as an
  * array of {"container", "message", "journal_file"}. */
 int intent_attention(const char *state_dir, const char *container, json_t **ret_array);
+/* What an interrupted (or failed: how = "failed") rollback left, for the user: at which step,
+ * how far, the command that undoes it (a rollback to its safety pair) and the one that finishes it. */
+char *intent_rollback_attention(const char *container, json_t *intent, const char *how);
 /* Forgets the interrupted rollbacks of NAME (a later rollback or restore succeeded, or the user
  * acknowledged them). Returns how many were removed. */
 int intent_clear_attention(const char *state_dir, const char *container);

@@ -161,28 +161,6 @@ int manager_load_config(struct manager *m) {
 	return 0;
 }
 
-/* What an interrupted rollback left, for the user: at which step, how to undo it, how to finish. */
-static char *rollback_attention(const char *name, json_t *intent) {
-	uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
-	const char *step = strna(json_string_value(json_object_get(intent, "step")));
-	json_t *safety = json_object_get(intent, "safety_pair");
-	_cleanup_free_ char *volumes = NULL, *undo = NULL;
-	if (streq(step, "volumes") && json_is_integer(json_object_get(intent, "volumes_total")))
-		(void) asprintf(&volumes, " (%lld of %lld volume(s) rolled back)",
-		                (long long) json_integer_value(json_object_get(intent, "volumes_done")),
-		                (long long) json_integer_value(json_object_get(intent, "volumes_total")));
-	if (json_is_integer(safety))
-		(void) asprintf(&undo, "undo: ckptctl rollback %s %lld", name, (long long) json_integer_value(safety));
-	else
-		undo = strdup("no safety pair was taken");
-	char *msg = NULL;
-	if (asprintf(&msg, "rollback to %" PRIu64 " interrupted at step '%s'%s; %s; finish it: ckptctl rollback %s %" PRIu64
-	             " --no-safety-pair; then 'ckptctl acknowledge %s' if you act by hand", id, step, volumes ? volumes : "",
-	             strna(undo), name, id, name) < 0)
-		return NULL;
-	return msg;
-}
-
 /* Thaws a cgroup a dead predecessor left frozen, removes the half-made pair of a freeze-and-dump
  * (only when it has no pair.json: a pair.json that is there but does not load is quarantined
  * later, never removed), and keeps an interrupted rollback in the journal, marked for the user.
@@ -242,7 +220,7 @@ static int recover_intent(struct manager *m, json_t *intent) {
 		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s', before it stopped a task or "
 		                    "touched a volume: nothing to repair", name, kind_str, id, step);
 	} else if (kind_str) {
-		_cleanup_free_ char *msg = rollback_attention(name, intent);
+		_cleanup_free_ char *msg = intent_rollback_attention(name, intent, "interrupted");
 		if (!msg)
 			return log_error_errno(ENOMEM, "Out of memory");
 		json_object_set_new(intent, "attention", json_string(msg));

@@ -159,9 +159,10 @@ static int record_step(struct job *j, json_t *intent, const char *step) {
 /* A rollback that failed after it changed something: its record stays in the journal, marked,
  * and the container is reported as needing attention until a rollback or restore succeeds or the
  * user acknowledges it. */
-static void keep_for_attention(struct job *j, json_t *intent, const char *step, const char *state) {
-	_cleanup_free_ char *msg = NULL;
-	if (asprintf(&msg, "rollback to %" PRIu64 " failed at step '%s'; %s", j->pair, step, state) < 0)
+static void keep_for_attention(struct job *j, json_t *intent, const char *step) {
+	json_object_set_new(intent, "step", json_string(step));
+	_cleanup_free_ char *msg = intent_rollback_attention(j->container, intent, "failed");
+	if (!msg)
 		return;
 	json_object_set_new(intent, "attention", json_string(msg));
 	if (intent_record(j->state_dir, j->container, intent) < 0)
@@ -235,7 +236,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	if (r < 0) {
 		_cleanup_free_ char *state = NULL;
 		(void) asprintf(&state, "volumes untouched; some tasks may be gone; %s", undo);
-		keep_for_attention(j, intent, "stop", strna(state));
+		keep_for_attention(j, intent, "stop");
 		return failure_set(f, "kill", state, r, "cgroup %s cannot be emptied: %s", cgroup,
 		                   r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
 	}
@@ -260,7 +261,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 			_cleanup_free_ char *state = NULL;
 			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i,
 			                json_array_size(volumes), source, undo);
-			keep_for_attention(j, intent, "volumes", strna(state));
+			keep_for_attention(j, intent, "volumes");
 			return failure_set(f, "rollback-volumes", state, r, "%s", error ? error : "unknown backend");
 		}
 		json_object_set_new(intent, "volumes_done", json_integer((json_int_t) i + 1));
@@ -279,7 +280,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	pid_t pid;
 	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, state, intent, f);
 	if (r < 0) {
-		keep_for_attention(j, intent, "restore", strna(state));
+		keep_for_attention(j, intent, "restore");
 		return r;
 	}
 	(void) intent_clear(j->state_dir, intent);
