@@ -66,7 +66,7 @@ jq -e '.network.tcp | map(select(.state == "LISTEN" and .local == "127.0.0.1:637
 jq -e '.network.tcp | map(select(.state == "ESTABLISHED")) | length == 2' \
 	<<<"$json" >/dev/null || t_fail "inspect: the appender's connection (both ends) not found"
 t_assert_eq "$(jq -c .criu <<<"$json")" \
-	"{\"root\":\"$MNT/ct\",\"external_mounts\":true,\"external_sharing\":true,\"external_masters\":true,\"network_lock\":\"nftables\",\"tcp_established\":true,\"mntns_compat_mode\":false,\"manage_cgroups\":\"ignore\"}" \
+	"{\"root\":\"$MNT/ct\",\"external_mounts\":true,\"external_sharing\":true,\"external_masters\":true,\"network_lock\":\"nftables\",\"tcp_established\":true,\"mntns_compat_mode\":false,\"manage_cgroups\":\"ignore\",\"private_procfs\":false}" \
 	"inspect: CRIU options"
 t_assert_eq "$(jq -r .checkpointable <<<"$json")" true "inspect: checkpointable"
 out=$(t_ctl inspect ct)

@@ -50,7 +50,8 @@ t_assert_eq "$(stat -c %a "$Q")" 700 "mode of quarantine/"
 t_assert_eq "$(cd "$Q" && for f in 1 3 4; do sha256sum "$f"-*/pair.json; done | sed -E 's/ ([0-9])-[^/]*/ \1/')" \
 	"$sums_before" "quarantined pair.json files changed"
 [ -L "$(echo "$Q"/9-*)" ] || t_fail "the symlink was not moved as a symlink"
-[ -f "$VICTIM/keep.txt" ] && [ -f "$VICTIM/incomplete" ] || t_fail "the symlink's target was touched"
+victim_intact() { [ -f "$VICTIM/keep.txt" ] && [ -f "$VICTIM/incomplete" ]; }
+victim_intact || t_fail "the symlink's target was touched"
 [ -f "$S/other/pairs/1/pair.json" ] || t_fail "other/1 must stay in place when quarantine/ is a symlink"
 t_assert_eq "$(ls "$VICTIM2")" keep.txt "the quarantine symlink's target was touched"
 t_assert_eq "$(ls "$S/webcopy/pairs" | wc -l)" 0 "pairs left in the copied container directory"
@@ -98,7 +99,7 @@ compgen -G "$Q/3-*" >/dev/null && t_fail "delete --force left the record"
 [ -d "$MNT/.ckptd/$name/3/vol" ] || t_fail "delete --force removed a snapshot it cannot prove it made"
 t_ctl delete "$name" 9 --force >/dev/null
 compgen -G "$Q/9-*" >/dev/null && t_fail "delete --force left the symlink"
-[ -f "$VICTIM/keep.txt" ] && [ -f "$VICTIM/incomplete" ] || t_fail "delete --force went through the symlink"
+victim_intact || t_fail "delete --force went through the symlink"
 t_run t_ctl delete "$name" 2 --force # a complete pinned pair: an ordinary, explicit delete
 t_assert_eq "$T_RC" 0 "explicit delete of the pinned pair"
 

@@ -126,7 +126,7 @@ t_cgroup_kill "$cg"
 cp /bin/sleep "$T/criu"
 T_WORKLOAD_PIDNS=host t_start_in_cgroup "$cg" "$T/criu" 600 >/dev/null
 t_wait_until 10 test -n "$(t_cgroup_pids "$cg")" || t_fail "no task in the cgroup"
-kill -STOP $(t_cgroup_pids "$cg")
+for p in $(t_cgroup_pids "$cg"); do kill -STOP "$p"; done
 t_assert_eq "$(field state)" criu-left-over "state of a cgroup holding a stopped criu"
 t_cgroup_kill "$cg"
 t_assert_eq "$(field state)" empty "state of an empty cgroup"
