@@ -139,6 +139,12 @@ static int run(int argc, char *argv[]) {
 		log_info("Using %s (CRIU %d.%d.%d)", m->criu_path, m->criu_version / 10000, m->criu_version / 100 % 100,
 		         m->criu_version % 100);
 
+	/* What a predecessor left half rolled back is finished, when its pair is intact: a job,
+	 * queued before the socket answers, so that clients see it. */
+	r = manager_finish_interrupted(m);
+	if (r < 0)
+		log_error_errno(r, "Cannot finish interrupted rollbacks: %m");
+
 	r = manager_start_listening(m);
 	if (r < 0)
 		return r;

@@ -8,7 +8,9 @@
  * next ones rewrite that same file atomically; intent_clear() removes it when the job is over.
  * A daemon that finds one at start knows a predecessor died mid-job and repairs: it thaws the
  * cgroup and removes the half-made pair of a freeze-and-dump; an interrupted rollback is kept,
- * marked "attention", and reported until the user acts (see manager_recover()). */
+ * marked "attention" and "interrupted", finished once by a job when its pair is intact
+ * (manager_finish_interrupted()), and reported until a rollback or restore of the container
+ * succeeds or the user acknowledges it (see manager_recover()). */
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -224,6 +224,7 @@ static int recover_intent(struct manager *m, json_t *intent) {
 		if (!msg)
 			return log_error_errno(ENOMEM, "Out of memory");
 		json_object_set_new(intent, "attention", json_string(msg));
+		json_object_set_new(intent, "interrupted", json_true()); /* manager_finish_interrupted() */
 		int r = intent_record(m->state_dir, name, intent);
 		if (r < 0)
 			return log_error_errno(r, "%s: cannot mark the interrupted rollback in %s/journal: %m", name,
@@ -260,6 +261,57 @@ int manager_recover(struct manager *m) {
 	if (r < 0)
 		ret = r;
 	return ret;
+}
+
+/* Finishes the rollbacks a predecessor was interrupted in, once each: the job verifies the pair
+ * first (checksums, snapshots) and changes nothing when it is not intact; it takes no new safety
+ * pair (the interrupted rollback's one stays, and its undo command works). The record stays, and
+ * is reported, until a rollback or restore of the container succeeds. */
+int manager_finish_interrupted(struct manager *m) {
+	_cleanup_(json_decrefp) json_t *intents = NULL;
+	int r = intent_load_all(m->state_dir, &intents);
+	if (r < 0)
+		return r;
+	size_t i;
+	json_t *intent;
+	json_array_foreach(intents, i, intent) {
+		const char *name = json_string_value(json_object_get(intent, "container"));
+		uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
+		if (!json_is_true(json_object_get(intent, "interrupted")) ||
+		    json_is_true(json_object_get(intent, "finish_attempted")) ||
+		    !streq_ptr(json_string_value(json_object_get(intent, "kind")), "rollback") || id == 0)
+			continue;
+		struct container *ct = manager_find_container(m, name);
+		if (!ct || !ct->config || ct->job || m->n_jobs >= m->daemon.max_parallel_jobs) {
+			log_warning("%s: cannot finish the interrupted rollback to pair %" PRIu64 " now (%s)", name, id,
+			            !ct || !ct->config ? "the container's configuration is missing or invalid"
+			                               : "other jobs are running");
+			continue;
+		}
+		json_object_set_new(intent, "finish_attempted", json_true());
+		struct job **a = realloc(m->jobs, (m->n_jobs + 1) * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		m->jobs = a;
+		struct job *j;
+		if (intent_record(m->state_dir, name, intent) < 0 || job_new(m, ct, JOB_ROLLBACK, job_rollback, &j) < 0)
+			continue;
+		j->pair = id;
+		j->safety_pair = false;
+		m->jobs[m->n_jobs++] = j;
+		ct->job = j;
+		if (job_start(j) < 0) {
+			m->n_jobs--;
+			ct->job = NULL;
+			job_free(j);
+			continue;
+		}
+		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+		                    "%s: finishing the rollback to pair %" PRIu64 " interrupted at step '%s' (the pair is "
+		                    "verified first; no new safety pair)", name, id,
+		                    strna(json_string_value(json_object_get(intent, "step"))));
+	}
+	return 0;
 }
 
 static void send_job_updates(struct manager *m, struct job *j, json_t *progress) {

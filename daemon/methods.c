@@ -326,9 +326,12 @@ static int method_delete(struct connection *c, struct varlink_call *call) {
 	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
 	if (r < 0 && force && r != -EINPROGRESS)
 		return delete_damaged(c, ct, name, id);
-	if (r == -EBADMSG && asprintf(&why, "pair %s/%" PRIu64 " is damaged (%s); 'ckptctl delete %s %" PRIu64
-	                              " --force' removes it", name, id, strna(TAKE_PTR(why)), name, id) < 0)
-		why = NULL;
+	if (r == -EBADMSG) {
+		_cleanup_free_ char *reason = TAKE_PTR(why);
+		if (asprintf(&why, "pair %s/%" PRIu64 " is damaged (%s); 'ckptctl delete %s %" PRIu64 " --force' removes it",
+		             name, id, strna(reason), name, id) < 0)
+			why = NULL;
+	}
 	if (r < 0)
 		return reply_load_error(c, name, id, r, why);
 	r = pair_remove(c->manager->state_dir, name, id, json_object_get(pair, "volumes"), NULL, &why);
