@@ -23,6 +23,7 @@ enum {
 #define OPT_NO_SAFETY_PAIR (1U << 1)
 #define OPT_PROCESSES_ONLY (1U << 2)
 #define OPT_DRY_RUN (1U << 3)
+#define OPT_FORCE (1U << 4)
 
 static const char *arg_socket = NULL;
 static bool arg_json = false;
@@ -30,6 +31,7 @@ static const char *arg_tag = NULL;
 static bool arg_no_safety_pair = false;
 static bool arg_processes_only = false;
 static bool arg_dry_run = false;
+static bool arg_force = false;
 static unsigned arg_options_seen = 0; /* OPT_* given on the command line */
 
 static const char *socket_path(void) {
@@ -235,7 +237,10 @@ static int verb_show(char **args) {
 	pair = reply_get("show", reply, "pair", JSON_OBJECT);
 	if (!pair)
 		return EXIT_FAILURE;
-	return render(arg_json ? output_json(pair) : output_pair_details(pair));
+	r = render(arg_json ? output_json(pair) : output_pair_details(pair));
+	if (r == EXIT_SUCCESS && !arg_json && json_is_string(json_object_get(reply, "attention")))
+		output_attention(args[0], json_string_value(json_object_get(reply, "attention")));
+	return r;
 }
 
 /* delete, pin, unpin: no reply parameters; one line of confirmation without --json. */
@@ -256,7 +261,53 @@ static int simple_pair_call(char **args, const char *verb, const char *method, c
 }
 
 static int verb_delete(char **args) {
-	return simple_pair_call(args, "delete", VARLINK_INTERFACE ".Delete", "deleted");
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long id;
+	size_t i;
+	json_t *v;
+	int r;
+
+	if (!arg_force)
+		return simple_pair_call(args, "delete", VARLINK_INTERFACE ".Delete", "deleted");
+	/* --force: also a damaged pair (one whose pair.json does not load). */
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (json_object_set_new(params, "force", json_true()) < 0)
+		return log_oom();
+	r = call("delete", VARLINK_INTERFACE ".Delete", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_json)
+		return render(output_json(reply ? reply : json_object()));
+	printf("Pair %s/%lld deleted.\n", args[0], id);
+	json_array_foreach(json_object_get(reply, "removed"), i, v)
+		printf("  removed %s\n", json_string_value(v) ?: "?");
+	json_array_foreach(json_object_get(reply, "kept"), i, v)
+		printf("  left in place (ckptd cannot prove it made it for this pair; remove it by hand if so): %s\n",
+		       json_string_value(v) ?: "?");
+	return EXIT_SUCCESS;
+}
+
+static int verb_acknowledge(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long n = 0;
+	int r;
+
+	if (parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s}", "container", args[0]);
+	if (!params)
+		return log_oom();
+	r = call("acknowledge", VARLINK_INTERFACE ".Acknowledge", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_json)
+		return render(output_json(reply ? reply : json_object()));
+	if (json_is_integer(json_object_get(reply, "cleared")))
+		n = json_integer_value(json_object_get(reply, "cleared"));
+	printf("%s: %lld interrupted or failed rollback(s) acknowledged.\n", args[0], n);
+	return EXIT_SUCCESS;
 }
 
 static int verb_pin(char **args) {
@@ -431,7 +482,7 @@ static const struct verb verbs[] = {
 	{ "freeze-and-dump", "CONTAINER [--tag TEXT]", 1, 1, OPT_TAG, verb_freeze_and_dump },
 	{ "list", "[CONTAINER]", 0, 1, 0, verb_list },
 	{ "show", "CONTAINER ID", 2, 2, 0, verb_show },
-	{ "delete", "CONTAINER ID", 2, 2, 0, verb_delete },
+	{ "delete", "CONTAINER ID [--force]", 2, 2, OPT_FORCE, verb_delete },
 	{ "verify", "CONTAINER ID", 2, 2, 0, verb_verify },
 	{ "pin", "CONTAINER ID", 2, 2, 0, verb_pin },
 	{ "unpin", "CONTAINER ID", 2, 2, 0, verb_unpin },
@@ -440,6 +491,7 @@ static const struct verb verbs[] = {
 	{ "containers", "", 0, 0, 0, verb_containers },
 	{ "inspect", "CONTAINER", 1, 1, 0, verb_inspect },
 	{ "status", "", 0, 0, 0, verb_status },
+	{ "acknowledge", "CONTAINER", 1, 1, 0, verb_acknowledge },
 	{ "prune", "[CONTAINER] [--dry-run]", 0, 1, OPT_DRY_RUN, verb_prune },
 };
 
@@ -451,6 +503,7 @@ static const struct {
 	{ OPT_NO_SAFETY_PAIR, "--no-safety-pair" },
 	{ OPT_PROCESSES_ONLY, "--processes-only" },
 	{ OPT_DRY_RUN, "--dry-run" },
+	{ OPT_FORCE, "--force" },
 };
 
 static void help(void) {
@@ -465,6 +518,7 @@ static void help(void) {
 	       "  show CONTAINER ID           Show every field of a pair\n"
 	       "  verify CONTAINER ID         Check a pair's image checksums and snapshots\n"
 	       "  delete CONTAINER ID         Remove a pair: its snapshots, images and catalog entry\n"
+	       "                              (--force: also a damaged pair's record)\n"
 	       "  pin CONTAINER ID            Keep a pair whatever the retention policy says\n"
 	       "  unpin CONTAINER ID          Let the retention policy decide about a pair again\n"
 	       "  prune [CONTAINER]           Apply the retention policy now\n"
@@ -482,8 +536,11 @@ static void help(void) {
 	       "                              file system, mounts, network, sockets, devices), the\n"
 	       "                              CRIU options that follow and why a checkpoint would\n"
 	       "                              be refused (exit status 1 then)\n"
-	       "  status                      Show the daemon, its CRIU, running jobs and\n"
+	       "  status                      Show the daemon, its CRIU, running jobs, damaged\n"
+	       "                              pairs, containers needing attention and\n"
 	       "                              configuration errors\n"
+	       "  acknowledge CONTAINER       Stop reporting an interrupted or failed rollback\n"
+	       "                              once you have dealt with it\n"
 	       "\n"
 	       "Options:\n"
 	       "  -h --help                   Show this help\n"
@@ -498,6 +555,8 @@ static void help(void) {
 	       "     --no-safety-pair         rollback: do not checkpoint the current state first\n"
 	       "     --processes-only         restore: required; leave the volumes as they are\n"
 	       "     --dry-run                prune: only show what would be removed and why\n"
+	       "     --force                  delete: remove a damaged pair's record too (its\n"
+	       "                              snapshots are left and named)\n"
 	       "\n"
 	       "Options may come before or after COMMAND; \"--\" ends them.\n"
 	       "Exit status: 0 success, 1 the operation failed, 2 usage error, 3 ckptd not reachable.\n",
@@ -520,6 +579,7 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		ARG_NO_SAFETY_PAIR,
 		ARG_PROCESSES_ONLY,
 		ARG_DRY_RUN,
+		ARG_FORCE,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -531,6 +591,7 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		{ "no-safety-pair", no_argument, NULL, ARG_NO_SAFETY_PAIR },
 		{ "processes-only", no_argument, NULL, ARG_PROCESSES_ONLY },
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
+		{ "force", no_argument, NULL, ARG_FORCE },
 		{}
 	};
 	_cleanup_free_ char **args = calloc((size_t) argc + 1, sizeof(char *));
@@ -582,6 +643,10 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		case ARG_DRY_RUN:
 			arg_dry_run = true;
 			arg_options_seen |= OPT_DRY_RUN;
+			break;
+		case ARG_FORCE:
+			arg_force = true;
+			arg_options_seen |= OPT_FORCE;
 			break;
 		case '?': /* getopt said what */
 			return -EINVAL;

@@ -703,6 +703,14 @@ int output_pair_details(json_t *pair) {
 	return 0;
 }
 
+void output_attention(const char *container, const char *message) {
+	print_clean(stdout, "\n%s needs attention: %s\n", container ?: "?", message ?: "-");
+}
+
+static bool is_damaged(json_t *p) {
+	return streq_ptr(jstr(p, "state"), "damaged");
+}
+
 int output_pairs_table(json_t *pairs) {
 	static const char *const head[] = { "CONTAINER", "ID", "CREATED", "FROZEN", "IMAGES" };
 	_cleanup_table_ struct table *t = NULL;
@@ -712,9 +720,15 @@ int output_pairs_table(json_t *pairs) {
 	json_t *p;
 	int r;
 
+	size_t n_damaged = 0;
+
 	json_array_foreach(pairs, i, p) {
 		const char *state = jstr(p, "state");
 
+		if (is_damaged(p)) {
+			n_damaged++;
+			continue;
+		}
 		show_state = show_state || (state && !streq(state, "complete"));
 		show_pinned = show_pinned || jtrue(p, "pinned");
 	}
@@ -733,6 +747,8 @@ int output_pairs_table(json_t *pairs) {
 		char created[FORMAT_MAX], frozen[FORMAT_MAX] = "-", bytes[FORMAT_MAX] = "-";
 		long long id, v;
 
+		if (is_damaged(p))
+			continue;
 		if (jint(p, "frozen_usec", &v))
 			format_msec(frozen, v);
 		if (jint(json_object_get(p, "images"), "bytes", &v))
@@ -753,6 +769,19 @@ int output_pairs_table(json_t *pairs) {
 		fputc('\n', stdout);
 	}
 	printf("%zu %s listed.\n", table_rows(t), plural((long long) table_rows(t), "pair", "pairs"));
+	if (n_damaged > 0) {
+		printf("\n%zu damaged %s, kept, not usable ('ckptctl delete CONTAINER ID --force' removes one):\n",
+		       n_damaged, plural((long long) n_damaged, "pair", "pairs"));
+		json_array_foreach(pairs, i, p) {
+			long long id = 0;
+
+			if (!is_damaged(p))
+				continue;
+			(void) jint(p, "id", &id);
+			print_clean(stdout, "  %s/%lld damaged: %s\n    at %s\n", jstr(p, "container") ?: "?", id,
+			            jstr(p, "reason") ?: "-", jstr(p, "path") ?: "-");
+		}
+	}
 	return 0;
 }
 
@@ -798,6 +827,9 @@ int output_containers_table(json_t *containers) {
 			if (jstr(c, "error") || streq_ptr(jstr(c, "config"), "config-error"))
 				print_clean(stdout, "  %s: %s\n", jstr(c, "name") ?: "?", jstr(c, "error") ?: "invalid configuration");
 	}
+	json_array_foreach(containers, i, c)
+		if (jstr(c, "attention"))
+			output_attention(jstr(c, "name"), jstr(c, "attention"));
 	printf("%s%zu %s listed.\n", table_rows(t) > 0 ? "\n" : "", table_rows(t),
 	       plural((long long) table_rows(t), "container", "containers"));
 	return 0;
@@ -830,6 +862,8 @@ int output_status(json_t *status) {
 		snprintf(version, sizeof(version), "%s", json_string_value(criu_version));
 	print_clean(stdout, "%*s: %s (%s)\n", FIELD_WIDTH, "CRIU", jstr(status, "criu") ?: "-", version);
 	print_clean(stdout, "%*s: %zu running\n", FIELD_WIDTH, "Jobs", json_array_size(jobs));
+	if (jint(status, "damaged_pairs", &v) && v > 0)
+		print_clean(stdout, "%*s: %lld (kept; 'ckptctl list' names them)\n", FIELD_WIDTH, "Damaged pairs", v);
 
 	if (json_array_size(jobs) > 0) {
 		r = table_new(headers, 1U << 3, &t);
@@ -859,6 +893,8 @@ int output_status(json_t *status) {
 		if (r < 0)
 			return r;
 	}
+	json_array_foreach(json_object_get(status, "attention"), i, j)
+		output_attention(jstr(j, "container"), jstr(j, "message"));
 	if (json_array_size(errors) > 0) {
 		fputs("\nConfiguration errors:\n", stdout);
 		json_array_foreach(errors, i, j)

@@ -33,7 +33,9 @@ void output_varlink_error(const char *verb, const char *error, json_t *parameter
 int output_pair_summary(json_t *pair);
 /* show: every field of the pair, one per line. */
 int output_pair_details(json_t *pair);
-/* list: one row per pair. */
+/* "NAME needs attention: MESSAGE" (an interrupted or failed rollback). */
+void output_attention(const char *container, const char *message);
+/* list: one row per pair; damaged pairs (state "damaged") below, with their reason and path. */
 int output_pairs_table(json_t *pairs);
 /* containers: one row per configured container, configuration errors below. */
 int output_containers_table(json_t *containers);

@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "pair.h"
+#include "quarantine.h"
 
 char *catalog_container_dir(const char *state_dir, const char *name) {
 	return path_join(state_dir, "containers", name);
@@ -29,6 +30,8 @@ static int parse_id(const char *s, uint64_t *ret) {
 			return -EINVAL;
 		v = v * 10 + (uint64_t) (*p - '0');
 	}
+	if (v > INT64_MAX) /* not an id ckptd can give (JSON integers are signed) */
+		return -EINVAL;
 	*ret = v;
 	return 0;
 }
@@ -92,6 +95,11 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 		return r;
 	if (n > 0 && ids[n - 1] > max)
 		max = ids[n - 1];
+	uint64_t q = quarantine_max_id(state_dir, name); /* damaged pairs keep their ids too */
+	if (q > max)
+		max = q;
+	if (max >= INT64_MAX)
+		return -EOVERFLOW;
 
 	uint64_t id = max + 1;
 	char buf[32];
@@ -104,6 +112,13 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	if (!pdir)
 		return -ENOMEM;
 	r = mkdir_p(pdir, 0700);
+	if (r < 0)
+		return r;
+	/* "Made by ckptd, not complete yet": what lets the next start sweep it after a crash. */
+	_cleanup_free_ char *marker = path_join(pdir, PAIR_INCOMPLETE_MARKER);
+	if (!marker)
+		return -ENOMEM;
+	r = write_file_atomic(marker, "", 0, 0600);
 	if (r < 0)
 		return r;
 	*ret_id = id;
@@ -280,5 +295,11 @@ int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, jso
 	_cleanup_free_ char *withnl = NULL;
 	if (asprintf(&withnl, "%s\n", text) < 0)
 		return -ENOMEM;
-	return write_file_atomic(file, withnl, len + 1, 0600);
+	int r = write_file_atomic(file, withnl, len + 1, 0600);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *marker = path_join(dir, PAIR_INCOMPLETE_MARKER);
+	if (marker)
+		(void) unlink(marker);
+	return 0;
 }

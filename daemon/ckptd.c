@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "state-lock.h"
 
 static void help(void) {
 	printf("ckptd [OPTIONS...]\n\n"
@@ -98,6 +99,8 @@ static int run(int argc, char *argv[]) {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		return log_error_errno(errno, "Cannot become a child subreaper: %m");
 
+	/* Declared first, so released last: held until every job is over. */
+	_cleanup_close_ int lock_fd = -EBADF;
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	r = manager_new(&m);
 	if (r < 0)
@@ -108,6 +111,11 @@ static int run(int argc, char *argv[]) {
 	m->socket_path = strdup(socket ? socket : CKPTD_SOCKET_PATH);
 	if (!m->config_dir || !m->state_dir || !m->socket_path)
 		return log_error_errno(ENOMEM, "Out of memory");
+
+	/* One daemon per state directory, before anything in it is read or repaired. */
+	r = state_dir_lock(m->state_dir, &lock_fd);
+	if (r < 0)
+		return r;
 
 	r = manager_load_config(m);
 	if (r < 0)
@@ -130,6 +138,12 @@ static int run(int argc, char *argv[]) {
 	else
 		log_info("Using %s (CRIU %d.%d.%d)", m->criu_path, m->criu_version / 10000, m->criu_version / 100 % 100,
 		         m->criu_version % 100);
+
+	/* What a predecessor left half rolled back is finished, when its pair is intact: a job,
+	 * queued before the socket answers, so that clients see it. */
+	r = manager_finish_interrupted(m);
+	if (r < 0)
+		log_error_errno(r, "Cannot finish interrupted rollbacks: %m");
 
 	r = manager_start_listening(m);
 	if (r < 0)

@@ -447,7 +447,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 			explain_dump_failure(j, pair_dir, criu_images, &error);
 		int k = thaw_r < 0 ? 0 : pair_remove(j->state_dir, j->container, d.id, volumes, staged, &cleanup_error);
 		if (k >= 0 && thaw_r >= 0)
-			(void) intent_clear(j->state_dir, j->container);
+			(void) intent_clear(j->state_dir, intent);
 		_cleanup_free_ char *state = NULL;
 		(void) asprintf(&state, "%s; %s", thaw_r < 0 ? "THAW FAILED, the container is still frozen (thaw it with "
 		                "'echo 0 >cgroup.freeze' or 'echo THAWED >freezer.state', or restart ckptd, which thaws it)" :
@@ -471,7 +471,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		_cleanup_free_ char *cleanup_error = NULL;
 		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
 		if (k >= 0)
-			(void) intent_clear(j->state_dir, j->container);
+			(void) intent_clear(j->state_dir, intent);
 		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",
 		                r, "%s", strna(error));
 	}
@@ -506,11 +506,11 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		_cleanup_free_ char *cleanup_error = NULL;
 		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
 		if (k >= 0)
-			(void) intent_clear(j->state_dir, j->container);
+			(void) intent_clear(j->state_dir, intent);
 		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",
 		                r, "cannot write %s/pair.json: %m", pair_dir);
 	}
-	(void) intent_clear(j->state_dir, j->container);
+	(void) intent_clear(j->state_dir, intent);
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_COMPLETE, j->container, d.id, frozen_usec,
 	                    "%s: pair %" PRIu64 " complete, frozen %.1f ms (freeze %.2f, snapshot %.2f, dump %.1f ms), "
 	                    "%" PRIu64 " bytes of images",

@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "pair.h"
 #include "prune.h"
+#include "quarantine.h"
 #include "server.h"
 #include "time-util.h"
 
@@ -219,17 +220,22 @@ int manager_load_config(struct manager *m) {
 	return 0;
 }
 
-/* Thaws a cgroup a dead predecessor left frozen and removes its half-made pair. */
+/* Thaws a cgroup a dead predecessor left frozen, removes the half-made pair of a freeze-and-dump
+ * (only when it has no pair.json: a pair.json that is there but does not load is quarantined
+ * later, never removed), and keeps an interrupted rollback in the journal, marked for the user.
+ * Returns 1 when the record stays in the journal. */
 static int recover_intent(struct manager *m, json_t *intent) {
 	const char *name = json_string_value(json_object_get(intent, "container"));
 	const char *kind_str = json_string_value(json_object_get(intent, "kind"));
 	const char *cgroup = json_string_value(json_object_get(intent, "cgroup"));
 	const char *staging = json_string_value(json_object_get(intent, "staging"));
+	const char *step = json_string_value(json_object_get(intent, "step"));
 	uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
 	enum cgroup_kind kind;
 
 	if (!container_name_is_valid(name))
-		return log_error_errno(EINVAL, "Intent record with an invalid container name: skipped");
+		return log_error_errno(EINVAL, "Intent record %s with an invalid container name: kept, skipped",
+		                       strna(json_string_value(json_object_get(intent, "journal_file"))));
 	if (cgroup && cgroup_kind_from_string(json_string_value(json_object_get(intent, "cgroup_kind")), &kind) >= 0 &&
 	    cgroup_is_frozen(cgroup, kind) > 0) {
 		int r = cgroup_thaw(cgroup, kind);
@@ -241,30 +247,52 @@ static int recover_intent(struct manager *m, json_t *intent) {
 	}
 
 	if (streq_ptr(kind_str, "freeze-and-dump") && id > 0) {
-		json_t *pair = NULL;
-		if (catalog_load_pair(m->state_dir, name, id, true, &pair, NULL) >= 0) {
-			json_decref(pair); /* it completed just before the crash: keep it */
-		} else {
+		_cleanup_close_ int pfd = -EBADF;
+		_cleanup_free_ char *damage = NULL;
+		char idstr[32];
+		snprintf(idstr, sizeof(idstr), "%" PRIu64, id);
+		int r = catalog_open_subdir(m->state_dir, name, "pairs", false, &pfd);
+		if (r >= 0) {
+			struct stat st;
+			r = fstatat(pfd, idstr, &st, AT_SYMLINK_NOFOLLOW) < 0 ? negative_errno()
+			                                                   : pair_entry_damage(pfd, idstr, name, id, &damage);
+		}
+		if (r == 0)
+			; /* it completed just before the crash: keep it */
+		else if (r == -EBADMSG)
+			log_warning("%s: pair %" PRIu64 " of an interrupted freeze-and-dump has a pair.json that does not "
+			            "load (%s): kept for quarantine", name, id, strna(damage));
+		else {
 			_cleanup_free_ char *why = NULL;
-			int r = pair_remove(m->state_dir, name, id, json_object_get(intent, "snapshots"), staging, &why);
+			r = pair_remove(m->state_dir, name, id, json_object_get(intent, "snapshots"), staging, &why);
 			if (r < 0)
 				return log_error_errno(r, "%s: cannot remove half-made pair %" PRIu64 ": %s", name, id,
 				                       strna(why));
 			log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
 			                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
 		}
-	} else if (kind_str && !streq(kind_str, "freeze-and-dump")) {
-		json_t *safety = json_object_get(intent, "safety_pair");
-		char undo[128] = "no safety pair was taken";
-		if (json_is_integer(safety))
-			snprintf(undo, sizeof(undo), "safety pair %lld holds the state before it ('ckptctl rollback %s %lld')",
-			         (long long) json_integer_value(safety), name, (long long) json_integer_value(safety));
+	} else if (json_is_string(json_object_get(intent, "attention"))) {
+		log_warning("%s: needs attention: %s", name, json_string_value(json_object_get(intent, "attention")));
+		return 1; /* reported until the user acts */
+	} else if (kind_str && (streq_ptr(step, "verify") || streq_ptr(step, "safety-pair"))) {
 		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
-		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s' by the end of the previous "
-		                    "ckptd; its volumes may be partly rolled back and its tasks stopped; %s",
-		                    name, kind_str, id, strna(json_string_value(json_object_get(intent, "step"))), undo);
+		                    "%s: a %s to pair %" PRIu64 " was interrupted at step '%s', before it stopped a task or "
+		                    "touched a volume: nothing to repair", name, kind_str, id, step);
+	} else if (kind_str) {
+		_cleanup_free_ char *msg = intent_rollback_attention(name, intent, "interrupted");
+		if (!msg)
+			return log_error_errno(ENOMEM, "Out of memory");
+		json_object_set_new(intent, "attention", json_string(msg));
+		json_object_set_new(intent, "interrupted", json_true()); /* manager_finish_interrupted() */
+		int r = intent_record(m->state_dir, name, intent);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot mark the interrupted rollback in %s/journal: %m", name,
+			                       m->state_dir);
+		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+		                    "%s: needs attention: %s", name, msg);
+		return 1;
 	}
-	return intent_clear(m->state_dir, name);
+	return intent_clear(m->state_dir, intent);
 }
 
 int manager_recover(struct manager *m) {
@@ -272,6 +300,9 @@ int manager_recover(struct manager *m) {
 	int r = intent_load_all(m->state_dir, &intents);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the intent journal in %s: %m", m->state_dir);
+	_cleanup_(json_decrefp) json_t *kept = json_array(); /* still in the journal */
+	if (!kept)
+		return -ENOMEM;
 	size_t i;
 	json_t *intent;
 	int ret = 0;
@@ -279,25 +310,67 @@ int manager_recover(struct manager *m) {
 		r = recover_intent(m, intent);
 		if (r < 0)
 			ret = r;
+		if (r != 0)
+			json_array_append(kept, intent);
 	}
 
-	/* Pair directories without a complete pair.json and without an intent: interrupted before
-	 * anything was snapshotted (the intent precedes every snapshot). */
-	_cleanup_strv_free_ char **names = NULL;
-	r = catalog_list_containers(m->state_dir, &names);
-	for (char **n = names; r >= 0 && n && *n; n++) {
-		_cleanup_free_ uint64_t *ids = NULL;
-		size_t k;
-		if (catalog_list_incomplete(m->state_dir, *n, &ids, &k) < 0)
-			continue;
-		for (size_t x = 0; x < k; x++) {
-			_cleanup_free_ char *dir = catalog_pair_dir(m->state_dir, *n, ids[x]);
-			log_warning("%s: removing incomplete pair directory %s", *n, strna(dir));
-			if (dir)
-				(void) rm_rf(dir);
-		}
-	}
+	/* Pair directories that are not complete pairs: removed only when ckptd marked them as its
+	 * own unfinished work; every other one is moved to quarantine/, never deleted. */
+	r = catalog_recover_pairs(m->state_dir, kept);
+	if (r < 0)
+		ret = r;
 	return ret;
+}
+
+/* Finishes the rollbacks a predecessor was interrupted in, once each: the job verifies the pair
+ * first (checksums, snapshots) and changes nothing when it is not intact; it takes no new safety
+ * pair (the interrupted rollback's one stays, and its undo command works). The record stays, and
+ * is reported, until a rollback or restore of the container succeeds. */
+int manager_finish_interrupted(struct manager *m) {
+	_cleanup_(json_decrefp) json_t *intents = NULL;
+	int r = intent_load_all(m->state_dir, &intents);
+	if (r < 0)
+		return r;
+	size_t i;
+	json_t *intent;
+	json_array_foreach(intents, i, intent) {
+		const char *name = json_string_value(json_object_get(intent, "container"));
+		uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
+		if (!json_is_true(json_object_get(intent, "interrupted")) ||
+		    json_is_true(json_object_get(intent, "finish_attempted")) ||
+		    !streq_ptr(json_string_value(json_object_get(intent, "kind")), "rollback") || id == 0)
+			continue;
+		struct container *ct = manager_find_container(m, name);
+		if (!ct || !ct->config || ct->job || m->n_jobs >= m->daemon.max_parallel_jobs) {
+			log_warning("%s: cannot finish the interrupted rollback to pair %" PRIu64 " now (%s)", name, id,
+			            !ct || !ct->config ? "the container's configuration is missing or invalid"
+			                               : "other jobs are running");
+			continue;
+		}
+		json_object_set_new(intent, "finish_attempted", json_true());
+		struct job **a = realloc(m->jobs, (m->n_jobs + 1) * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		m->jobs = a;
+		struct job *j;
+		if (intent_record(m->state_dir, name, intent) < 0 || job_new(m, ct, JOB_ROLLBACK, job_rollback, &j) < 0)
+			continue;
+		j->pair = id;
+		j->safety_pair = false;
+		m->jobs[m->n_jobs++] = j;
+		ct->job = j;
+		if (job_start(j) < 0) {
+			m->n_jobs--;
+			ct->job = NULL;
+			job_free(j);
+			continue;
+		}
+		log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+		                    "%s: finishing the rollback to pair %" PRIu64 " interrupted at step '%s' (the pair is "
+		                    "verified first; no new safety pair)", name, id,
+		                    strna(json_string_value(json_object_get(intent, "step"))));
+	}
+	return 0;
 }
 
 static void send_job_updates(struct manager *m, struct job *j, json_t *progress) {

@@ -78,6 +78,8 @@ struct container *manager_find_sharing_job(struct manager *m, struct container *
                                            const char **ret_what);
 /* Thaws what a killed predecessor left frozen and removes half-made pairs. Before serving. */
 int manager_recover(struct manager *m);
+/* Starts a job that finishes each rollback a predecessor was interrupted in (see manager.c). */
+int manager_finish_interrupted(struct manager *m);
 int manager_start_listening(struct manager *m);
 /* Called when SIGTERM arrives: stop accepting work, exit once the jobs are done. */
 void manager_begin_shutdown(struct manager *m);

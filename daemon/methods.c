@@ -6,14 +6,18 @@
 #include "build-config.h"
 #include "config.h"
 
+#include "backend.h"
 #include "cgroup.h"
+#include "fileio.h"
 #include "discover.h"
+#include "intent.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "pair.h"
 #include "prune.h"
+#include "quarantine.h"
 #include "server.h"
 #include "time-util.h"
 
@@ -67,6 +71,12 @@ static int get_container_and_id(struct connection *c, json_t *params, const char
 }
 
 static int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why) {
+	_cleanup_free_ char *path = NULL, *reason = NULL, *msg = NULL;
+	if (r == -ENOENT && catalog_find_damaged(c->manager->state_dir, name, id, &path, &reason) >= 0 &&
+	    asprintf(&msg, "pair %s/%" PRIu64 " is damaged (%s); it is kept at %s; 'ckptctl delete %s %" PRIu64
+	             " --force' removes it", name, id, reason, path, name, id) >= 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "load", "message", msg));
 	if (r == -ENOENT || r == -EINPROGRESS)
 		return connection_error(c, ERR("NoSuchPair"), json_pack("{s:s,s:I}", "container", name, "id", (json_int_t) id));
 	return connection_error(c, ERR("OperationFailed"),
@@ -255,6 +265,8 @@ static int method_list(struct connection *c, struct varlink_call *call) {
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	json_t *pairs;
 	int r = catalog_list_pairs(c->manager->state_dir, name, &pairs);
+	if (r >= 0)
+		r = catalog_list_damaged(c->manager->state_dir, name, pairs);
 	if (r < 0)
 		return connection_error(c, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s}", "container", strna(name), "step", "list", "message", strerror(-r)));
@@ -281,18 +293,49 @@ static int method_show(struct connection *c, struct varlink_call *call) {
 	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
 	if (r < 0)
 		return reply_load_error(c, name, id, r, why);
-	json_t *reply = json_pack("{s:o}", "pair", pair);
+	_cleanup_(json_decrefp) json_t *attention = NULL;
+	(void) intent_attention(c->manager->state_dir, name, &attention);
+	json_t *reply = json_pack("{s:o,s:s?}", "pair", pair, "attention",
+	                          json_string_value(json_object_get(json_array_get(attention, 0), "message")));
 	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }
 
+/* delete --force of a pair whose pair.json does not load: removes what ckptd keeps for it in its
+ * own state directory (pairs/ID, quarantine/ID-*), never a path read from the damaged record.
+ * Snapshots at the places the configuration gives for this id are left, and named. */
+static int delete_damaged(struct connection *c, struct container *ct, const char *name, uint64_t id) {
+	_cleanup_(json_decrefp) json_t *removed = json_array(), *kept = json_array();
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_remove_damaged(c->manager->state_dir, name, id, removed, &why);
+	if (r == -ENOENT)
+		return connection_error(c, ERR("NoSuchPair"), json_pack("{s:s,s:I}", "container", name, "id", (json_int_t) id));
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "delete", "message", strna(why)));
+	for (size_t i = 0; ct && ct->config && i < ct->config->n_volumes; i++) {
+		const struct snapshot_backend *b = snapshot_backend_for(ct->config->volumes[i]);
+		_cleanup_free_ char *where = NULL;
+		if (b && b->snapshot_location(ct->config->volumes[i], name, id, &where) >= 0 && b->exists(where) > 0)
+			json_array_append_new(kept, json_string(where));
+	}
+	log_container_event(LOG_WARNING, CKPTD_MESSAGE_PAIR_DELETED, name, id, UINT64_MAX,
+	                    "%s: damaged pair %" PRIu64 " deleted by request (%zu record(s)); %zu snapshot(s) left in place",
+	                    name, id, json_array_size(removed), json_array_size(kept));
+	_cleanup_(json_decrefp) json_t *reply = json_pack("{s:O,s:O}", "removed", removed, "kept", kept);
+	return connection_reply(c, reply, false);
+}
+
 static int method_delete(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", NULL };
-	const char *name;
+	static const char *const known[] = { "container", "id", "force", NULL };
+	const char *name, *bad = NULL;
 	uint64_t id;
+	bool force = false;
 	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
 		return 0;
+	if (varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
+		return invalid_parameter(c, bad);
 	if (!container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	struct container *ct = manager_find_container(c->manager, name);
@@ -302,6 +345,14 @@ static int method_delete(struct connection *c, struct varlink_call *call) {
 	_cleanup_(json_decrefp) json_t *pair = NULL;
 	_cleanup_free_ char *why = NULL;
 	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
+	if (r < 0 && force && r != -EINPROGRESS)
+		return delete_damaged(c, ct, name, id);
+	if (r == -EBADMSG) {
+		_cleanup_free_ char *reason = TAKE_PTR(why);
+		if (asprintf(&why, "pair %s/%" PRIu64 " is damaged (%s); 'ckptctl delete %s %" PRIu64 " --force' removes it",
+		             name, id, strna(reason), name, id) < 0)
+			why = NULL;
+	}
 	if (r < 0)
 		return reply_load_error(c, name, id, r, why);
 	r = pair_remove(c->manager->state_dir, name, id, json_object_get(pair, "volumes"), NULL, &why);
@@ -346,6 +397,14 @@ static const char *container_state(struct container *ct) {
 	size_t n = 0;
 	if (cgroup_list_pids(ct->config->cgroup, &pids, &n) < 0 || n == 0)
 		return "empty";
+	/* A CRIU left in the cgroup by an interrupted restore is not the container running. */
+	for (size_t i = 0; !ct->job && i < n; i++) {
+		char path[64];
+		_cleanup_free_ char *comm = NULL;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int) pids[i]);
+		if (read_one_line_file(path, &comm) >= 0 && streq(comm, "criu"))
+			return "criu-left-over";
+	}
 	return "running";
 }
 
@@ -360,15 +419,18 @@ static int method_containers(struct connection *c, struct varlink_call *call) {
 		json_t *pairs = NULL;
 		(void) catalog_list_pairs(m->state_dir, ct->name, &pairs);
 		size_t n = pairs ? json_array_size(pairs) : 0;
+		_cleanup_(json_decrefp) json_t *attention = NULL;
+		(void) intent_attention(m->state_dir, ct->name, &attention);
 		json_t *volumes = json_array();
 		for (size_t v = 0; ct->config && v < ct->config->n_volumes; v++)
 			json_array_append_new(volumes, json_string(ct->config->volumes[v]));
-		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s,s:i,s:o?,s:s?}",
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s,s:i,s:o?,s:s?,s:s?}",
 		        "name", ct->name, "config", ct->config ? "ok" : "config-error", "error", ct->config_error,
 		        "cgroup", ct->config ? ct->config->cgroup : NULL, "volumes", volumes,
 		        "state", container_state(ct), "pairs", (int) n,
 		        "last_pair", n > 0 ? json_integer((json_int_t) pair_id(json_array_get(pairs, n - 1))) : NULL,
-		        "job", ct->job ? job_kind_to_string(ct->job->kind) : NULL));
+		        "job", ct->job ? job_kind_to_string(ct->job->kind) : NULL,
+		        "attention", json_string_value(json_object_get(json_array_get(attention, 0), "message"))));
 		if (pairs)
 			json_decref(pairs);
 	}
@@ -398,13 +460,47 @@ static int method_status(struct connection *c, struct varlink_call *call) {
 	for (size_t i = 0; i < m->n_containers; i++)
 		if (m->containers[i]->config_error)
 			json_array_append_new(errors, json_string(m->containers[i]->config_error));
-	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o}", "version", CKPTD_VERSION, "pid", (int) getpid(),
+	json_t *damaged = json_array(), *attention = NULL;
+	(void) catalog_list_damaged(m->state_dir, NULL, damaged);
+	if (intent_attention(m->state_dir, NULL, &attention) >= 0) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(attention, i, a)
+			json_object_del(a, "journal_file");
+	}
+	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*}", "version", CKPTD_VERSION, "pid", (int) getpid(),
 	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",
 	        m->criu_path ? m->criu_path : "(not found)", "criu_version",
-	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors);
+	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
+	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array());
+	json_decref(damaged);
 	int r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
+}
+
+/* The user has seen what an interrupted rollback left and dealt with it: stop reporting it. */
+static int method_acknowledge(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", NULL };
+	const char *name, *bad = NULL;
+	int r;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0)
+		return invalid_parameter(c, bad ? bad : "container");
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	struct container *ct = manager_find_container(c->manager, name);
+	if (ct && ct->job)
+		return connection_error(c, ERR("JobInProgress"),
+		                        json_pack("{s:s,s:s}", "container", name, "kind", job_kind_to_string(ct->job->kind)));
+	r = intent_clear_attention(c->manager->state_dir, name);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "acknowledge", "message",
+		                                  strerror(-r)));
+	_cleanup_(json_decrefp) json_t *reply = json_pack("{s:i}", "cleared", r);
+	return connection_reply(c, reply, false);
 }
 
 static int method_get_info(struct connection *c, struct varlink_call *call) {
@@ -451,6 +547,7 @@ static const struct method {
 	{ VARLINK_INTERFACE ".Containers", false, method_containers },
 	{ VARLINK_INTERFACE ".Inspect", false, method_inspect },
 	{ VARLINK_INTERFACE ".Status", false, method_status },
+	{ VARLINK_INTERFACE ".Acknowledge", true, method_acknowledge },
 };
 
 int methods_dispatch(struct connection *c, struct varlink_call *call) {

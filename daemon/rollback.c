@@ -18,12 +18,18 @@
 #include "log.h"
 #include "macro.h"
 #include "pair.h"
+#include "quarantine.h"
 #include "time-util.h"
 #include "veth.h"
 
 static int load_pair(struct job *j, json_t **ret, struct failure *f) {
 	_cleanup_free_ char *why = NULL;
 	int r = catalog_load_pair(j->state_dir, j->container, j->pair, true, ret, &why);
+	_cleanup_free_ char *kept_at = NULL, *damage = NULL;
+	if (r == -ENOENT && catalog_find_damaged(j->state_dir, j->container, j->pair, &kept_at, &damage) >= 0)
+		return failure_set(f, "verify", "nothing changed", -EBADMSG,
+		                   "pair %s/%" PRIu64 " is damaged (%s); it is kept at %s; 'ckptctl delete %s %" PRIu64
+		                   " --force' removes it", j->container, j->pair, damage, kept_at, j->container, j->pair);
 	if (r == -ENOENT || r == -EINPROGRESS)
 		return failure_set(f, "verify", "nothing changed", -ENOENT, "pair %s/%" PRIu64 " does not exist",
 		                   j->container, j->pair);
@@ -117,9 +123,10 @@ static int check_network(json_t *pair, struct failure *f) {
 		return failure_set(f, "verify", "nothing changed", r, "%s", error ? error : strerror(-r));
 	return 0;
 }
+static int record_step(struct job *j, json_t *intent, const char *step);
 
 static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, json_t *warnings,
-                             pid_t *ret_pid, const char *state_on_failure, struct failure *f) {
+                             pid_t *ret_pid, const char *state_on_failure, json_t *intent, struct failure *f) {
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
 	_cleanup_free_ char *error = NULL;
@@ -178,6 +185,8 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		log_warning("%s: %s", j->container, strna(error));
 		json_array_append_new(warnings, json_string(strna(error)));
 	}
+	if (intent)
+		(void) record_step(j, intent, "check");
 	r = check_running(cgroup, kind, pid, &error);
 	if (r < 0)
 		return failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s/restore.log)", strna(error), dir);
@@ -185,9 +194,44 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 	return 0;
 }
 
+/* Fault injection, for the crash tests only (documented in ckptd(8)):
+ * CKPTD_TEST_HOLD_ROLLBACK_STEP=STEP[:MSEC] pauses a rollback right after it recorded STEP in
+ * the journal (default 60 s), so that a test can kill ckptd there. */
+static void hold_step_for_testing(struct job *j, const char *step) {
+	const char *e = getenv("CKPTD_TEST_HOLD_ROLLBACK_STEP");
+	size_t len = strlen(step);
+	if (!e || strncmp(e, step, len) != 0 || (e[len] != '\0' && e[len] != ':'))
+		return;
+	uint64_t msec = e[len] == ':' ? strtoull(e + len + 1, NULL, 10) : 60000;
+	log_warning("%s: CKPTD_TEST_HOLD_ROLLBACK_STEP=%s: holding the rollback at step '%s'", j->container, e, step);
+	uint64_t until = now_usec(CLOCK_MONOTONIC) + msec * USEC_PER_MSEC;
+	while (now_usec(CLOCK_MONOTONIC) < until)
+		usleep(10000);
+}
+
+/* Every step of a rollback is in the journal before it starts: a ckptd killed in the middle
+ * knows at its next start what state the container may be in (see manager_recover()). */
 static int record_step(struct job *j, json_t *intent, const char *step) {
 	json_object_set_new(intent, "step", json_string(step));
-	return intent_record(j->state_dir, j->container, intent);
+	int r = intent_record(j->state_dir, j->container, intent);
+	if (r < 0)
+		log_warning_errno(r, "%s: cannot record rollback step '%s' in %s/journal: %m", j->container, step,
+		                  j->state_dir);
+	hold_step_for_testing(j, step);
+	return r;
+}
+
+/* A rollback that failed after it changed something: its record stays in the journal, marked,
+ * and the container is reported as needing attention until a rollback or restore succeeds or the
+ * user acknowledges it. */
+static void keep_for_attention(struct job *j, json_t *intent, const char *step) {
+	json_object_set_new(intent, "step", json_string(step));
+	_cleanup_free_ char *msg = intent_rollback_attention(j->container, intent, "failed");
+	if (!msg)
+		return;
+	json_object_set_new(intent, "attention", json_string(msg));
+	if (intent_record(j->state_dir, j->container, intent) < 0)
+		(void) intent_clear(j->state_dir, intent);
 }
 
 static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
@@ -206,6 +250,11 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
 	if (!j->criu_path)
 		return failure_set(f, "verify", "nothing changed", -ENOENT, "no criu binary found");
+	_cleanup_(json_decrefp) json_t *intent = json_pack("{s:s,s:s,s:I,s:s,s:s}", "kind", "rollback", "container",
+	        j->container, "pair", (json_int_t) j->pair, "cgroup", cgroup, "cgroup_kind", cgroup_kind_to_string(kind));
+	if (!intent || (r = record_step(j, intent, "verify")) < 0)
+		return failure_set(f, "verify", "nothing changed", r < 0 ? r : -ENOMEM,
+		                   "cannot record the intent in %s/journal: %s", j->state_dir, strerror(r < 0 ? -r : ENOMEM));
 	uint64_t t_verified = now_usec(CLOCK_MONOTONIC);
 
 	/* A pair of the current state first, so that the rollback itself can be undone. */
@@ -215,6 +264,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	_cleanup_(json_decrefp) json_t *safety = NULL;
 	if (j->safety_pair && n_pids > 0) {
 		job_progress(j, "safety-pair", "checkpointing the current state first");
+		(void) record_step(j, intent, "safety-pair");
 		_cleanup_free_ char *tag = NULL;
 		(void) asprintf(&tag, "safety pair before rollback to %" PRIu64, j->pair);
 		struct failure sf = {};
@@ -224,6 +274,7 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 			            "cannot take the safety pair: %s (use --no-safety-pair to skip it)", strna(sf.message));
 			f->details = TAKE_PTR(sf.details);
 			failure_done(&sf);
+			(void) intent_clear(j->state_dir, intent);
 			return r;
 		}
 	} else if (j->safety_pair)
@@ -236,26 +287,30 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	else
 		undo = strdup("no safety pair was taken");
 
-	_cleanup_(json_decrefp) json_t *intent = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o?}", "kind", "rollback",
-	        "container", j->container, "pair", (json_int_t) j->pair, "cgroup", cgroup, "cgroup_kind",
-	        cgroup_kind_to_string(kind), "safety_pair", safety_id ? json_integer((json_int_t) safety_id) : NULL);
-	if (!intent || (r = record_step(j, intent, "kill")) < 0)
-		return failure_set(f, "kill", "nothing changed", r < 0 ? r : -ENOMEM, "cannot record the intent: %m");
+	if (safety_id > 0)
+		json_object_set_new(intent, "safety_pair", json_integer((json_int_t) safety_id));
+	if ((r = record_step(j, intent, "stop")) < 0) {
+		(void) intent_clear(j->state_dir, intent);
+		return failure_set(f, "kill", "nothing changed", r, "cannot record the intent in %s/journal: %s",
+		                   j->state_dir, strerror(-r));
+	}
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
 	_cleanup_free_ char *survivors = NULL;
 	r = cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, &survivors);
 	if (r < 0) {
-		(void) intent_clear(j->state_dir, j->container);
 		_cleanup_free_ char *state = NULL;
 		(void) asprintf(&state, "volumes untouched; some tasks may be gone; %s", undo);
+		keep_for_attention(j, intent, "stop");
 		return failure_set(f, "kill", state, r, "cgroup %s cannot be emptied: %s", cgroup,
 		                   r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
 	}
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
 
 	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", json_array_size(volumes));
-	(void) record_step(j, intent, "rollback-volumes");
+	json_object_set_new(intent, "volumes_total", json_integer((json_int_t) json_array_size(volumes)));
+	json_object_set_new(intent, "volumes_done", json_integer(0));
+	(void) record_step(j, intent, "volumes");
 	/* What a backend did beyond the plain rollback (a thick LVM snapshot merged away): the
 	 * user hears of it in the result. */
 	_cleanup_(json_decrefp) json_t *warnings = json_array();
@@ -271,9 +326,11 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 			_cleanup_free_ char *state = NULL;
 			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i,
 			                json_array_size(volumes), source, undo);
-			(void) intent_clear(j->state_dir, j->container);
+			keep_for_attention(j, intent, "volumes");
 			return failure_set(f, "rollback-volumes", state, r, "%s", error ? error : "unknown backend");
 		}
+		json_object_set_new(intent, "volumes_done", json_integer((json_int_t) i + 1));
+		(void) intent_record(j->state_dir, j->container, intent);
 		if (error) {
 			log_warning("%s: %s", j->container, error);
 			json_array_append_new(warnings, json_string(error));
@@ -286,10 +343,13 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	_cleanup_free_ char *state = NULL;
 	(void) asprintf(&state, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, undo);
 	pid_t pid;
-	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, state, f);
-	(void) intent_clear(j->state_dir, j->container);
-	if (r < 0)
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, state, intent, f);
+	if (r < 0) {
+		keep_for_attention(j, intent, "restore");
 		return r;
+	}
+	(void) intent_clear(j->state_dir, intent);
+	(void) intent_clear_attention(j->state_dir, j->container); /* the user acted: this rollback succeeded */
 	uint64_t t_restored = now_usec(CLOCK_MONOTONIC);
 
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_ROLLBACK, j->container, j->pair, UINT64_MAX,
@@ -362,9 +422,10 @@ static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
 	pid_t pid;
 	_cleanup_(json_decrefp) json_t *warnings = json_array();
-	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, "no process is running from this pair", f);
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, "no process is running from this pair", NULL, f);
 	if (r < 0)
 		return r;
+	(void) intent_clear_attention(j->state_dir, j->container);
 	*ret_result = json_pack("{s:s,s:I,s:i,s:O,s:{s:I}}", "container", j->container, "pair", (json_int_t) j->pair,
 	                        "root_pid", (int) pid, "warnings", warnings, "timings", "total_usec",
 	                        (json_int_t) (now_usec(CLOCK_MONOTONIC) - t0));

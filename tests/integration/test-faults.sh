@@ -22,7 +22,7 @@ assert_clean() { # NAME CGROUP
 	t_assert_eq "$(t_ctl_json list "$1" | jq length)" 0 "pairs listed for $1"
 	[ -z "$(ls -A "$MNT/.ckptd/$1" 2>/dev/null)" ] || t_fail "snapshots left behind: $(ls "$MNT/.ckptd/$1")"
 	[ -z "$(ls -A "$T/state/containers/$1/pairs" 2>/dev/null)" ] || t_fail "pair directories left behind"
-	[ ! -e "$T/state/journal/$1.json" ] || t_fail "intent record left behind"
+	! compgen -G "$T/state/journal/$1-*.json" >/dev/null || t_fail "intent record left behind: $(ls "$T/state/journal")"
 }
 
 out=
@@ -146,9 +146,15 @@ t_assert_eq "$(t_ctl_json list "$name" | jq -r 'map(.id) | join(",")')" "1,2" "p
 t_assert_contains "$(t_ctl verify "$name" 2)" "OK"
 t_assert_contains "$(t_ctl verify "$name" 1)" "OK"
 t_cgroup_frozen "$cg" && t_fail "cgroup left frozen after a failed restore"
+# The failed rollback is reported, with its undo command, until the user acts (across restarts).
+attention() { t_ctl_json containers | jq -r --arg n "$name" '.[] | select(.name == $n) | .attention'; }
+t_assert_contains "$(attention)" "rollback to 1 failed at step 'restore'"
+t_assert_contains "$(attention)" "undo: ckptctl rollback $name 2;"
 : | t_write_daemon_conf
 t_daemon_restart
+t_assert_contains "$(t_ctl containers)" "$name needs attention: rollback to 1 failed"
 t_ctl rollback "$name" 2 --no-safety-pair >/dev/null
+t_assert_eq "$(attention)" null "attention after the undo"
 [ "$(stat -c %s "$MNT/vol/$name.data")" -ge "$(stat -c %s "$MNT/.ckptd/$name/2/vol/$name.data")" ] ||
 	t_fail "undo through the safety pair did not bring the later state back"
 t_check_pattern "$MNT/vol/$name.data" >/dev/null

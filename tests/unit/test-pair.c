@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "pair.h"
+#include "quarantine.h"
 #include "test-util.h"
 
 static char *make_state_dir(void) {
@@ -123,6 +124,53 @@ TEST(containers_listed_sorted) {
 	ASSERT_STREQ(names[1], "zeta");
 	ASSERT_NULL(names[2]);
 	strv_free(names);
+	ASSERT_OK(rm_rf(state));
+}
+
+/* A quarantined pair keeps its id: with last-id gone and the highest pair moved aside, the next
+ * id is still above it. */
+TEST(quarantined_ids_are_never_reused) {
+	_cleanup_free_ char *state = make_state_dir();
+	ASSERT_NOT_NULL(state);
+	uint64_t id;
+	for (int i = 0; i < 3; i++)
+		ASSERT_OK(catalog_allocate_id(state, "web", &id));
+	_cleanup_free_ char *moved = NULL;
+	ASSERT_OK(quarantine_pair(state, "web", 3, &moved));
+	ASSERT_NOT_NULL(strstr(moved, "/containers/web/quarantine/3-"));
+	_cleanup_free_ char *last = path_join(state, "containers", "web", "last-id");
+	ASSERT_OK(unlink(last) < 0 ? -errno : 0);
+	ASSERT_EQ_U(quarantine_max_id(state, "web"), 3);
+	ASSERT_OK(catalog_allocate_id(state, "web", &id));
+	ASSERT_EQ_U(id, 4);
+	ASSERT_OK(rm_rf(state));
+}
+
+/* Why a pair directory is damaged, in words; a complete pair is not. */
+TEST(pair_damage_reasons) {
+	_cleanup_free_ char *state = make_state_dir();
+	ASSERT_NOT_NULL(state);
+	uint64_t id;
+	ASSERT_OK(catalog_allocate_id(state, "web", &id));
+	int pfd = -1;
+	_cleanup_free_ char *why = NULL;
+	ASSERT_OK(catalog_open_subdir(state, "web", "pairs", false, &pfd));
+	ASSERT_ERROR(pair_entry_damage(pfd, "1", "web", 1, &why), ENOENT);
+	ASSERT_NOT_NULL(strstr(why, "missing"));
+	json_t *p = sample_pair("web", 1, "complete");
+	ASSERT_OK(catalog_write_pair(state, "web", 1, p));
+	json_decref(p);
+	ASSERT_OK(pair_entry_damage(pfd, "1", "web", 1, &why));
+	ASSERT_ERROR(pair_entry_damage(pfd, "1", "db", 1, &why), EBADMSG);
+	ASSERT_NOT_NULL(strstr(why, "names pair web/1, not db/1"));
+	ASSERT_OK(symlinkat("/tmp", pfd, "2"));
+	ASSERT_ERROR(pair_entry_damage(pfd, "2", "web", 2, &why), EBADMSG);
+	ASSERT_NOT_NULL(strstr(why, "symlink"));
+	/* removal never goes through the symlink */
+	ASSERT_OK(rm_rf_at(pfd, "2"));
+	struct stat st;
+	ASSERT_OK(stat("/tmp", &st));
+	close(pfd);
 	ASSERT_OK(rm_rf(state));
 }
 
