@@ -361,7 +361,8 @@ static int verb_rollback(char **args) {
 	r = pair_parameters(args, &id, &params);
 	if (r != EXIT_SUCCESS)
 		return r;
-	if (json_object_set_new(params, "safety_pair", json_boolean(!arg_no_safety_pair)) < 0)
+	if (json_object_set_new(params, "safety_pair", json_boolean(!arg_no_safety_pair)) < 0 ||
+	    (arg_force && json_object_set_new(params, "force", json_true()) < 0))
 		return log_oom();
 	r = call("rollback", VARLINK_INTERFACE ".Rollback", params, true, &reply);
 	if (r != EXIT_SUCCESS)
@@ -486,7 +487,7 @@ static const struct verb verbs[] = {
 	{ "verify", "CONTAINER ID", 2, 2, 0, verb_verify },
 	{ "pin", "CONTAINER ID", 2, 2, 0, verb_pin },
 	{ "unpin", "CONTAINER ID", 2, 2, 0, verb_unpin },
-	{ "rollback", "CONTAINER ID [--no-safety-pair]", 2, 2, OPT_NO_SAFETY_PAIR, verb_rollback },
+	{ "rollback", "CONTAINER ID [--no-safety-pair] [--force]", 2, 2, OPT_NO_SAFETY_PAIR | OPT_FORCE, verb_rollback },
 	{ "restore", "CONTAINER ID --processes-only", 2, 2, OPT_PROCESSES_ONLY, verb_restore },
 	{ "containers", "", 0, 0, 0, verb_containers },
 	{ "inspect", "CONTAINER", 1, 1, 0, verb_inspect },
@@ -553,6 +554,8 @@ static void help(void) {
 	       "                              never uses a pager\n"
 	       "     --tag=TEXT               freeze-and-dump: store TEXT with the new pair\n"
 	       "     --no-safety-pair         rollback: do not checkpoint the current state first\n"
+	       "     --force                  rollback: when the pair's volumes differ from the\n"
+	       "                              configured ones, roll back only those both name\n"
 	       "     --processes-only         restore: required; leave the volumes as they are\n"
 	       "     --dry-run                prune: only show what would be removed and why\n"
 	       "     --force                  delete: remove a damaged pair's record too (its\n"

@@ -1122,6 +1122,38 @@ static int container_name_from_path(const char *path, char **ret) {
 	return 0;
 }
 
+/* The length of the parent directory of a normalized absolute path (1 for "/x"). */
+static size_t parent_length(const char *p) {
+	const char *slash = strrchr(p, '/');
+	return slash == p ? 1 : (size_t) (slash - p);
+}
+
+/* Path volumes that would step on each other: one inside another (the inner one is a nested
+ * subvolume of the outer, which ckptd snapshots with it, and its .ckptd directory would sit in
+ * the outer volume), or two in one directory where one is named like the other's directory of
+ * nested snapshots (<basename>.nested, see snapshot-backends/btrfs.c). */
+static int volumes_check_layout(const char *path, const struct container_config *c, char **ret_error) {
+	for (size_t i = 0; i < c->n_volumes; i++)
+		for (size_t k = 0; k < c->n_volumes; k++) {
+			const char *a = c->volumes[i], *b = c->volumes[k];
+			size_t la = strlen(a), pa = parent_length(a), pb = parent_length(b);
+			if (i == k || a[0] != '/' || b[0] != '/')
+				continue;
+			if (strncmp(a, b, la) == 0 && b[la] == '/') {
+				set_error(ret_error, "%s: [Container] Volume=%s lies inside Volume=%s: name only the outer one "
+				          "(ckptd snapshots the subvolumes nested in a volume with it)", path, b, a);
+				return -EINVAL;
+			}
+			if (pa == pb && strncmp(a, b, pa) == 0 && strlen(b + pb) == strlen(a + pa) + 7 &&
+			    strncmp(b + pb, a + pa, strlen(a + pa)) == 0 && streq(b + pb + strlen(a + pa), ".nested")) {
+				set_error(ret_error, "%s: [Container] Volume=%s is named like the directory that holds the nested "
+				          "subvolume snapshots of Volume=%s: rename one of them", path, b, a);
+				return -EINVAL;
+			}
+		}
+	return 0;
+}
+
 int container_config_load(const char *path, struct container_config **ret, char **ret_error) {
 	_cleanup_(container_config_freep) struct container_config *c = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
@@ -1165,6 +1197,9 @@ int container_config_load(const char *path, struct container_config **ret, char 
 		set_error(ret_error, "%s: [Container] Volume= is missing (at least one is needed)", path);
 		return -EINVAL;
 	}
+	r = volumes_check_layout(path, c, ret_error);
+	if (r < 0)
+		return r;
 
 	*ret = TAKE_PTR(c);
 	return 0;

@@ -4,7 +4,9 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -257,4 +259,50 @@ int find_executable(const char *name, char **ret) {
 	}
 	free(copy);
 	return r;
+}
+
+static int openat2_resolve(int dirfd, const char *path, int flags, uint64_t resolve) {
+	struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = resolve };
+	int fd;
+	do
+		fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN); /* a rename elsewhere raced the lookup */
+	return fd < 0 ? negative_errno() : fd;
+}
+
+int open_nofollow(const char *path, int flags) {
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	return openat2_resolve(AT_FDCWD, path, flags, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
+int openat_beneath(int dirfd, const char *path, int flags) {
+	return openat2_resolve(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
+int open_private_dir(int dirfd, const char *name, bool create) {
+	if (strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+		return -EINVAL;
+	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int r = negative_errno();
+		struct stat st;
+		/* O_NOFOLLOW|O_DIRECTORY on a symlink says ENOTDIR on some kernels: name it right. */
+		if (r == -ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+			r = -ELOOP;
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 0022)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
 }

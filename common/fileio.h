@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,5 +25,15 @@ char *path_join_many(const char *first, ...) __attribute__((sentinel));
 #define path_join(...) path_join_many(__VA_ARGS__, NULL)
 /* Total size in bytes and number of regular files below a directory (not recursive). */
 int dir_regular_files_size(const char *path, uint64_t *ret_bytes, uint64_t *ret_files);
+/* Path safety: opening what ckptd acts on without following a symlink that it did not make.
+ * open_nofollow(): an absolute PATH, no symlink in any component (openat2 RESOLVE_NO_SYMLINKS):
+ * -ELOOP when one is. openat_beneath(): PATH relative to DIRFD, staying below it, no symlink.
+ * open_private_dir(): directory NAME in DIRFD (made 0700 first when create), not a symlink, owned
+ * by root and writable by nobody else: -ELOOP for a symlink, -ENOTDIR, -EPERM for a directory
+ * that someone else owns or may write to. All return a new fd (O_CLOEXEC) or a negative errno. */
+int open_nofollow(const char *path, int flags);
+int openat_beneath(int dirfd, const char *path, int flags);
+int open_private_dir(int dirfd, const char *name, bool create);
+
 /* The first executable NAME on $PATH (or a default search path). */
 int find_executable(const char *name, char **ret);

@@ -153,6 +153,13 @@ int pair_validate(json_t *pair, char **ret_error) {
 		if (!json_is_string(json_object_get(v, "backend")) || !json_is_string(json_object_get(v, "source")) ||
 		    !json_is_string(json_object_get(v, "snapshot")))
 			return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a volume without backend/source/snapshot");
+		json_t *nested = json_object_get(v, "nested"), *n;
+		size_t k;
+		if (nested && !json_is_array(nested))
+			return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a wrong type for a volume's \"nested\"");
+		json_array_foreach(nested, k, n)
+			if (!json_is_string(n))
+				return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a nested subvolume that is not a path");
 	}
 	return 0;
 }

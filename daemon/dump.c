@@ -33,7 +33,8 @@ struct dump {
 	const struct snapshot_backend **backends;
 	struct snapshot_params params;
 	char **snapshots;
-	bool *taken;
+	json_t **nested; /* per volume: paths of the nested subvolumes snapshotted with it, or NULL */
+	bool *prepared; /* prepare() succeeded: what is there below .ckptd/NAME/ID is this job's */
 	bool frozen;
 	/* Timestamps, CLOCK_MONOTONIC µs. */
 	uint64_t t_start, t_criu_spawned, t_freeze, t_frozen, t_snapshotted, t_dumped, t_thawed;
@@ -53,8 +54,12 @@ static void dump_done(struct dump *d) {
 	for (size_t i = 0; i < d->n && d->snapshots; i++)
 		free(d->snapshots[i]);
 	free(d->snapshots);
+	for (size_t i = 0; i < d->n && d->nested; i++)
+		if (d->nested[i])
+			json_decref(d->nested[i]);
+	free(d->nested);
 	free(d->backends);
-	free(d->taken);
+	free(d->prepared);
 	free(d->error);
 	if (d->freezer_fd >= 0)
 		close(d->freezer_fd);
@@ -104,13 +109,12 @@ static int on_pre_dump(void *userdata) {
 	job_set_frozen(j, true);
 
 	for (size_t i = 0; i < d->n; i++) {
-		r = d->backends[i]->snapshot(j->config->volumes[i], d->snapshots[i], &d->params, &d->error);
+		r = d->backends[i]->snapshot(j->config->volumes[i], d->snapshots[i], &d->params, &d->nested[i], &d->error);
 		if (r < 0) {
 			d->failed_step = "snapshot";
 			d->error_code = r;
 			return -1;
 		}
-		d->taken[i] = true;
 	}
 	d->t_snapshotted = now_usec(CLOCK_MONOTONIC);
 	hold_for_testing(j);
@@ -139,12 +143,25 @@ static void on_dumped(void *userdata) {
 		(void) thaw(d);
 }
 
-static json_t *volumes_json(struct dump *d) {
+/* The volume records of the pair (only_prepared: those this job made something of, for a
+ * cleanup: what failed to be prepared may be someone else's). */
+static json_t *volumes_json(struct dump *d, bool only_prepared) {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < d->n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "backend", d->backends[i]->name, "source",
-		                                   d->job->config->volumes[i], "snapshot", d->snapshots[i]));
+		if (!only_prepared || d->prepared[i])
+			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:O*}", "backend", d->backends[i]->name, "source",
+			                                   d->job->config->volumes[i], "snapshot", d->snapshots[i], "nested",
+			                                   d->nested[i]));
 	return a;
+}
+
+/* Removes what this job made of the pair: the snapshots it took, the pair directory, the
+ * staging directory. */
+static int dump_remove_partial(struct dump *d, const char *staged, char **ret_error) {
+	_cleanup_(json_decrefp) json_t *made = volumes_json(d, true);
+	if (!made)
+		return -ENOMEM;
+	return pair_remove(d->job->state_dir, d->job->container, d->id, made, staged, ret_error);
 }
 
 static bool is_memory_fs(const char *path) {
@@ -294,8 +311,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 
 	d.backends = calloc(d.n, sizeof(*d.backends));
 	d.snapshots = calloc(d.n, sizeof(char *));
-	d.taken = calloc(d.n, sizeof(bool));
-	if (!d.backends || !d.snapshots || !d.taken)
+	d.nested = calloc(d.n, sizeof(json_t *));
+	d.prepared = calloc(d.n, sizeof(bool));
+	if (!d.backends || !d.snapshots || !d.nested || !d.prepared)
 		return failure_set(f, "validate", "nothing changed", -ENOMEM, "out of memory");
 	for (size_t i = 0; i < d.n; i++) {
 		_cleanup_free_ char *why = NULL;
@@ -303,7 +321,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		if (!d.backends[i])
 			return failure_set(f, "validate", "nothing changed", -EOPNOTSUPP,
 			                "volume %s: no snapshot backend handles it", cfg->volumes[i]);
-		r = d.backends[i]->check(cfg->volumes[i], &why);
+		r = d.backends[i]->check(cfg->volumes[i], job_volume_identity(j, i), &why);
 		if (r < 0)
 			return failure_set(f, "validate", "nothing changed", r, "%s", strna(why));
 	}
@@ -352,7 +370,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 
 	for (size_t i = 0; r >= 0 && i < d.n; i++)
 		r = d.backends[i]->snapshot_location(cfg->volumes[i], j->container, d.id, &d.snapshots[i]);
-	_cleanup_(json_decrefp) json_t *volumes = r >= 0 ? volumes_json(&d) : NULL;
+	_cleanup_(json_decrefp) json_t *volumes = r >= 0 ? volumes_json(&d, false) : NULL;
 	_cleanup_(json_decrefp) json_t *intent = volumes ? json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:s?,s:i}",
 	        "kind", "freeze-and-dump", "container", j->container, "pair", (json_int_t) d.id, "cgroup", cfg->cgroup,
 	        "cgroup_kind", cgroup_kind_to_string(d.kind), "snapshots", volumes, "staging", staged,
@@ -370,8 +388,10 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	uint64_t t_sync = now_usec(CLOCK_MONOTONIC);
 	const char *step = "sync";
 	_cleanup_free_ char *error = NULL;
-	for (size_t i = 0; r >= 0 && i < d.n; i++)
+	for (size_t i = 0; r >= 0 && i < d.n; i++) {
 		r = d.backends[i]->prepare(cfg->volumes[i], d.snapshots[i], &d.params, &error);
+		d.prepared[i] = r >= 0;
+	}
 	uint64_t t_synced = now_usec(CLOCK_MONOTONIC);
 	if (r >= 0) {
 		step = "intent";
@@ -445,7 +465,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		_cleanup_free_ char *cleanup_error = NULL;
 		if (streq(step, "dump"))
 			explain_dump_failure(j, pair_dir, criu_images, &error);
-		int k = thaw_r < 0 ? 0 : pair_remove(j->state_dir, j->container, d.id, volumes, staged, &cleanup_error);
+		int k = thaw_r < 0 ? 0 : dump_remove_partial(&d, staged, &cleanup_error);
 		if (k >= 0 && thaw_r >= 0)
 			(void) intent_clear(j->state_dir, intent);
 		_cleanup_free_ char *state = NULL;
@@ -469,7 +489,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		(void) rm_rf(staged);
 	if (r < 0) {
 		_cleanup_free_ char *cleanup_error = NULL;
-		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
+		int k = dump_remove_partial(&d, NULL, &cleanup_error);
 		if (k >= 0)
 			(void) intent_clear(j->state_dir, intent);
 		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",
@@ -491,9 +511,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	        "persist_usec", (json_int_t) (t_done - t_persist),
 	        "total_usec", (json_int_t) (t_done - d.t_start));
 	_cleanup_(json_decrefp) json_t *pair = json_pack(
-	        "{s:s,s:I,s:s,s:s,s:s?,s:I,s:o,s:O,s:{s:I,s:I,s:s,s:O},s:s?,s:i,s:s,s:s,s:b,s:b,s:b,s:b,s:O}",
+	        "{s:s,s:I,s:s,s:s,s:s?,s:I,s:o,s:o,s:{s:I,s:I,s:s,s:O},s:s?,s:i,s:s,s:s,s:b,s:b,s:b,s:b,s:O}",
 	        "container", j->container, "id", (json_int_t) d.id, "state", "complete", "created", created, "tag",
-	        tag, "frozen_usec", (json_int_t) frozen_usec, "timings", timings, "volumes", volumes, "images",
+	        tag, "frozen_usec", (json_int_t) frozen_usec, "timings", timings, "volumes", volumes_json(&d, false), "images",
 	        "bytes", (json_int_t) bytes, "files", (json_int_t) files, "staging", staged ? "memory" : "disk",
 	        "sha256", sums, "criu_version", version, "root_pid", (int) root, "cgroup", cfg->cgroup,
 	        "cgroup_kind", cgroup_kind_to_string(d.kind), "shell_job", shell_job, "tcp_established",
@@ -504,7 +524,7 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		r = catalog_write_pair(j->state_dir, j->container, d.id, pair);
 	if (r < 0) {
 		_cleanup_free_ char *cleanup_error = NULL;
-		int k = pair_remove(j->state_dir, j->container, d.id, volumes, NULL, &cleanup_error);
+		int k = dump_remove_partial(&d, NULL, &cleanup_error);
 		if (k >= 0)
 			(void) intent_clear(j->state_dir, intent);
 		return failure_set(f, "persist", k < 0 ? cleanup_error : "container thawed; the partial pair was removed",

@@ -64,6 +64,10 @@ bool job_budget_exceeded(struct job *j) {
 	return b;
 }
 
+const struct volume_identity *job_volume_identity(struct job *j, size_t i) {
+	return j->volume_ids && i < j->config->n_volumes ? &j->volume_ids[i] : NULL;
+}
+
 int job_succeed(struct job *j, json_t *result) {
 	pthread_mutex_lock(&j->lock);
 	j->result = result ? result : json_object();
@@ -173,6 +177,16 @@ int job_new(struct manager *m, struct container *c, enum job_kind kind, job_body
 		job_free(j);
 		return r;
 	}
+	/* The identities recorded at load, for the volumes the file still names. */
+	j->volume_ids = calloc(j->config->n_volumes, sizeof(*j->volume_ids));
+	if (!j->volume_ids && j->config->n_volumes > 0) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < j->config->n_volumes && c->volume_ids; i++)
+		for (size_t k = 0; k < c->config->n_volumes; k++)
+			if (streq(j->config->volumes[i], c->config->volumes[k]))
+				j->volume_ids[i] = c->volume_ids[k];
 	*ret = j;
 	return 0;
 }
@@ -192,6 +206,7 @@ struct job *job_free(struct job *j) {
 		pthread_join(j->thread, NULL);
 	free(j->container);
 	container_config_free(j->config);
+	free(j->volume_ids);
 	free(j->state_dir);
 	free(j->criu_path);
 	free(j->staging_dir);

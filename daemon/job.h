@@ -10,12 +10,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend.h"
 #include "cgroup.h"
 #include "config.h"
 
 struct manager;
 struct container;
 struct connection;
+struct snapshot_backend;
 
 enum job_kind {
 	JOB_FREEZE_AND_DUMP,
@@ -37,8 +39,12 @@ struct job {
 	char *staging_dir;
 	int criu_version;
 	char *tag;
+	/* Per config->volumes: what each was when ckptd loaded it (id 0: not known). A rollback
+	 * updates the ones it replaced, and the manager takes them over when the job ends. */
+	struct volume_identity *volume_ids;
 	uint64_t pair;                    /* target pair (rollback, restore, verify) */
 	bool safety_pair;
+	bool force;                       /* rollback: only the volumes both the pair and the config have */
 	uint64_t started_usec;
 	job_body_t body;
 
@@ -71,6 +77,7 @@ void job_progress(struct job *j, const char *phase, const char *fmt, ...) __attr
 void job_set_criu_pid(struct job *j, pid_t pid);
 void job_set_frozen(struct job *j, bool frozen);
 bool job_budget_exceeded(struct job *j);
+const struct volume_identity *job_volume_identity(struct job *j, size_t i);
 /* Ends the job: exactly one of these, as the body's last act. */
 int job_succeed(struct job *j, json_t *result /* stolen */);
 int job_fail(struct job *j, const char *step, const char *state, json_t *details /* stolen array or NULL */,
@@ -108,6 +115,13 @@ int pair_checksum_file(const char *path, char ret_hex[65]);
 /* Checks a pair's images against its checksums and its snapshots: problems appended to the
  * array as strings. */
 int pair_verify(const char *state_dir, json_t *pair, json_t *problems);
-/* Removes a pair's snapshots and directory (and a staging directory). */
+/* Checks one volume record of pair CONTAINER/ID (names from the catalog, not from the record):
+ * its backend handles its source, and its snapshot is where that backend keeps the source's
+ * snapshot for CONTAINER/ID. -EBADMSG with *ret_error naming both paths otherwise. The outputs
+ * point into entry. */
+int pair_volume_check(const char *container, uint64_t id, json_t *entry, const struct snapshot_backend **ret_backend,
+                      const char **ret_source, const char **ret_snapshot, char **ret_error);
+/* Removes a pair's snapshots and directory (and a staging directory). Nothing is removed when
+ * a volume record fails pair_volume_check(). */
 int pair_remove(const char *state_dir, const char *container, uint64_t id, json_t *volumes,
                 const char *staging, char **ret_error);

@@ -34,6 +34,7 @@ static struct container *container_free(struct container *c) {
 	free(c->name);
 	container_config_free(c->config);
 	free(c->config_error);
+	free(c->volume_ids);
 	free(c);
 	return NULL;
 }
@@ -78,6 +79,32 @@ struct container *manager_find_container(struct manager *m, const char *name) {
 		if (streq(m->containers[i]->name, name))
 			return m->containers[i];
 	return NULL;
+}
+
+/* What each volume is now, so that a volume swapped for another one later is refused. A
+ * volume reached through a symlink is a configuration error: ckptd never follows one to a
+ * volume. A volume missing now is not (its jobs fail until it is there). */
+static int record_volume_identities(struct container_config *cfg, struct volume_identity **ret, char **ret_error) {
+	_cleanup_free_ struct volume_identity *ids = calloc(cfg->n_volumes ? cfg->n_volumes : 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		const struct snapshot_backend *b = snapshot_backend_for(cfg->volumes[i]);
+		_cleanup_free_ char *why = NULL;
+		if (!b || !b->identify)
+			continue;
+		int r = b->identify(cfg->volumes[i], &ids[i], &why);
+		if (r == -ELOOP) {
+			free(*ret_error);
+			if (asprintf(ret_error, "%s: [Container] Volume=%s: %s", cfg->file, cfg->volumes[i], strna(why)) < 0)
+				*ret_error = NULL;
+			return r;
+		}
+		if (r < 0)
+			ids[i] = (struct volume_identity) {};
+	}
+	*ret = TAKE_PTR(ids);
+	return 0;
 }
 
 static int add_container(struct manager *m, const char *name, struct container_config *cfg, char *error) {
@@ -203,8 +230,11 @@ int manager_load_config(struct manager *m) {
 		if (!path || !name)
 			return -ENOMEM;
 		struct container_config *cfg = NULL;
+		struct volume_identity *ids = NULL;
 		char *error = NULL;
 		r = container_config_load(path, &cfg, &error);
+		if (r >= 0 && (r = record_volume_identities(cfg, &ids, &error)) < 0)
+			cfg = container_config_free(cfg);
 		if (r < 0) {
 			log_error("%s", strna(error));
 			if (!container_name_is_valid(name)) { /* cannot be addressed at all: report, skip */
@@ -213,8 +243,11 @@ int manager_load_config(struct manager *m) {
 			}
 		}
 		r = add_container(m, name, cfg, error);
-		if (r < 0)
+		if (r < 0) {
+			free(ids);
 			return r;
+		}
+		m->containers[m->n_containers - 1]->volume_ids = ids;
 	}
 	log_info("Configuration: %zu container(s) from %s", m->n_containers, dir);
 	return 0;
@@ -394,6 +427,11 @@ static void finish_job(struct manager *m, struct job *j) {
 	struct container *ct = manager_find_container(m, j->container);
 	if (ct && j->kind == JOB_FREEZE_AND_DUMP && !j->error_name)
 		(void) prune_container(m, ct, false, NULL);
+	/* The volumes a rollback replaced are new subvolumes: the container takes their identities. */
+	for (size_t i = 0; ct && ct->config && ct->volume_ids && j->kind == JOB_ROLLBACK && i < j->config->n_volumes; i++)
+		for (size_t k = 0; k < ct->config->n_volumes; k++)
+			if (j->volume_ids[i].id != 0 && streq(j->config->volumes[i], ct->config->volumes[k]))
+				ct->volume_ids[k] = j->volume_ids[i];
 	if (j->connection) {
 		int r;
 		if (j->error_name)

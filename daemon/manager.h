@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "backend.h"
 #include "config.h"
 #include "client-limits.h"
 
@@ -20,6 +21,7 @@ struct container {
 	char *name;
 	struct container_config *config; /* NULL when the file does not parse */
 	char *config_error;              /* why, naming file, line and key */
+	struct volume_identity *volume_ids; /* per config->volumes, recorded at load (id 0: not known) */
 	struct job *job;                 /* the one job allowed at a time, or NULL */
 };
 

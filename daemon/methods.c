@@ -88,6 +88,7 @@ struct job_args {
 	const char *tag;
 	uint64_t pair;
 	bool safety_pair;
+	bool force;
 };
 
 static int start_job(struct connection *c, struct varlink_call *call, struct container *ct, enum job_kind kind,
@@ -135,6 +136,7 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	j->more = call->more;
 	j->pair = args->pair;
 	j->safety_pair = args->safety_pair;
+	j->force = args->force;
 	if (args->tag && !(j->tag = strdup(args->tag))) {
 		job_free(j);
 		return -ENOMEM;
@@ -172,19 +174,21 @@ static int method_freeze_and_dump(struct connection *c, struct varlink_call *cal
 }
 
 static int method_rollback(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", "safety_pair", NULL };
+	static const char *const known[] = { "container", "id", "safety_pair", "force", NULL };
 	const char *name, *bad = NULL;
 	uint64_t id;
-	bool safety = true;
+	bool safety = true, force = false;
 	int r;
 	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
 		return 0;
-	if (varlink_param_bool(call->parameters, "safety_pair", false, &safety, &bad) < 0)
+	if (varlink_param_bool(call->parameters, "safety_pair", false, &safety, &bad) < 0 ||
+	    varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
 		return invalid_parameter(c, bad);
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
-	return start_job(c, call, ct, JOB_ROLLBACK, job_rollback, &(struct job_args) { .pair = id, .safety_pair = safety });
+	return start_job(c, call, ct, JOB_ROLLBACK, job_rollback,
+	                 &(struct job_args) { .pair = id, .safety_pair = safety, .force = force });
 }
 
 static int method_restore(struct connection *c, struct varlink_call *call) {

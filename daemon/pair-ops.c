@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Operations on a stored pair that several jobs share: checksums, verification, removal. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <openssl/evp.h>
 
 #include "backend.h"
+#include "error.h"
 #include "fileio.h"
 #include "job.h"
 #include "macro.h"
@@ -58,6 +60,36 @@ static int problem(json_t *problems, const char *fmt, ...) {
 	return 0;
 }
 
+int pair_volume_check(const char *container, uint64_t id, json_t *entry, const struct snapshot_backend **ret_backend,
+                      const char **ret_source, const char **ret_snapshot, char **ret_error) {
+	const char *backend_name = json_string_value(json_object_get(entry, "backend"));
+	const char *source = json_string_value(json_object_get(entry, "source"));
+	const char *snapshot = json_string_value(json_object_get(entry, "snapshot"));
+	if (!backend_name || !source || !snapshot)
+		return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 " has a volume without backend/source/snapshot",
+		                  container, id);
+	const struct snapshot_backend *b = snapshot_backend_for(source);
+	if (!b || !streq(b->name, backend_name))
+		return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 ": volume %s is not a %s volume", container, id,
+		                  source, backend_name);
+	_cleanup_free_ char *expected = NULL;
+	int r = b->snapshot_location(source, container, id, &expected);
+	if (r < 0)
+		return error_setf(ret_error, r, "pair %s/%" PRIu64 ": volume %s: %m", container, id, source);
+	if (!streq(expected, snapshot))
+		return error_setf(ret_error, -EBADMSG,
+		                  "pair %s/%" PRIu64 " names %s as the snapshot of volume %s, but ckptd keeps that snapshot "
+		                  "at %s: the record is damaged or not ckptd's; refusing to touch %s", container, id,
+		                  snapshot, source, expected, snapshot);
+	if (ret_backend)
+		*ret_backend = b;
+	if (ret_source)
+		*ret_source = source;
+	if (ret_snapshot)
+		*ret_snapshot = snapshot;
+	return 0;
+}
+
 int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
 	const char *name = json_string_value(json_object_get(pair, "container"));
 	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, pair_id(pair));
@@ -68,18 +100,16 @@ int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(pair, "volumes"), i, v) {
-		const char *backend_name = json_string_value(json_object_get(v, "backend"));
-		const char *snapshot = json_string_value(json_object_get(v, "snapshot"));
-		const struct snapshot_backend *b = snapshot_backend_by_name(backend_name);
-		if (!b)
-			problem(problems, "snapshot %s: unknown backend '%s'", snapshot, backend_name);
-		else if (b->exists(snapshot) <= 0)
-			problem(problems, "snapshot %s is missing", snapshot);
-		else if (b->health) { /* present, but usable? (an overflowed LVM snapshot is not) */
-			_cleanup_free_ char *why = NULL;
-			if (b->health(snapshot, &why) > 0)
-				problem(problems, "%s", strna(why));
-		}
+		const struct snapshot_backend *b;
+		const char *snapshot;
+		_cleanup_free_ char *why = NULL;
+		if (pair_volume_check(name, pair_id(pair), v, &b, NULL, &snapshot, &why) < 0)
+			problem(problems, "%s", strna(why));
+		else if (b->exists(snapshot, json_array_size(json_object_get(v, "nested"))) <= 0)
+			problem(problems, "snapshot %s%s is missing", snapshot,
+			        json_array_size(json_object_get(v, "nested")) > 0 ? " or one of its nested snapshots" : "");
+		else if (b->health && b->health(snapshot, &why) > 0) /* present, but usable? (an overflowed LVM snapshot is not) */
+			problem(problems, "%s", strna(why));
 	}
 
 	json_t *sums = json_object_get(json_object_get(pair, "images"), "sha256");
@@ -121,12 +151,17 @@ int pair_remove(const char *state_dir, const char *container, uint64_t id, json_
 	int ret = 0;
 	size_t i;
 	json_t *v;
+	/* Every record first: one that names something other than ckptd's snapshot stops the whole
+	 * removal before anything is deleted. */
 	json_array_foreach(volumes, i, v) {
-		const char *backend_name = json_string_value(json_object_get(v, "backend"));
-		const char *snapshot = json_string_value(json_object_get(v, "snapshot"));
-		const struct snapshot_backend *b = backend_name ? snapshot_backend_by_name(backend_name) : NULL;
-		if (!b || !snapshot)
-			continue;
+		int r = pair_volume_check(container, id, v, NULL, NULL, NULL, ret_error);
+		if (r < 0)
+			return r;
+	}
+	json_array_foreach(volumes, i, v) {
+		const struct snapshot_backend *b;
+		const char *snapshot;
+		(void) pair_volume_check(container, id, v, &b, NULL, &snapshot, NULL);
 		char *err = NULL;
 		int r = b->remove(snapshot, &err);
 		if (r < 0 && ret >= 0) {

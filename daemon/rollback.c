@@ -194,6 +194,95 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 	return 0;
 }
 
+/* One volume to roll back: the configured volume (an index into the job's configuration) and
+ * the pair's record of it, checked to be ckptd's. */
+struct rollback_volume {
+	size_t index;
+	const struct snapshot_backend *backend;
+	const char *snapshot;
+	json_t *nested;
+};
+
+static void append_list(char **list, const char *item) {
+	char *n = NULL;
+	if (asprintf(&n, "%s%s%s", *list ? *list : "", *list ? ", " : "", item) >= 0) {
+		free(*list);
+		*list = n;
+	}
+}
+
+/* Matches the pair's volumes to the configured ones: a rollback acts on what the configuration
+ * names now, never on a path only the pair names. Each record must be ckptd's
+ * (pair_volume_check). A configured volume the pair has no snapshot of, or a volume of the pair
+ * the configuration no longer names, refuses the rollback, unless j->force: then only the
+ * volumes both name are rolled back and the others are said in warnings. Each planned volume
+ * must still be the one ckptd loaded, reached without a symlink. */
+static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct rollback_volume **ret, size_t *ret_n,
+                        struct failure *f) {
+	const struct container_config *cfg = j->config;
+	json_t *volumes = json_object_get(pair, "volumes");
+	_cleanup_free_ struct rollback_volume *plan = calloc(cfg->n_volumes + 1, sizeof(*plan));
+	if (!plan)
+		return failure_set(f, "verify", "nothing changed", -ENOMEM, "out of memory");
+	_cleanup_free_ char *not_in_pair = NULL, *not_configured = NULL;
+	size_t n = 0, i;
+	json_t *v;
+	json_array_foreach(volumes, i, v) {
+		_cleanup_free_ char *why = NULL;
+		const struct snapshot_backend *b;
+		const char *source, *snapshot;
+		int r = pair_volume_check(j->container, j->pair, v, &b, &source, &snapshot, &why);
+		if (r < 0)
+			return failure_set(f, "verify", "nothing changed", r, "%s", strna(why));
+		size_t k = 0;
+		while (k < cfg->n_volumes && !streq(cfg->volumes[k], source))
+			k++;
+		if (k == cfg->n_volumes) {
+			append_list(&not_configured, source);
+			continue;
+		}
+		plan[n++] = (struct rollback_volume) { .index = k, .backend = b, .snapshot = snapshot,
+			                               .nested = json_object_get(v, "nested") };
+	}
+	for (size_t k = 0; k < cfg->n_volumes; k++) {
+		bool found = false;
+		for (size_t x = 0; x < n; x++)
+			found = found || plan[x].index == k;
+		if (!found)
+			append_list(&not_in_pair, cfg->volumes[k]);
+	}
+	if (not_in_pair || not_configured) {
+		_cleanup_free_ char *a = NULL, *b = NULL, *what = NULL;
+		if (not_in_pair)
+			(void) asprintf(&a, "the configuration names %s, of which the pair has no snapshot", not_in_pair);
+		if (not_configured)
+			(void) asprintf(&b, "the pair holds %s, which the configuration no longer names", not_configured);
+		(void) asprintf(&what, "%s%s%s", a ? a : "", a && b ? "; " : "", b ? b : "");
+		if (!j->force || n == 0)
+			return failure_set(f, "verify", "nothing changed", -ESTALE,
+			                   "pair %s/%" PRIu64 " does not match the configured volumes: %s. Put the volumes back "
+			                   "in %s, or roll back only the volumes both name with 'ckptctl rollback %s %" PRIu64
+			                   " --force'%s", j->container, j->pair, strna(what), strna(cfg->file), j->container,
+			                   j->pair, n == 0 ? " (here: none, so not even that)" : "");
+		_cleanup_free_ char *warning = NULL;
+		(void) asprintf(&warning, "--force: only the volumes that both pair %" PRIu64 " and the configuration name "
+		                "were rolled back; left as they are: %s", j->pair, strna(what));
+		if (warning) {
+			log_warning("%s: %s", j->container, warning);
+			json_array_append_new(warnings, json_string(warning));
+		}
+	}
+	for (size_t x = 0; x < n; x++) {
+		_cleanup_free_ char *why = NULL;
+		int r = plan[x].backend->check(cfg->volumes[plan[x].index], job_volume_identity(j, plan[x].index), &why);
+		if (r < 0)
+			return failure_set(f, "verify", "nothing changed", r, "%s", strna(why));
+	}
+	*ret = TAKE_PTR(plan);
+	*ret_n = n;
+	return 0;
+}
+
 /* Fault injection, for the crash tests only (documented in ckptd(8)):
  * CKPTD_TEST_HOLD_ROLLBACK_STEP=STEP[:MSEC] pauses a rollback right after it recorded STEP in
  * the journal (default 60 s), so that a test can kill ckptd there. */
@@ -242,9 +331,14 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	int r;
 
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if ((r = load_pair(j, &pair, f)) < 0 || (r = verify_pair(j, pair, f)) < 0 || (r = check_network(pair, f)) < 0)
+	/* What a backend did beyond the plain rollback (a thick LVM snapshot merged away) and what
+	 * --force left out: the user hears of it in the result. */
+	_cleanup_(json_decrefp) json_t *warnings = json_array();
+	_cleanup_free_ struct rollback_volume *plan = NULL;
+	size_t n_plan = 0;
+	if ((r = load_pair(j, &pair, f)) < 0 || (r = plan_volumes(j, pair, warnings, &plan, &n_plan, f)) < 0 ||
+	    (r = verify_pair(j, pair, f)) < 0 || (r = check_network(pair, f)) < 0)
 		return r;
-	json_t *volumes = json_object_get(pair, "volumes");
 	r = cgroup_detect(cgroup, &kind);
 	if (r < 0)
 		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
@@ -307,27 +401,21 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 	}
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
 
-	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", json_array_size(volumes));
-	json_object_set_new(intent, "volumes_total", json_integer((json_int_t) json_array_size(volumes)));
+	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", n_plan);
+	json_object_set_new(intent, "volumes_total", json_integer((json_int_t) n_plan));
 	json_object_set_new(intent, "volumes_done", json_integer(0));
 	(void) record_step(j, intent, "volumes");
-	/* What a backend did beyond the plain rollback (a thick LVM snapshot merged away): the
-	 * user hears of it in the result. */
-	_cleanup_(json_decrefp) json_t *warnings = json_array();
-	size_t i;
-	json_t *v;
-	json_array_foreach(volumes, i, v) {
-		const char *source = json_string_value(json_object_get(v, "source"));
-		const char *snapshot = json_string_value(json_object_get(v, "snapshot"));
-		const struct snapshot_backend *b = snapshot_backend_by_name(json_string_value(json_object_get(v, "backend")));
+	for (size_t i = 0; i < n_plan; i++) {
+		const struct snapshot_backend *b = plan[i].backend;
+		const char *volume = j->config->volumes[plan[i].index];
 		_cleanup_free_ char *error = NULL;
-		r = b ? b->rollback(source, snapshot, &error) : -EOPNOTSUPP;
+		r = b->rollback(volume, plan[i].snapshot, plan[i].nested, &error);
 		if (r < 0) {
 			_cleanup_free_ char *state = NULL;
-			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i,
-			                json_array_size(volumes), source, undo);
+			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i, n_plan,
+			                volume, undo);
 			keep_for_attention(j, intent, "volumes");
-			return failure_set(f, "rollback-volumes", state, r, "%s", error ? error : "unknown backend");
+			return failure_set(f, "rollback-volumes", state, r, "%s", strna(error));
 		}
 		json_object_set_new(intent, "volumes_done", json_integer((json_int_t) i + 1));
 		(void) intent_record(j->state_dir, j->container, intent);
@@ -335,6 +423,9 @@ static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
 			log_warning("%s: %s", j->container, error);
 			json_array_append_new(warnings, json_string(error));
 		}
+		/* The live volume is a new one now: the identity the next job checks against. */
+		if (b->identify && j->volume_ids)
+			(void) b->identify(volume, &j->volume_ids[plan[i].index], NULL);
 	}
 	uint64_t t_volumes = now_usec(CLOCK_MONOTONIC);
 

@@ -4,10 +4,14 @@
 /* One interface for every kind of volume. A backend is a table of operations; the registry
  * picks the first backend that recognises a volume spec ("lvm:VG/LV" or a path).
  * Every operation returns 0 or a negative errno and, on failure, may set *ret_error to a
- * message that names the volume or snapshot (caller frees). */
+ * message that names the volume or snapshot (caller frees).
+ * A snapshot passed to an operation is always what snapshot_location() computes for the volume,
+ * container and pair (pair_volume_check() in the daemon sees to it): a backend may parse it. */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* What a backend may need beyond the volume spec: from the container's configuration. */
 struct snapshot_params {
@@ -17,30 +21,44 @@ struct snapshot_params {
 	uint64_t size_bytes;
 };
 
+/* Which volume a path named when ckptd loaded its configuration (or last replaced it itself by a
+ * rollback): a volume swapped for another one since then is refused. id 0 = not known. */
+struct volume_identity {
+	dev_t dev;
+	uint64_t id; /* btrfs: the subvolume id */
+};
+
 struct snapshot_backend {
 	const char *name; /* "btrfs", "lvm"; recorded in pair.json */
 
 	/* Does this backend handle this volume spec at all (syntax only, no I/O)? */
 	bool (*recognizes)(const char *volume);
-	/* The volume exists and can be snapshotted (e.g. it is a btrfs subvolume). */
-	int (*check)(const char *volume, char **ret_error);
+	/* The volume exists and can be snapshotted (e.g. it is a btrfs subvolume reached without a
+	 * symlink) and, when expect is given and known, is still the one it identifies. */
+	int (*check)(const char *volume, const struct volume_identity *expect, char **ret_error);
+	/* Optional (NULL: the backend's volumes need none): what identifies the volume now. */
+	int (*identify)(const char *volume, struct volume_identity *ret, char **ret_error);
 	/* Where the snapshot of VOLUME for pair NAME/ID lives (no I/O). */
 	int (*snapshot_location)(const char *volume, const char *container, uint64_t id, char **ret);
 	/* Outside the frozen window: make parents, flush dirty data (syncfs), check for room. */
 	int (*prepare)(const char *volume, const char *snapshot, const struct snapshot_params *params,
 	               char **ret_error);
-	/* Inside the frozen window: the atomic, read-only-where-possible snapshot. */
+	/* Inside the frozen window: the atomic, read-only-where-possible snapshot. Subvolumes nested
+	 * in the volume are snapshotted too: *ret_nested gets their paths relative to the volume
+	 * (parents first), or NULL when there are none. On failure nothing of it is left. */
 	int (*snapshot)(const char *volume, const char *snapshot, const struct snapshot_params *params,
-	                char **ret_error);
-	/* Removes a snapshot; a missing one is success. */
+	                json_t **ret_nested, char **ret_error);
+	/* Removes a snapshot and its nested snapshots; a missing one is success. What is not ckptd's
+	 * (a symlink, a directory someone else owns, a writable subvolume) is refused, never followed. */
 	int (*remove)(const char *snapshot, char **ret_error);
-	/* 1 present, 0 absent. */
-	int (*exists)(const char *snapshot);
+	/* 1 present (with its n_nested nested snapshots), 0 absent. */
+	int (*exists)(const char *snapshot, size_t n_nested);
 	/* Makes the live volume equal to the snapshot; the snapshot stays intact where the backend
 	 * can (a thick LVM snapshot is merged into its origin and so consumed: the backend then
 	 * succeeds and says so in *ret_error, which the caller logs as a warning). Nothing may use
-	 * the volume (the container's tasks are gone). */
-	int (*rollback)(const char *volume, const char *snapshot, char **ret_error);
+	 * the volume (the container's tasks are gone). nested: the paths snapshot() returned, put
+	 * back in place inside the volume. */
+	int (*rollback)(const char *volume, const char *snapshot, json_t *nested, char **ret_error);
 	/* Space of the filesystem or pool that holds the volume's snapshots. */
 	int (*space)(const char *volume, uint64_t *ret_total, uint64_t *ret_free);
 	/* Optional (NULL = nothing to check beyond exists()): 0 the snapshot is usable, 1 it is

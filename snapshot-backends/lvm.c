@@ -960,7 +960,7 @@ static int wait_for_device(const char *path) {
  * The backend
  * ------------------------------------------------------------------------------------------- */
 
-static int lvm_check(const char *volume, char **ret_error) {
+static int lvm_check(const char *volume, _unused_ const struct volume_identity *expect, char **ret_error) {
 	struct lvm_name n;
 	struct lv_info o;
 	if (lvm_name_parse(volume, &n) < 0)
@@ -1082,7 +1082,8 @@ static int lvm_prepare(const char *volume, const char *snapshot, const struct sn
 }
 
 static int lvm_snapshot(const char *volume, const char *snapshot, const struct snapshot_params *params,
-                        char **ret_error) {
+                        json_t **ret_nested, char **ret_error) {
+	*ret_nested = NULL; /* an LV has no nested volumes */
 	struct lvm_name n, s;
 	struct lv_info o;
 	if (lvm_name_parse(volume, &n) < 0 || snapshot_name_parse(snapshot, &s) < 0)
@@ -1118,7 +1119,7 @@ static int lvm_snapshot(const char *volume, const char *snapshot, const struct s
 	return lvm_call(args, LVM_TIMEOUT_USEC, what, NULL, ret_error);
 }
 
-static int lvm_exists(const char *snapshot) {
+static int lvm_exists(const char *snapshot, _unused_ size_t n_nested) {
 	struct lvm_name s;
 	if (lvm_name_parse(snapshot, &s) < 0)
 		return 0;
@@ -1335,7 +1336,7 @@ static int thick_rollback(const char *volume, const char *snapshot, const struct
 	            volume, snapshot);
 }
 
-static int lvm_rollback(const char *volume, const char *snapshot, char **ret_error) {
+static int lvm_rollback(const char *volume, const char *snapshot, _unused_ json_t *nested, char **ret_error) {
 	struct lvm_name n, s;
 	struct lv_info snap;
 	if (lvm_name_parse(volume, &n) < 0 || snapshot_name_parse(snapshot, &s) < 0)

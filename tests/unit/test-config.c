@@ -607,6 +607,30 @@ TEST(container_errors_missing) {
 	ASSERT_CONTAINER_ERROR(HEAD "Volume=\n", EINVAL, ": [Container] Volume= is missing (at least one is needed)");
 }
 
+TEST(container_errors_volume_layout) {
+	ASSERT_CONTAINER_ERROR(HEAD "Volume=/srv/web/data\n", EINVAL,
+			       ": [Container] Volume=/srv/web/data lies inside Volume=/srv/web: name only the outer one "
+			       "(ckptd snapshots the subvolumes nested in a volume with it)");
+	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nVolume=/srv/x/y/z\nVolume=/srv/x\n", EINVAL,
+			       ": [Container] Volume=/srv/x/y/z lies inside Volume=/srv/x: name only the outer one "
+			       "(ckptd snapshots the subvolumes nested in a volume with it)");
+	ASSERT_CONTAINER_ERROR(HEAD "Volume=/srv/web.nested\n", EINVAL,
+			       ": [Container] Volume=/srv/web.nested is named like the directory that holds the nested "
+			       "subvolume snapshots of Volume=/srv/web: rename one of them");
+	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nVolume=/v.nested\nVolume=/v\n", EINVAL,
+			       ": [Container] Volume=/v.nested is named like the directory that holds the nested "
+			       "subvolume snapshots of Volume=/v: rename one of them");
+
+	/* Neighbours, a common prefix that is not a parent, and LVM volumes are fine. */
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	_cleanup_free_ char *error = NULL;
+	_cleanup_free_ char *path = write_file("web.conf", HEAD "Volume=/srv/webdata\nVolume=/srv/other/web.nested\n"
+	                                                  "Volume=/srv/web.nested2\nVolume=lvm:vg/web\n");
+	ASSERT_OK(container_config_load(path, &c, &error));
+	ASSERT_NULL(error);
+	ASSERT_EQ(c->n_volumes, 5);
+}
+
 TEST(container_errors_bytes) {
 	static const char nul[] = "[Container]\nCgroup=/a\0b\nVolume=/srv\n";
 	_cleanup_free_ char *path = write_file_n("web.conf", nul, sizeof(nul) - 1);
