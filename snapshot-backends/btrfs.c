@@ -132,6 +132,35 @@ static int open_nested_parent(int dirfd, const char *path, char *buf, size_t siz
 	return openat_beneath(dirfd, buf, O_RDONLY | O_DIRECTORY);
 }
 
+/* Calls fn for every subvolume nested in the subvolume at FD (paths relative to it; parents
+ * first, or children first with post_order) until fn returns a negative errno. WHAT names the
+ * subvolume in messages. */
+typedef int (*nested_fn)(int fd, const char *what, const char *path, void *userdata, char **ret_error);
+static int for_each_nested(int fd, const char *what, bool post_order, nested_fn fn, void *userdata, char **ret_error) {
+	struct btrfs_util_subvolume_iterator *it = NULL;
+	enum btrfs_util_error e = btrfs_util_create_subvolume_iterator_fd(
+	        fd, 0, post_order ? BTRFS_UTIL_SUBVOLUME_ITERATOR_POST_ORDER : 0, &it);
+	if (e != BTRFS_UTIL_OK)
+		return error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what, btrfs_util_strerror(e));
+	int r = 0;
+	for (;;) {
+		char *p = NULL;
+		e = btrfs_util_subvolume_iterator_next(it, &p, NULL);
+		if (e != BTRFS_UTIL_OK) {
+			if (e != BTRFS_UTIL_ERROR_STOP_ITERATION)
+				r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what,
+				               btrfs_util_strerror(e));
+			break;
+		}
+		r = fn(fd, what, p, userdata, ret_error);
+		free(p);
+		if (r < 0)
+			break;
+	}
+	btrfs_util_destroy_subvolume_iterator(it);
+	return r;
+}
+
 /* The directories of a snapshot <parent>/.ckptd/NAME/ID/<base>, opened one by one. */
 struct snapdir {
 	int parent_fd, ckptd_fd, name_fd, id_fd;
@@ -240,6 +269,19 @@ static int delete_snapshot_at(int dirfd, const char *dir, const char *name, char
 	return 0;
 }
 
+static int delete_nested(int fd, const char *what, const char *path, _unused_ void *userdata, char **ret_error) {
+	char buf[PATH_MAX];
+	const char *leaf;
+	_cleanup_close_ int pfd = open_nested_parent(fd, path, buf, sizeof(buf), &leaf);
+	if (pfd < 0)
+		return error_setf(ret_error, pfd, "cannot reach subvolume %s/%s: %m", what, path);
+	enum btrfs_util_error e = btrfs_util_delete_subvolume_fd(pfd, leaf, 0);
+	if (e != BTRFS_UTIL_OK)
+		return error_setf(ret_error, btrfs_errno(e), "cannot delete subvolume %s/%s: %s: %m", what, path,
+		                  btrfs_util_strerror(e));
+	return 0;
+}
+
 /* Deletes the subvolume NAME in DIRFD with every subvolume nested in it, children first, each
  * reached below it without following a symlink. For ckptd's own working copies only. */
 static int delete_tree_at(int dirfd, const char *dir, const char *name, char **ret_error) {
@@ -252,36 +294,10 @@ static int delete_tree_at(int dirfd, const char *dir, const char *name, char **r
 	int r = subvolume_check_fd(fd, what, ret_error);
 	if (r < 0)
 		return r;
-	struct btrfs_util_subvolume_iterator *it = NULL;
-	enum btrfs_util_error e = btrfs_util_create_subvolume_iterator_fd(fd, 0, BTRFS_UTIL_SUBVOLUME_ITERATOR_POST_ORDER, &it);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what, btrfs_util_strerror(e));
-	for (;;) {
-		char *p = NULL;
-		e = btrfs_util_subvolume_iterator_next(it, &p, NULL);
-		if (e == BTRFS_UTIL_ERROR_STOP_ITERATION)
-			break;
-		if (e != BTRFS_UTIL_OK) {
-			r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what,
-			               btrfs_util_strerror(e));
-			break;
-		}
-		char buf[PATH_MAX];
-		const char *leaf;
-		_cleanup_close_ int pfd = open_nested_parent(fd, p, buf, sizeof(buf), &leaf);
-		if (pfd < 0)
-			r = error_setf(ret_error, pfd, "cannot reach subvolume %s/%s: %m", what, p);
-		else if ((e = btrfs_util_delete_subvolume_fd(pfd, leaf, 0)) != BTRFS_UTIL_OK)
-			r = error_setf(ret_error, btrfs_errno(e), "cannot delete subvolume %s/%s: %s: %m", what, p,
-			               btrfs_util_strerror(e));
-		free(p);
-		if (r < 0)
-			break;
-	}
-	btrfs_util_destroy_subvolume_iterator(it);
+	r = for_each_nested(fd, what, true, delete_nested, NULL, ret_error);
 	if (r < 0)
 		return r;
-	e = btrfs_util_delete_subvolume_fd(dirfd, name, 0);
+	enum btrfs_util_error e = btrfs_util_delete_subvolume_fd(dirfd, name, 0);
 	if (e != BTRFS_UTIL_OK)
 		return error_setf(ret_error, btrfs_errno(e), "cannot delete %s: %s: %m", what, btrfs_util_strerror(e));
 	return 0;
@@ -325,6 +341,18 @@ static int snapdir_remove(struct snapdir *d, char **ret_error) {
 	return 0;
 }
 
+/* Before freezing: every subvolume nested in the volume (snapshot() takes them in the window)
+ * can be reached below it without a symlink. */
+static int nested_reachable(int fd, const char *what, const char *path, _unused_ void *userdata, char **ret_error) {
+	if (!nested_path_is_valid(path))
+		return 0; /* below a .ckptd directory: not snapshotted */
+	int sfd = openat_beneath(fd, path, O_RDONLY | O_DIRECTORY);
+	if (sfd < 0)
+		return error_setf(ret_error, sfd, "nested subvolume %s/%s cannot be reached without a symlink: %m", what, path);
+	close(sfd);
+	return 0;
+}
+
 static bool btrfs_recognizes(const char *volume) {
 	return volume[0] == '/';
 }
@@ -337,6 +365,9 @@ static int btrfs_check(const char *volume, const struct volume_identity *expect,
 	if (asprintf(&what, "volume %s", volume) < 0)
 		return -ENOMEM;
 	int r = subvolume_check_fd(fd, what, ret_error);
+	if (r < 0)
+		return r;
+	r = for_each_nested(fd, volume, false, nested_reachable, NULL, ret_error);
 	if (r < 0 || !expect || expect->id == 0)
 		return r;
 	struct volume_identity now;
@@ -397,6 +428,39 @@ static int btrfs_prepare(const char *volume, const char *snapshot, _unused_ cons
 	return 0;
 }
 
+struct snapshot_nested {
+	struct snapdir *d;
+	json_t *paths;   /* what was snapshotted: nested snapshot k is paths[k - 1] */
+	int dir_fd;      /* ID/<base>.nested, made at the first one */
+};
+
+/* Those below a .ckptd directory are ckptd's own snapshots of another volume, not the
+ * container's data: skipped. */
+static int snapshot_nested_one(int fd, const char *what, const char *path, void *userdata, char **ret_error) {
+	struct snapshot_nested *n = userdata;
+	if (!nested_path_is_valid(path))
+		return 0;
+	if (n->dir_fd < 0) {
+		_cleanup_free_ char *name = NULL;
+		if (asprintf(&name, "%s" NESTED_SUFFIX, n->d->base) < 0)
+			return -ENOMEM;
+		n->dir_fd = open_private_dir(n->d->id_fd, name, true);
+		if (n->dir_fd < 0)
+			return refuse(ret_error, n->dir_fd, n->d->id_path, name);
+	}
+	_cleanup_close_ int sfd = openat_beneath(fd, path, O_RDONLY | O_DIRECTORY);
+	if (sfd < 0)
+		return error_setf(ret_error, sfd, "nested subvolume %s/%s cannot be reached without a symlink: %m", what, path);
+	char k[32];
+	snprintf(k, sizeof(k), "%zu", json_array_size(n->paths) + 1);
+	enum btrfs_util_error e = btrfs_util_create_snapshot_fd2(sfd, n->dir_fd, k, BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY,
+	                                                         NULL, NULL);
+	if (e != BTRFS_UTIL_OK)
+		return error_setf(ret_error, btrfs_errno(e), "snapshot of nested subvolume %s/%s failed: %s: %m", what, path,
+		                  btrfs_util_strerror(e));
+	return json_array_append_new(n->paths, json_string(path)) < 0 ? -ENOMEM : 0;
+}
+
 static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ const struct snapshot_params *params,
                           json_t **ret_nested, char **ret_error) {
 	_cleanup_close_ int fd = open_volume(volume, ret_error);
@@ -415,64 +479,20 @@ static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ con
 		                  btrfs_util_strerror(e));
 
 	/* The subvolumes nested in the volume are not in its snapshot (only an empty directory is):
-	 * each gets its own, in the same window. Those below a .ckptd directory are ckptd's own
-	 * snapshots of another volume, not the container's data. */
-	_cleanup_(json_decrefp) json_t *nested = json_array();
-	struct btrfs_util_subvolume_iterator *it = NULL;
-	_cleanup_close_ int nested_fd = -EBADF;
-	_cleanup_free_ char *nested_name = NULL;
-	if (!nested || asprintf(&nested_name, "%s" NESTED_SUFFIX, d.base) < 0) {
-		r = -ENOMEM;
-		goto fail;
+	 * each gets its own, in the same window. */
+	struct snapshot_nested n = { .d = &d, .paths = json_array(), .dir_fd = -EBADF };
+	r = n.paths ? for_each_nested(fd, volume, false, snapshot_nested_one, &n, ret_error) : -ENOMEM;
+	if (n.dir_fd >= 0)
+		close(n.dir_fd);
+	if (r < 0) {
+		json_decref(n.paths);
+		(void) snapdir_remove(&d, NULL); /* nothing of a failed snapshot stays */
+		return r;
 	}
-	e = btrfs_util_create_subvolume_iterator_fd(fd, 0, 0, &it);
-	if (e != BTRFS_UTIL_OK) {
-		r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", volume, btrfs_util_strerror(e));
-		goto fail;
-	}
-	for (;;) {
-		_cleanup_free_ char *p = NULL;
-		e = btrfs_util_subvolume_iterator_next(it, &p, NULL);
-		if (e == BTRFS_UTIL_ERROR_STOP_ITERATION)
-			break;
-		if (e != BTRFS_UTIL_OK) {
-			r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", volume,
-			               btrfs_util_strerror(e));
-			goto fail;
-		}
-		if (!nested_path_is_valid(p))
-			continue; /* below a .ckptd directory */
-		if (nested_fd < 0) {
-			nested_fd = open_private_dir(d.id_fd, nested_name, true);
-			if (nested_fd < 0) {
-				r = refuse(ret_error, nested_fd, d.id_path, nested_name);
-				goto fail;
-			}
-		}
-		_cleanup_close_ int sfd = openat_beneath(fd, p, O_RDONLY | O_DIRECTORY);
-		char k[32];
-		snprintf(k, sizeof(k), "%zu", json_array_size(nested) + 1);
-		if (sfd < 0) {
-			r = error_setf(ret_error, sfd, "nested subvolume %s/%s cannot be reached without a symlink: %m", volume, p);
-			goto fail;
-		}
-		e = btrfs_util_create_snapshot_fd2(sfd, nested_fd, k, BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY, NULL, NULL);
-		if (e != BTRFS_UTIL_OK) {
-			r = error_setf(ret_error, btrfs_errno(e), "snapshot of nested subvolume %s/%s failed: %s: %m", volume, p,
-			               btrfs_util_strerror(e));
-			goto fail;
-		}
-		json_array_append_new(nested, json_string(p));
-	}
-	btrfs_util_destroy_subvolume_iterator(it);
-	*ret_nested = json_array_size(nested) > 0 ? TAKE_PTR(nested) : NULL;
+	if (json_array_size(n.paths) == 0)
+		json_decref(TAKE_PTR(n.paths));
+	*ret_nested = n.paths;
 	return 0;
-
-fail:
-	if (it)
-		btrfs_util_destroy_subvolume_iterator(it);
-	(void) snapdir_remove(&d, NULL); /* nothing of a failed snapshot stays */
-	return r;
 }
 
 static int btrfs_remove(const char *snapshot, char **ret_error) {
@@ -510,33 +530,14 @@ static int btrfs_exists(const char *snapshot, size_t n_nested) {
 	return 1;
 }
 
-/* The nested subvolumes of the volume below a .ckptd directory: another volume's snapshots,
- * which a rollback of this one would delete with the replaced state. */
-static int check_no_foreign_snapshots(int fd, const char *volume, char **ret_error) {
-	struct btrfs_util_subvolume_iterator *it = NULL;
-	enum btrfs_util_error e = btrfs_util_create_subvolume_iterator_fd(fd, 0, 0, &it);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", volume, btrfs_util_strerror(e));
-	int r = 0;
-	for (;;) {
-		char *p = NULL;
-		e = btrfs_util_subvolume_iterator_next(it, &p, NULL);
-		if (e != BTRFS_UTIL_OK) {
-			if (e != BTRFS_UTIL_ERROR_STOP_ITERATION)
-				r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", volume,
-				               btrfs_util_strerror(e));
-			break;
-		}
-		if (!nested_path_is_valid(p))
-			r = error_setf(ret_error, -EBUSY,
-			               "volume %s holds ckptd snapshots of another volume (%s/%s): rolling it back would "
-			               "delete them; move that volume out of this one", volume, volume, p);
-		free(p);
-		if (r < 0)
-			break;
-	}
-	btrfs_util_destroy_subvolume_iterator(it);
-	return r;
+/* A subvolume nested in the volume below a .ckptd directory is another volume's snapshot, which
+ * a rollback of this one would delete with the replaced state. */
+static int not_foreign_snapshot(_unused_ int fd, const char *what, const char *path, _unused_ void *userdata,
+                                char **ret_error) {
+	if (nested_path_is_valid(path))
+		return 0;
+	return error_setf(ret_error, -EBUSY, "volume %s holds ckptd snapshots of another volume (%s/%s): rolling it back "
+	                  "would delete them; move that volume out of this one", what, what, path);
 }
 
 /* Puts the pair's nested snapshots into the fresh copy at COPY_FD, each where its empty
@@ -606,7 +607,7 @@ static int btrfs_rollback(const char *volume, const char *snapshot, json_t *nest
 	r = identify_fd(vfd, &live);
 	if (r < 0)
 		return error_setf(ret_error, r, "volume %s: cannot read its subvolume id: %m", volume);
-	r = check_no_foreign_snapshots(vfd, volume, ret_error);
+	r = for_each_nested(vfd, volume, false, not_foreign_snapshot, NULL, ret_error);
 	if (r < 0)
 		return r;
 
