@@ -261,12 +261,41 @@ int find_executable(const char *name, char **ret) {
 	return r;
 }
 
+int open_walk_nofollow(int dirfd, const char *path, int flags, bool beneath) {
+	_cleanup_free_ char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	if (beneath && path[0] == '/')
+		return -EXDEV;
+	int fd = path[0] == '/' ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return negative_errno();
+	char *save = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		bool last = !save || strspn(save, "/") == strlen(save);
+		if (beneath && streq(c, ".."))
+			return close(fd), -EXDEV;
+		int next = openat(fd, c, (last ? flags : O_RDONLY | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+		int r = next < 0 ? negative_errno() : 0;
+		struct stat st;
+		if (r == -ENOTDIR && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+			r = -ELOOP;
+		close(fd);
+		if (r < 0)
+			return r;
+		fd = next;
+	}
+	return fd;
+}
+
 static int openat2_resolve(int dirfd, const char *path, int flags, uint64_t resolve) {
 	struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = resolve };
 	int fd;
 	do
 		fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN); /* a rename elsewhere raced the lookup */
+	if (fd < 0 && errno == ENOSYS)
+		return open_walk_nofollow(dirfd, path, flags, resolve & RESOLVE_BENEATH);
 	return fd < 0 ? negative_errno() : fd;
 }
 

@@ -34,6 +34,10 @@ int dir_regular_files_size(const char *path, uint64_t *ret_bytes, uint64_t *ret_
 int open_nofollow(const char *path, int flags);
 int openat_beneath(int dirfd, const char *path, int flags);
 int open_private_dir(int dirfd, const char *name, bool create);
+/* What open_nofollow() and openat_beneath() fall back to where openat2() is missing (kernels
+ * before 5.6, seccomp filters that do not know it): one component at a time, each opened with
+ * O_NOFOLLOW; with beneath, an absolute PATH or a ".." component is -EXDEV. */
+int open_walk_nofollow(int dirfd, const char *path, int flags, bool beneath);
 
 /* The first executable NAME on $PATH (or a default search path). */
 int find_executable(const char *name, char **ret);
