@@ -241,6 +241,11 @@ static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct ro
 			append_list(&not_configured, source);
 			continue;
 		}
+		for (size_t x = 0; x < n; x++)
+			if (plan[x].index == k)
+				return failure_set(f, "verify", "nothing changed", -EBADMSG,
+				                   "pair %s/%" PRIu64 " names volume %s twice: its record is damaged", j->container,
+				                   j->pair, source);
 		plan[n++] = (struct rollback_volume) { .index = k, .backend = b, .snapshot = snapshot,
 			                               .nested = json_object_get(v, "nested") };
 	}

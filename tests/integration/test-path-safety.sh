@@ -45,6 +45,11 @@ host_intact() {
 	btrfs subvolume show "$MNT/host/precious" >/dev/null 2>&1 || t_fail "the host subvolume is gone: $1"
 }
 last_id() { jq -r '.[-1].id' <<<"$(t_ctl_json list "$1")"; }
+new_container() { # NAME VOLUME: cgroup $cg with cryo writing VOLUME/data, configured with VOLUME
+	cg=$(t_cgroup_create v2 "$1")
+	t_start_in_cgroup "$cg" "$CRYO" "$2/data" >/dev/null
+	t_write_container "$1" "$cg" "$2" </dev/null
+}
 grows() { # FILE: the writer is running
 	local a b
 	a=$(stat -c %s "$1")
@@ -57,9 +62,7 @@ grows() { # FILE: the writer is running
 echo "== symlinks planted where the next pair goes"
 mkdir "$MNT/ct"
 t_btrfs_subvol "$MNT/ct/vol"
-cg=$(t_cgroup_create v2 plant)
-t_start_in_cgroup "$cg" "$CRYO" "$MNT/ct/vol/data" >/dev/null
-t_write_container plant "$cg" "$MNT/ct/vol" </dev/null
+new_container plant "$MNT/ct/vol"
 t_daemon_start
 t_ctl freeze-and-dump plant >/dev/null
 next=$(($(last_id plant) + 1))
@@ -116,6 +119,9 @@ host_intact "delete of a pair naming it"
 expect_failure "refusing to touch $MNT/host/precious" rollback plant "$id" --no-safety-pair
 host_intact "rollback to a pair naming it"
 grows "$MNT/ct/vol/data" || t_fail "a refused rollback stopped the workload"
+jq '.volumes += .volumes' "$T/pair.json.orig" >"$pj"
+expect_failure "names volume $MNT/ct/vol twice" rollback plant "$id" --no-safety-pair
+jq --arg s "$MNT/host/precious" '.volumes[0].snapshot = $s' "$T/pair.json.orig" >"$pj"
 v=$(t_ctl_json verify plant "$id" || true)
 jq -e '.ok == false and (.problems[0] | test("refusing to touch"))' <<<"$v" >/dev/null ||
 	t_fail "verify did not flag the foreign snapshot: $v"
@@ -146,9 +152,7 @@ t_write_container plant "$cg" "$MNT/ct/vol" </dev/null
 echo "== Volume= changed, then rollback to an older pair"
 t_btrfs_subvol "$MNT/va"
 t_btrfs_subvol "$MNT/vb"
-cg=$(t_cgroup_create v2 moved)
-t_start_in_cgroup "$cg" "$CRYO" "$MNT/va/data" >/dev/null
-t_write_container moved "$cg" "$MNT/va" </dev/null
+new_container moved "$MNT/va"
 t_daemon_restart
 t_ctl freeze-and-dump moved >/dev/null
 id=$(last_id moved)
@@ -222,9 +226,7 @@ mkdir "$MNT/nv/sub/dir"
 t_btrfs_subvol "$MNT/nv/sub/dir/deeper"
 echo "nested file" >"$MNT/nv/sub/file"
 echo "deeper file" >"$MNT/nv/sub/dir/deeper/file"
-cg=$(t_cgroup_create v2 nest)
-t_start_in_cgroup "$cg" "$CRYO" "$MNT/nv/data" >/dev/null
-t_write_container nest "$cg" "$MNT/nv" </dev/null
+new_container nest "$MNT/nv"
 t_daemon_restart
 pair=$(t_ctl_json freeze-and-dump nest)
 id=$(jq -r .id <<<"$pair")
