@@ -427,11 +427,15 @@ static void finish_job(struct manager *m, struct job *j) {
 	struct container *ct = manager_find_container(m, j->container);
 	if (ct && j->kind == JOB_FREEZE_AND_DUMP && !j->error_name)
 		(void) prune_container(m, ct, false, NULL);
-	/* The volumes a rollback replaced are new subvolumes: the container takes their identities. */
-	for (size_t i = 0; ct && ct->config && ct->volume_ids && j->kind == JOB_ROLLBACK && i < j->config->n_volumes; i++)
-		for (size_t k = 0; k < ct->config->n_volumes; k++)
-			if (j->volume_ids[i].id != 0 && streq(j->config->volumes[i], ct->config->volumes[k]))
-				ct->volume_ids[k] = j->volume_ids[i];
+	/* The volumes a rollback replaced are new subvolumes: every container that names them
+	 * (two may share a volume) takes their identities. */
+	for (size_t c = 0; j->kind == JOB_ROLLBACK && c < m->n_containers; c++) {
+		struct container *o = m->containers[c];
+		for (size_t i = 0; o->config && o->volume_ids && i < j->config->n_volumes; i++)
+			for (size_t k = 0; k < o->config->n_volumes; k++)
+				if (j->volume_ids[i].id != 0 && streq(j->config->volumes[i], o->config->volumes[k]))
+					o->volume_ids[k] = j->volume_ids[i];
+	}
 	if (j->connection) {
 		int r;
 		if (j->error_name)

@@ -214,9 +214,16 @@ host_intact "volume swapped for a symlink"
 rm "$MNT/real"
 mv "$MNT/real.orig" "$MNT/real"
 grows "$MNT/real/data" || t_fail "the workload stopped"
-# A rollback replaces the volume itself: ckptd takes the new one as the configured one.
+# A rollback replaces the volume itself: ckptd takes the new one as the configured one, for
+# every container that names it (swap2 shares the volume; its workload writes elsewhere).
+t_btrfs_subvol "$MNT/other"
+cg2=$(t_cgroup_create v2 swap2)
+t_start_in_cgroup "$cg2" "$CRYO" "$MNT/other/data" >/dev/null
+t_write_container swap2 "$cg2" "$MNT/real" </dev/null
+t_daemon_restart
 t_ctl rollback swap "$id" --no-safety-pair >/dev/null
 t_ctl freeze-and-dump swap >/dev/null
+t_ctl freeze-and-dump swap2 >/dev/null
 
 # ---------------------------------------------------------------------------------------------
 echo "== nested subvolumes"
