@@ -321,7 +321,7 @@ static int delete_damaged(struct connection *c, struct container *ct, const char
 	for (size_t i = 0; ct && ct->config && i < ct->config->n_volumes; i++) {
 		const struct snapshot_backend *b = snapshot_backend_for(ct->config->volumes[i]);
 		_cleanup_free_ char *where = NULL;
-		if (b && b->snapshot_location(ct->config->volumes[i], name, id, &where) >= 0 && b->exists(where) > 0)
+		if (b && b->snapshot_location(ct->config->volumes[i], name, id, &where) >= 0 && b->exists(where, 0) > 0)
 			json_array_append_new(kept, json_string(where));
 	}
 	log_container_event(LOG_WARNING, CKPTD_MESSAGE_PAIR_DELETED, name, id, UINT64_MAX,
