@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# kill -9 of ckptd at 12 points of a rollback: right after each step is recorded in the journal
+# kill -9 of ckptd at 20 points of a rollback: right after each step is recorded in the journal
 # (verify, safety-pair, stop, volumes, restore, check; held there by the test knob
-# CKPTD_TEST_HOLD_ROLLBACK_STEP, see ckptd(8)) and at 6 random moments. After every restart:
+# CKPTD_TEST_HOLD_ROLLBACK_STEP, see ckptd(8)) and at 14 random moments. After every restart:
 #  - the volume is valid and equals either the pair or the safety pair (a marker file says which);
 #  - a rollback interrupted after it changed something is finished by the restarted ckptd (the
 #    pair is intact), one that had changed nothing is not; the container runs, nothing needs
@@ -36,7 +36,8 @@ holds() { # N STEP: the log shows the N-th hold at STEP
 no_jobs() { [ "$(t_ctl_json status | jq '.jobs | length')" = 0 ]; }
 field() { t_ctl_json containers | jq -r --arg n "$name" ".[] | select(.name == \$n) | .$1"; }
 
-points=(verify safety-pair stop volumes restore check random random random random random random)
+points=(verify safety-pair stop volumes restore check)
+for _ in $(seq 14); do points+=(random); done
 i=0
 for point in "${points[@]}"; do
 	i=$((i + 1))
