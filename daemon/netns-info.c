@@ -39,9 +39,8 @@ int netlink_in_netns(pid_t pid, int protocol) {
 	return fd;
 }
 
-/* Sends one dump request and calls cb for every message of the answer. */
-static int netlink_dump(int fd, void *req, size_t len, int (*cb)(struct nlmsghdr *h, void *userdata),
-                        void *userdata) {
+int netlink_talk(int fd, const void *req, size_t len, int (*cb)(struct nlmsghdr *h, void *userdata),
+                 void *userdata) {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	if (sendto(fd, req, len, 0, (struct sockaddr *) &sa, sizeof(sa)) < 0)
 		return negative_errno();
@@ -61,11 +60,13 @@ static int netlink_dump(int fd, void *req, size_t len, int (*cb)(struct nlmsghdr
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				struct nlmsgerr *e = NLMSG_DATA(h);
-				return e->error < 0 ? e->error : -EIO;
+				return e->error; /* 0: the acknowledgement of a request */
 			}
-			int r = cb(h, userdata);
-			if (r < 0)
-				return r;
+			int k = cb ? cb(h, userdata) : 0;
+			if (k < 0)
+				return k;
+			if (!(h->nlmsg_flags & NLM_F_MULTI))
+				return 0;
 		}
 	}
 }
@@ -107,7 +108,7 @@ int netns_list_interfaces(pid_t pid, json_t *interfaces) {
 			.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 			.i = { .ifi_family = AF_UNSPEC },
 		};
-		if (netlink_dump(fd, &req, sizeof(req), link_cb, interfaces) >= 0)
+		if (netlink_talk(fd, &req, sizeof(req), link_cb, interfaces) >= 0)
 			return 0;
 		json_array_clear(interfaces);
 	}
@@ -186,7 +187,7 @@ int unix_table_load(pid_t pid, struct unix_table *t) {
 		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 		.r = { .sdiag_family = AF_UNIX, .udiag_states = -1, .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER },
 	};
-	return netlink_dump(fd, &req, sizeof(req), unix_cb, t);
+	return netlink_talk(fd, &req, sizeof(req), unix_cb, t);
 }
 
 const char *tcp_state_name(unsigned st) {

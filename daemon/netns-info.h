@@ -23,6 +23,11 @@ struct unix_table {
 /* A netlink socket of the given protocol inside pid's network namespace (setns() of a network
  * namespace affects only the calling thread, which is switched back before returning). */
 int netlink_in_netns(pid_t pid, int protocol);
+/* Sends one netlink request and calls cb (may be NULL) for every message of the answer; ends at
+ * NLMSG_DONE, at an acknowledgement or error (returned), or after a single-part answer. */
+struct nlmsghdr;
+int netlink_talk(int fd, const void *req, size_t len, int (*cb)(struct nlmsghdr *h, void *userdata),
+                 void *userdata);
 /* Appends {"name", "kind", "up", "index"} for every interface of pid's network namespace
  * (rtnetlink; the names of /proc/PID/net/dev if that fails). */
 int netns_list_interfaces(pid_t pid, json_t *interfaces);

@@ -79,37 +79,8 @@ static void nl_attr(struct nl_req *r, uint16_t type, const void *data, size_t le
 	r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_SPACE(len);
 }
 
-/* Sends a request; cb (may be NULL) gets every answer message. Ends at NLMSG_DONE, at an
- * acknowledgement or error, or after a single (not multi-part) answer. */
 static int nl_talk(int fd, struct nl_req *r, int (*cb)(struct nlmsghdr *h, void *userdata), void *userdata) {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	if (sendto(fd, &r->h, r->h.nlmsg_len, 0, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-		return negative_errno();
-	_cleanup_free_ char *buf = malloc(65536);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = recv(fd, buf, 65536, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			return -EPIPE;
-		for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
-				return e->error;
-			}
-			int k = cb ? cb(h, userdata) : 0;
-			if (k < 0)
-				return k;
-			if (!(h->nlmsg_flags & NLM_F_MULTI))
-				return 0;
-		}
-	}
+	return netlink_talk(fd, &r->h, r->h.nlmsg_len, cb, userdata);
 }
 
 /* rtnetlink in ckptd's own network namespace. */
