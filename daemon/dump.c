@@ -339,6 +339,11 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		                j->state_dir, needed >> 20, free_bytes(j->state_dir) >> 20);
 
 	r = catalog_allocate_id(j->state_dir, j->container, &d.id);
+	if (r == -EOVERFLOW)
+		return failure_set(f, "validate", "nothing changed", r,
+		                   "the pair ids of container %s are used up (%s/containers/%s/last-id or a pair directory "
+		                   "holds the largest id, %" PRId64 "); ids are never reused", j->container, j->state_dir,
+		                   j->container, INT64_MAX);
 	if (r < 0)
 		return failure_set(f, "validate", "nothing changed", r, "cannot allocate a pair id in %s: %m",
 		                j->state_dir);

@@ -55,7 +55,18 @@ t_assert_contains "$out" "running on 'val-a', which is configured on the same Vo
 wait "$job" || t_fail "val-a: $(cat "$T/a.out")"
 t_assert_eq "$(t_ctl_json list val-b | jq length)" 0 "pairs of val-b"
 t_ctl freeze-and-dump val-b >/dev/null # alone, it works
-rm -f "$T/etc/containers.d/val-b.conf" "$T/etc/containers.d/val-c.conf" "$T/etc/containers.d/val-a.conf"
+rm -f "$T/etc/containers.d/val-c.conf" "$T/etc/containers.d/val-a.conf"
+
+# --- pair ids used up ---------------------------------------------------------------------------
+# The id after 2^63-1 cannot be written as a JSON integer: refused, named, nothing frozen.
+t_daemon_restart
+echo 9223372036854775807 >"$T/state/containers/val-b/last-id"
+set +e; out=$(t_ctl freeze-and-dump val-b 2>&1); rc=$?; set -e
+t_assert_eq "$rc" 1 "dump with every pair id used"
+t_assert_contains "$out" "the pair ids of container val-b are used up"
+t_cgroup_frozen "$cgs" && t_fail "val-b frozen after a refused dump"
+t_assert_eq "$(t_ctl_json list val-b | jq '[.[].id | select(. < 0)] | length')" 0 "negative ids listed"
+rm -f "$T/etc/containers.d/val-b.conf"
 
 # --- staging directory of this state directory ------------------------------------------------
 printf '[Checkpoint]\nStaging=memory\n' | t_write_container val-zombie "$cg" "$MNT/z"
