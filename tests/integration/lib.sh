@@ -584,32 +584,22 @@ t_start_in_cgroup() {
 	shift
 	[ $# -gt 0 ] || t_fail "usage: t_start_in_cgroup CGROUP CMD [ARG...]"
 	[ -e "$cg/cgroup.procs" ] || t_fail "not a cgroup: $cg"
+	# Launchers that run before CMD replaces them: the task's comm while they are still there.
+	local launch=(unshare --pid --fork) launchers='unshare|setsid'
 	if [ "${T_WORKLOAD_PIDNS:-own}" = host ]; then
-		(
-			trap - ERR EXIT
-			echo "$BASHPID" >"$cg/cgroup.procs" || exit 125
-			exec setsid "$@" </dev/null >>"$out" 2>&1
-		) &
-		local hpid=$! hcomm='' hdeadline
-		disown "$hpid" 2>/dev/null || true
-		hdeadline=$(($(t__now_us) + 5000000))
-		while read -r hcomm 2>/dev/null <"/proc/$hpid/comm" && { [ "$hcomm" = bash ] || [ "$hcomm" = setsid ]; }; do
-			[ "$(t__now_us)" -lt "$hdeadline" ] || break
-			sleep 0.005
-		done
-		t__alive "$hpid" || t_fail "workload exited at once: $*"
-		echo "$hpid"
-		return
+		launch=()
+		launchers='bash|setsid'
 	fi
 	(
 		trap - ERR EXIT
 		echo "$BASHPID" >"$cg/cgroup.procs" || exit 125
-		exec unshare --pid --fork setsid "$@" </dev/null >>"$out" 2>&1
+		exec ${launch[@]+"${launch[@]}"} setsid "$@" </dev/null >>"$out" 2>&1
 	) &
 	local upid=$! child='' c comm='' f deadline
 	disown "$upid" 2>/dev/null || true # no "Killed" job report when cleanup kills it
 	deadline=$(($(t__now_us) + 5000000))
-	while :; do
+	[ ${#launch[@]} -gt 0 ] || child=$upid
+	while [ -z "$child" ]; do
 		for f in /proc/"$upid"/task/*/children; do
 			c=''
 			read -r c _ 2>/dev/null <"$f" || true # no newline at the end: status 1
@@ -620,8 +610,8 @@ t_start_in_cgroup() {
 		[ "$(t__now_us)" -lt "$deadline" ] || t_fail "workload's root task did not appear within 5 s: $*"
 		sleep 0.01
 	done
-	# Wait until it is CMD (not still unshare's fork or setsid), best effort.
-	while read -r comm 2>/dev/null <"/proc/$child/comm" && { [ "$comm" = unshare ] || [ "$comm" = setsid ]; }; do
+	# Wait until it is CMD (not still a launcher), best effort.
+	while read -r comm 2>/dev/null <"/proc/$child/comm" && [[ $comm =~ ^($launchers)$ ]]; do
 		[ "$(t__now_us)" -lt "$deadline" ] || break
 		sleep 0.005
 	done
