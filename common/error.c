@@ -3,17 +3,47 @@
 
 #include "error.h"
 
+static int error_vsetf(char **ret_error, int r, const char *fmt, va_list ap) {
+	if (!ret_error)
+		return r;
+	int saved = errno;
+	char *m = NULL;
+	errno = r < 0 ? -r : r;
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	errno = saved;
+	free(*ret_error);
+	*ret_error = m; /* NULL on out-of-memory: callers print strerror(-r) then */
+	return r;
+}
+
 int error_setf(char **ret_error, int r, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	error_vsetf(ret_error, r, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int error_prefixf(char **ret_error, int r, char **inner, const char *fmt, ...) {
+	_cleanup_free_ char *context = NULL, *owned = inner ? TAKE_PTR(*inner) : NULL;
 	if (!ret_error)
 		return r;
 	va_list ap;
-	int saved = errno;
-	errno = r < 0 ? -r : r;
 	va_start(ap, fmt);
-	free(*ret_error);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
+	error_vsetf(&context, r, fmt, ap);
 	va_end(ap);
-	errno = saved;
+	return error_setf(ret_error, r, "%s: %s", context ? context : "error",
+	                  owned ? owned : strerror(r < 0 ? -r : r));
+}
+
+int error_pass(char **ret_error, int r, char **inner) {
+	_cleanup_free_ char *owned = inner ? TAKE_PTR(*inner) : NULL;
+	if (!ret_error)
+		return r;
+	if (!owned)
+		return error_setf(ret_error, r, "%m");
+	free(*ret_error);
+	*ret_error = TAKE_PTR(owned);
 	return r;
 }

@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "pair.h"
+#include "pair-ops.h"
 #include "prune.h"
 #include "quarantine.h"
 #include "server.h"

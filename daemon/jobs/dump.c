@@ -21,6 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pair.h"
+#include "pair-ops.h"
 #include "time-util.h"
 
 struct dump {

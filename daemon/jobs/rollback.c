@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pair.h"
+#include "pair-ops.h"
 #include "quarantine.h"
 #include "time-util.h"
 #include "veth.h"

@@ -8,6 +8,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "pair.h"
+#include "pair-ops.h"
 #include "prune.h"
 #include "retention.h"
 #include "server.h"

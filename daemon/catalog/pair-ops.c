@@ -8,7 +8,7 @@
 #include "backend.h"
 #include "error.h"
 #include "fileio.h"
-#include "job.h"
+#include "pair-ops.h"
 #include "macro.h"
 #include "pair.h"
 
