@@ -32,30 +32,15 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "config-item.h"
+#include "error.h"
 #include "macro.h"
+#include "parse-util.h"
 
-#ifndef USEC_PER_SEC
-#define USEC_PER_SEC ((uint64_t) 1000000U)
-#endif
+#include "time-util.h"
 
 #define CONFIG_FILE_MAX (1024U * 1024U) /* bytes; a config file is a few hundred */
-#define CONFIG_PID_MAX 4194304          /* PID_MAX_LIMIT on 64-bit kernels */
-#define LVM_NAME_MAX 127
-#define GROUP_NAME_MAX 256
 
-#define WHITESPACE " \t\n\r\v\f"
-
-/* Parses one value into *field; an empty value sets the default. On error returns -EINVAL or
- * -ERANGE (or -ENOMEM) and points *ret_reason at a static text. */
-typedef int (*config_parse_t)(const char *value, void *field, uint64_t dflt, const char **ret_reason);
-
-struct config_item {
-	const char *section;
-	const char *key;
-	config_parse_t parse;
-	size_t offset;
-	uint64_t dflt;
-};
 
 struct config_parser {
 	const char *file;
@@ -70,680 +55,6 @@ struct config_parser {
 	int r;       /* first error, or 0 */
 	char *error; /* its message */
 };
-
-static bool isempty(const char *s) {
-	return !s || !*s;
-}
-
-static bool ascii_isdigit(char c) {
-	return c >= '0' && c <= '9';
-}
-
-static bool ascii_isalpha(char c) {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool char_in(char c, const char *set) {
-	return c != '\0' && strchr(set, c);
-}
-
-static const char *startswith(const char *s, const char *prefix) {
-	size_t n = strlen(prefix);
-
-	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
-}
-
-bool container_name_is_valid(const char *name) {
-	size_t n;
-
-	if (isempty(name) || name[0] == '.')
-		return false;
-
-	n = strlen(name);
-	if (n > CONTAINER_NAME_MAX)
-		return false;
-
-	for (size_t i = 0; i < n; i++)
-		if (!ascii_isalpha(name[i]) && !ascii_isdigit(name[i]) && !char_in(name[i], "_.-"))
-			return false;
-
-	return true;
-}
-
-/* Plain decimal digits, nothing else: no sign, no whitespace, no base prefix. */
-static int parse_u64(const char *s, uint64_t *ret) {
-	uint64_t v = 0;
-
-	if (!s || !ascii_isdigit(*s))
-		return -EINVAL;
-
-	for (; *s; s++) {
-		unsigned d;
-
-		if (!ascii_isdigit(*s))
-			return -EINVAL;
-		d = (unsigned) (*s - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-
-	*ret = v;
-	return 0;
-}
-
-static int parse_unsigned(const char *s, unsigned *ret) {
-	uint64_t v;
-	int r;
-
-	r = parse_u64(s, &v);
-	if (r < 0)
-		return r;
-	if (v > UINT_MAX)
-		return -ERANGE;
-
-	*ret = (unsigned) v;
-	return 0;
-}
-
-static const struct {
-	const char *unit;
-	uint64_t usec;
-} time_units[] = {
-	{ "us", 1 },
-	{ "usec", 1 },
-	{ "ms", 1000 },
-	{ "msec", 1000 },
-	{ "s", USEC_PER_SEC },
-	{ "sec", USEC_PER_SEC },
-	{ "second", USEC_PER_SEC },
-	{ "seconds", USEC_PER_SEC },
-	{ "m", 60 * USEC_PER_SEC },
-	{ "min", 60 * USEC_PER_SEC },
-	{ "minute", 60 * USEC_PER_SEC },
-	{ "minutes", 60 * USEC_PER_SEC },
-	{ "h", 3600 * USEC_PER_SEC },
-	{ "hr", 3600 * USEC_PER_SEC },
-	{ "hour", 3600 * USEC_PER_SEC },
-	{ "hours", 3600 * USEC_PER_SEC },
-	{ "d", 86400 * USEC_PER_SEC },
-	{ "day", 86400 * USEC_PER_SEC },
-	{ "days", 86400 * USEC_PER_SEC },
-	{ "w", 604800 * USEC_PER_SEC },
-	{ "week", 604800 * USEC_PER_SEC },
-	{ "weeks", 604800 * USEC_PER_SEC },
-};
-
-static int time_unit_lookup(const char *s, size_t n, uint64_t *ret_usec) {
-	for (size_t i = 0; i < ELEMENTSOF(time_units); i++)
-		if (strlen(time_units[i].unit) == n && strncmp(time_units[i].unit, s, n) == 0) {
-			*ret_usec = time_units[i].usec;
-			return 0;
-		}
-
-	return -EINVAL;
-}
-
-/* One "NUMBER[.FRACTION][ ]UNIT" component of a time span; a missing unit means seconds.
- * Advances *p past it. */
-static int parse_sec_component(const char **p, uint64_t *ret_usec) {
-	const char *s = *p, *frac, *after_number;
-	uint64_t whole = 0, mult = USEC_PER_SEC, m, v, fv = 0;
-	size_t n_whole = 0, n_frac = 0, n_unit;
-	int r;
-
-	for (; ascii_isdigit(*s); s++, n_whole++) {
-		unsigned d = (unsigned) (*s - '0');
-
-		if (whole > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		whole = whole * 10 + d;
-	}
-	frac = s;
-	if (*s == '.') {
-		frac = ++s;
-		for (; ascii_isdigit(*s); s++)
-			n_frac++;
-	}
-	if (n_whole == 0 && n_frac == 0)
-		return -EINVAL;
-
-	after_number = s;
-	s += strspn(s, WHITESPACE);
-	for (n_unit = 0; ascii_isalpha(s[n_unit]); n_unit++)
-		;
-	if (n_unit > 0) {
-		r = time_unit_lookup(s, n_unit, &mult);
-		if (r < 0)
-			return r;
-		s += n_unit;
-	} else if (*s != '\0' && s == after_number)
-		return -EINVAL; /* "1.5.5", "10%": junk right after a bare number */
-
-	if (whole > UINT64_MAX / mult)
-		return -ERANGE;
-	v = whole * mult;
-	m = mult;
-	for (size_t i = 0; i < n_frac && m > 0; i++) {
-		m /= 10;
-		fv += (uint64_t) (frac[i] - '0') * m;
-	}
-	if (v > UINT64_MAX - fv)
-		return -ERANGE;
-
-	*p = s;
-	*ret_usec = v + fv;
-	return 0;
-}
-
-int parse_sec(const char *s, uint64_t *ret_usec) {
-	uint64_t total = 0;
-	bool any = false;
-	int r;
-
-	if (!s)
-		return -EINVAL;
-
-	for (;;) {
-		uint64_t v;
-
-		s += strspn(s, WHITESPACE);
-		if (*s == '\0')
-			break;
-
-		r = parse_sec_component(&s, &v);
-		if (r < 0)
-			return r;
-		if (total > UINT64_MAX - v)
-			return -ERANGE;
-		total += v;
-		any = true;
-	}
-	if (!any)
-		return -EINVAL;
-
-	*ret_usec = total;
-	return 0;
-}
-
-int parse_boolean(const char *s, bool *ret) {
-	static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
-	static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
-
-	if (!s)
-		return -EINVAL;
-
-	for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-		if (strcasecmp(s, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-	for (size_t i = 0; i < ELEMENTSOF(no); i++)
-		if (strcasecmp(s, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-
-	return -EINVAL;
-}
-
-/* "4096", "512K", "2G": bytes, suffixes K M G T with base 1024. */
-static int parse_size(const char *s, uint64_t *ret) {
-	static const struct {
-		char suffix;
-		unsigned shift;
-	} suffixes[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 } };
-	_cleanup_free_ char *digits = NULL;
-	size_t n = strlen(s);
-	unsigned shift = 0;
-	uint64_t v;
-	int r;
-
-	for (size_t i = 0; n > 0 && i < ELEMENTSOF(suffixes); i++)
-		if (s[n - 1] == suffixes[i].suffix) {
-			shift = suffixes[i].shift;
-			n--;
-			break;
-		}
-
-	digits = strndup(s, n);
-	if (!digits)
-		return -ENOMEM;
-	r = parse_u64(digits, &v);
-	if (r < 0)
-		return r;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-
-	*ret = v << shift;
-	return 0;
-}
-
-int parse_min_free(const char *s, unsigned *ret_percent, uint64_t *ret_bytes) {
-	size_t n;
-	int r;
-
-	if (isempty(s))
-		return -EINVAL;
-
-	n = strlen(s);
-	if (s[n - 1] == '%') {
-		_cleanup_free_ char *digits = strndup(s, n - 1);
-		unsigned p;
-
-		if (!digits)
-			return -ENOMEM;
-		r = parse_unsigned(digits, &p);
-		if (r < 0)
-			return r;
-		if (p > 100)
-			return -ERANGE;
-
-		*ret_percent = p;
-		*ret_bytes = 0;
-		return 0;
-	}
-
-	uint64_t bytes;
-	r = parse_size(s, &bytes);
-	if (r < 0)
-		return r;
-
-	*ret_percent = 0;
-	*ret_bytes = bytes;
-	return 0;
-}
-
-/* Absolute path, normalised: duplicate slashes, "." components and a trailing slash removed;
- * ".." components are refused, and "/" itself unless allow_root. */
-static int path_normalize(const char *value, bool allow_root, char **ret, const char **ret_reason) {
-	_cleanup_free_ char *out = NULL;
-	size_t o = 0;
-
-	if (value[0] != '/') {
-		*ret_reason = "not an absolute path";
-		return -EINVAL;
-	}
-	if (strlen(value) >= PATH_MAX) {
-		*ret_reason = "path too long";
-		return -ENAMETOOLONG;
-	}
-
-	out = malloc(strlen(value) + 1);
-	if (!out)
-		return -ENOMEM;
-
-	for (const char *p = value;;) {
-		size_t n;
-
-		p += strspn(p, "/");
-		if (*p == '\0')
-			break;
-		n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			*ret_reason = "path contains a \"..\" component";
-			return -EINVAL;
-		}
-		if (!(n == 1 && p[0] == '.')) {
-			out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	if (o == 0) {
-		if (!allow_root) {
-			*ret_reason = "refusing the root directory";
-			return -EINVAL;
-		}
-		out[o++] = '/';
-	}
-	out[o] = '\0';
-
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/* LVM VG and LV names: [A-Za-z0-9+_.-], not starting with '-', not "." or "..". */
-static bool lvm_name_is_valid(const char *s, size_t n) {
-	if (n == 0 || n > LVM_NAME_MAX || s[0] == '-')
-		return false;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return false;
-
-	for (size_t i = 0; i < n; i++)
-		if (!ascii_isalpha(s[i]) && !ascii_isdigit(s[i]) && !char_in(s[i], "+_.-"))
-			return false;
-
-	return true;
-}
-
-static int volume_normalize(const char *value, char **ret, const char **ret_reason) {
-	const char *vg, *slash;
-	char *v;
-
-	vg = startswith(value, "lvm:");
-	if (!vg) {
-		if (value[0] != '/') {
-			*ret_reason = "not an absolute path or lvm:VG/LV";
-			return -EINVAL;
-		}
-		return path_normalize(value, false, ret, ret_reason);
-	}
-
-	slash = strchr(vg, '/');
-	if (!slash || strchr(slash + 1, '/')) {
-		*ret_reason = "expected lvm:VG/LV";
-		return -EINVAL;
-	}
-	if (!lvm_name_is_valid(vg, (size_t) (slash - vg))) {
-		*ret_reason = "invalid LVM volume group name";
-		return -EINVAL;
-	}
-	if (!lvm_name_is_valid(slash + 1, strlen(slash + 1))) {
-		*ret_reason = "invalid LVM logical volume name";
-		return -EINVAL;
-	}
-
-	v = strdup(value);
-	if (!v)
-		return -ENOMEM;
-	*ret = v;
-	return 0;
-}
-
-/* A group name ([A-Za-z_][A-Za-z0-9_.-]*, as shadow's useradd accepts them) or a numeric GID. */
-static bool group_is_valid(const char *s) {
-	size_t n = strlen(s);
-	uint64_t gid;
-
-	if (ascii_isdigit(s[0]))
-		return parse_u64(s, &gid) >= 0 && gid < UINT32_MAX;
-
-	if (n == 0 || n > GROUP_NAME_MAX || !(ascii_isalpha(s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!ascii_isalpha(s[i]) && !ascii_isdigit(s[i]) && !char_in(s[i], "_.-"))
-			return false;
-
-	return true;
-}
-
-int read_group_resolve(const char *group, gid_t *ret) {
-	uint64_t gid;
-	if (!group || !group_is_valid(group))
-		return -EINVAL;
-	/* A number is a GID, as in systemd's units: no lookup, the group need not have a name. */
-	if (ascii_isdigit(group[0])) {
-		if (parse_u64(group, &gid) < 0)
-			return -EINVAL;
-		*ret = (gid_t) gid;
-		return 0;
-	}
-	errno = 0;
-	struct group *g = getgrnam(group);
-	if (!g) /* "not found" comes as 0, ENOENT, ESRCH, EBADF or EPERM, depending on the NSS module */
-		return errno == ENOMEM || errno == EIO || errno == EMFILE || errno == ENFILE || errno == EINTR ? -errno :
-		                                                                                                -ESRCH;
-	*ret = g->gr_gid;
-	return 0;
-}
-
-/* Value parsers of the key tables. */
-
-static int parse_path_field(const char *value, bool allow_root, char **field, const char **ret_reason) {
-	char *n = NULL;
-	int r;
-
-	if (!isempty(value)) {
-		r = path_normalize(value, allow_root, &n, ret_reason);
-		if (r < 0)
-			return r;
-	}
-
-	free(*field);
-	*field = n;
-	return 0;
-}
-
-static int config_parse_path(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	return parse_path_field(value, false, field, ret_reason);
-}
-
-/* RootDirectory=/ is meaningful: a container that shares the host's root. */
-static int config_parse_path_or_root(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	return parse_path_field(value, true, field, ret_reason);
-}
-
-static int config_parse_string(const char *value, void *field, _unused_ uint64_t dflt, _unused_ const char **ret_reason) {
-	char **p = field, *n = NULL;
-
-	if (!isempty(value)) {
-		n = strdup(value);
-		if (!n)
-			return -ENOMEM;
-	}
-
-	free(*p);
-	*p = n;
-	return 0;
-}
-
-static int config_parse_group(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	if (!isempty(value) && !group_is_valid(value)) {
-		*ret_reason = "not a valid group name or GID";
-		return -EINVAL;
-	}
-
-	return config_parse_string(value, field, dflt, ret_reason);
-}
-
-/* Volume= is a list: each one appends, an empty one empties the list. */
-static int config_parse_volume(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	struct container_config *c = field;
-	_cleanup_free_ char *v = NULL;
-	char **l;
-	int r;
-
-	if (isempty(value)) {
-		strv_free(c->volumes);
-		c->volumes = NULL;
-		c->n_volumes = 0;
-		return 0;
-	}
-
-	r = volume_normalize(value, &v, ret_reason);
-	if (r < 0)
-		return r;
-
-	for (size_t i = 0; i < c->n_volumes; i++)
-		if (streq(c->volumes[i], v)) {
-			*ret_reason = "volume listed twice";
-			return -EINVAL;
-		}
-
-	l = reallocarray(c->volumes, c->n_volumes + 2, sizeof(char *));
-	if (!l)
-		return -ENOMEM;
-	l[c->n_volumes++] = TAKE_PTR(v);
-	l[c->n_volumes] = NULL;
-	c->volumes = l;
-	return 0;
-}
-
-static int config_parse_pid(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	int *p = field;
-	unsigned pid = 0;
-
-	if (!isempty(value) && (parse_unsigned(value, &pid) < 0 || pid == 0 || pid > CONFIG_PID_MAX)) {
-		*ret_reason = "not a valid PID (empty = discover)";
-		return -EINVAL;
-	}
-
-	*p = (int) pid;
-	return 0;
-}
-
-static int config_parse_sec_positive(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	uint64_t *p = field, v = dflt;
-	int r;
-
-	if (!isempty(value)) {
-		r = parse_sec(value, &v);
-		if (r < 0) {
-			*ret_reason = r == -ERANGE ? "time span too large" : "invalid time span";
-			return r;
-		}
-		if (v == 0) {
-			*ret_reason = "must be greater than zero";
-			return -EINVAL;
-		}
-	}
-
-	*p = v;
-	return 0;
-}
-
-/* An enum given by name: index in names[] is the value; empty = the default. */
-static int parse_enum(const char *value, const char *const *names, size_t n, uint64_t dflt, int *ret) {
-	if (isempty(value)) {
-		*ret = (int) dflt;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (names[i] && streq(value, names[i])) {
-			*ret = (int) i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-static const char *const staging_names[] = {
-	[STAGING_AUTO] = "auto",
-	[STAGING_MEMORY] = "memory",
-	[STAGING_DISK] = "disk",
-};
-
-static int config_parse_staging(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	int v;
-	if (parse_enum(value, staging_names, ELEMENTSOF(staging_names), dflt, &v) < 0) {
-		*ret_reason = "expected auto, memory or disk";
-		return -EINVAL;
-	}
-	*(enum staging_mode *) field = (enum staging_mode) v;
-	return 0;
-}
-
-static const char *const network_lock_names[] = {
-	[NETWORK_LOCK_AUTO] = "auto",
-	[NETWORK_LOCK_SKIP] = "skip",
-	[NETWORK_LOCK_NFTABLES] = "nftables",
-	[NETWORK_LOCK_IPTABLES] = "iptables",
-};
-
-const char *network_lock_to_string(enum network_lock l) {
-	if ((size_t) l >= ELEMENTSOF(network_lock_names) || !network_lock_names[l])
-		return "auto";
-	return network_lock_names[l];
-}
-
-static int config_parse_network_lock(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	int v;
-	if (parse_enum(value, network_lock_names, ELEMENTSOF(network_lock_names), dflt, &v) < 0) {
-		*ret_reason = "expected auto, skip, nftables or iptables";
-		return -EINVAL;
-	}
-	*(enum network_lock *) field = (enum network_lock) v;
-	return 0;
-}
-
-static int config_parse_bool(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	bool *p = field, v = dflt != 0;
-
-	if (!isempty(value) && parse_boolean(value, &v) < 0) {
-		*ret_reason = "expected a boolean (yes/no, true/false, on/off, 1/0)";
-		return -EINVAL;
-	}
-
-	*p = v;
-	return 0;
-}
-
-static int config_parse_unsigned(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	unsigned *p = field, v = (unsigned) dflt;
-	int r;
-
-	if (!isempty(value)) {
-		r = parse_unsigned(value, &v);
-		if (r < 0) {
-			*ret_reason = r == -ERANGE ? "number too large" : "expected a non-negative integer";
-			return r;
-		}
-	}
-
-	*p = v;
-	return 0;
-}
-
-static int config_parse_unsigned_positive(const char *value, void *field, uint64_t dflt, const char **ret_reason) {
-	unsigned v;
-	int r;
-
-	r = config_parse_unsigned(value, &v, dflt, ret_reason);
-	if (r < 0)
-		return r;
-	if (v == 0) {
-		*ret_reason = "must be at least 1";
-		return -EINVAL;
-	}
-
-	*(unsigned *) field = v;
-	return 0;
-}
-
-static int config_parse_min_free(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	struct retention_config *rc = field;
-	unsigned percent = 0;
-	uint64_t bytes = 0;
-	int r;
-
-	if (!isempty(value)) {
-		r = parse_min_free(value, &percent, &bytes);
-		if (r < 0) {
-			*ret_reason = r == -ERANGE ? "value too large" :
-						     "expected a percentage (10%) or a size (512M, 2G)";
-			return r;
-		}
-	}
-
-	rc->min_free_percent = percent;
-	rc->min_free_bytes = bytes;
-	return 0;
-}
-
-static int config_parse_snapshot_size(const char *value, void *field, _unused_ uint64_t dflt, const char **ret_reason) {
-	struct container_config *c = field;
-	unsigned percent = 0;
-	uint64_t bytes = 0;
-	int r;
-
-	if (!isempty(value)) {
-		r = parse_min_free(value, &percent, &bytes);
-		if (r < 0) {
-			*ret_reason = r == -ERANGE ? "value too large" :
-						     "expected a percentage of the origin (20%) or a size (512M, 2G)";
-			return r;
-		}
-		if (percent == 0 && bytes == 0) {
-			*ret_reason = "must be greater than zero";
-			return -EINVAL;
-		}
-	}
-
-	c->snapshot_size_percent = percent;
-	c->snapshot_size_bytes = bytes;
-	return 0;
-}
 
 #define CC(field) offsetof(struct container_config, field)
 #define USEC(s) ((uint64_t) (s) * USEC_PER_SEC)
@@ -784,10 +95,10 @@ static const struct config_item daemon_items[] = {
 /* Sets every key to its default: the parsers' meaning of an empty value. */
 static int config_items_reset(const struct config_item *items, size_t n_items, void *target) {
 	for (size_t i = 0; i < n_items; i++) {
-		const char *reason = NULL;
+		_cleanup_free_ char *error = NULL;
 		int r;
 
-		r = items[i].parse("", (char *) target + items[i].offset, items[i].dflt, &reason);
+		r = items[i].parse("", (char *) target + items[i].offset, items[i].dflt, &error);
 		if (r < 0)
 			return r;
 	}
@@ -930,7 +241,7 @@ static const struct config_item *parser_find_item(const struct config_parser *p,
 static int parser_handle(void *userdata, const char *section, const char *key, const char *value) {
 	struct config_parser *p = userdata;
 	const struct config_item *item;
-	const char *reason = "invalid value";
+	_cleanup_free_ char *error = NULL;
 	int r;
 
 	if (p->r < 0)
@@ -947,32 +258,18 @@ static int parser_handle(void *userdata, const char *section, const char *key, c
 		return 0;
 	}
 
-	r = item->parse(value, (char *) p->target + item->offset, item->dflt, &reason);
+	r = item->parse(value, (char *) p->target + item->offset, item->dflt, &error);
 	if (r == -ENOMEM) {
 		p->r = r;
 		return 0;
 	}
 	if (r < 0) {
-		parser_error(p, r, "%s:%u: [%s] %s=%s: %s", p->file, p->line, section, key, value, reason);
+		parser_error(p, r, "%s:%u: [%s] %s=%s: %s", p->file, p->line, section, key, value,
+		             error ? error : "invalid value");
 		return 0;
 	}
 
 	return 1;
-}
-
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...) {
-	va_list ap;
-	char *m;
-
-	if (!ret_error)
-		return;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-
-	*ret_error = m;
 }
 
 /* Opens a config file for reading; refuses what is not a regular file of sane size (a FIFO
@@ -1072,8 +369,7 @@ int daemon_config_load(const char *path, struct daemon_config *ret, char **ret_e
 		return 0;
 	}
 	if (r < 0) {
-		set_error(ret_error, "%s: %s", path, config_open_strerror(r));
-		return r;
+		return error_setf(ret_error, r, "%s: %s", path, config_open_strerror(r));
 	}
 
 	r = config_parse_file(path, f, daemon_items, ELEMENTSOF(daemon_items), &c, ret_error);
@@ -1140,15 +436,13 @@ static int volumes_check_layout(const char *path, const struct container_config 
 			if (i == k || a[0] != '/' || b[0] != '/')
 				continue;
 			if (strncmp(a, b, la) == 0 && b[la] == '/') {
-				set_error(ret_error, "%s: [Container] Volume=%s lies inside Volume=%s: name only the outer one "
+				return error_setf(ret_error, -EINVAL, "%s: [Container] Volume=%s lies inside Volume=%s: name only the outer one "
 				          "(ckptd snapshots the subvolumes nested in a volume with it)", path, b, a);
-				return -EINVAL;
 			}
 			if (pa == pb && strncmp(a, b, pa) == 0 && strlen(b + pb) == strlen(a + pa) + 7 &&
 			    strncmp(b + pb, a + pa, strlen(a + pa)) == 0 && streq(b + pb + strlen(a + pa), ".nested")) {
-				set_error(ret_error, "%s: [Container] Volume=%s is named like the directory that holds the nested "
+				return error_setf(ret_error, -EINVAL, "%s: [Container] Volume=%s is named like the directory that holds the nested "
 				          "subvolume snapshots of Volume=%s: rename one of them", path, b, a);
-				return -EINVAL;
 			}
 		}
 	return 0;
@@ -1165,7 +459,7 @@ int container_config_load(const char *path, struct container_config **ret, char 
 
 	r = container_name_from_path(path, &c->name);
 	if (r == -EINVAL)
-		set_error(ret_error,
+		return error_setf(ret_error, r,
 			  "%s: the file name must be NAME.conf, NAME of 1 to %d characters [A-Za-z0-9_.-], not starting with '.'",
 			  path, CONTAINER_NAME_MAX);
 	if (r < 0)
@@ -1181,8 +475,7 @@ int container_config_load(const char *path, struct container_config **ret, char 
 
 	r = config_open(path, &f);
 	if (r < 0) {
-		set_error(ret_error, "%s: %s", path, config_open_strerror(r));
-		return r;
+		return error_setf(ret_error, r, "%s: %s", path, config_open_strerror(r));
 	}
 
 	r = config_parse_file(path, f, container_items, ELEMENTSOF(container_items), c, ret_error);
@@ -1190,12 +483,10 @@ int container_config_load(const char *path, struct container_config **ret, char 
 		return r;
 
 	if (!c->cgroup) {
-		set_error(ret_error, "%s: [Container] Cgroup= is missing", path);
-		return -EINVAL;
+		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= is missing", path);
 	}
 	if (c->n_volumes == 0) {
-		set_error(ret_error, "%s: [Container] Volume= is missing (at least one is needed)", path);
-		return -EINVAL;
+		return error_setf(ret_error, -EINVAL, "%s: [Container] Volume= is missing (at least one is needed)", path);
 	}
 	r = volumes_check_layout(path, c, ret_error);
 	if (r < 0)

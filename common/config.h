@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parse-util.h" /* parse_sec(), parse_boolean(), parse_min_free() */
+
 #define CONTAINER_NAME_MAX 64
 
 /* [A-Za-z0-9_.-]{1,64}, not starting with a dot. */
@@ -91,10 +93,3 @@ struct container_config *container_config_free(struct container_config *c);
 static inline void container_config_freep(struct container_config **c) {
 	container_config_free(*c);
 }
-
-/* Parses "10", "1.5", "250ms", "2s", "1min" into microseconds (systemd time spans, subset). */
-int parse_sec(const char *s, uint64_t *ret_usec);
-/* Parses yes/no/true/false/on/off/1/0. */
-int parse_boolean(const char *s, bool *ret);
-/* Parses "10%" or "512M" / "2G" / "4096". */
-int parse_min_free(const char *s, unsigned *ret_percent, uint64_t *ret_bytes);
