@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* ckptctl's shared pieces: the options given on the command line, the one Varlink call each
+ * command makes, and the exit statuses. */
+
+#include <jansson.h>
+#include <stdbool.h>
+
+enum {
+	EXIT_USAGE = 2,       /* unknown command or option, missing or malformed arguments */
+	EXIT_UNREACHABLE = 3, /* cannot connect, or the connection closed before the final reply */
+};
+
+/* Command-specific options, as bits of struct verb.options. */
+#define OPT_TAG (1U << 0)
+#define OPT_NO_SAFETY_PAIR (1U << 1)
+#define OPT_PROCESSES_ONLY (1U << 2)
+#define OPT_DRY_RUN (1U << 3)
+#define OPT_FORCE (1U << 4)
+
+extern const char *arg_socket;
+extern bool arg_json;
+extern const char *arg_tag;
+extern bool arg_no_safety_pair;
+extern bool arg_processes_only;
+extern bool arg_dry_run;
+extern bool arg_force;
+extern unsigned arg_options_seen;
+
+const char *socket_path(void);
+int log_oom(void);
+int unreachable(int r);
+/* Calls method (full name) with parameters. With more, the daemon streams progress replies
+ * ("continues": true), shown on stderr when it is a terminal. Returns EXIT_SUCCESS with the
+ * final reply's parameters in *ret, or an exit status after saying on stderr what failed. */
+int call(const char *verb, const char *method, json_t *parameters, bool more, json_t **ret);
+/* The member key of a final reply, which must have the given type. */
+json_t *reply_get(const char *verb, json_t *reply, const char *key, json_type type);
+/* The exit status for what an output_*() call returned. */
+int render(int r);
+
+/* A command: its name, its arguments, the options it accepts and the function that runs it. */
+struct verb {
+	const char *name;
+	const char *usage; /* the arguments, for error messages */
+	unsigned min_args, max_args;
+	unsigned options; /* OPT_* this command accepts */
+	int (*run)(char **args); /* args: NULL-terminated, count already checked */
+};
+
+/* verbs.c: the table of commands. */
+extern const struct verb verbs[];
+extern const size_t n_verbs;

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ckptctl's commands: each checks its arguments, makes its call and renders the reply
+ * (output.c). */
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "ckptctl.h"
+#include "config.h" /* container_name_is_valid() */
+#include "macro.h"
+#include "output.h"
+#include "varlink.h"
+
+/* ---- argument checks ------------------------------------------------------------------- */
+
+static int parse_container(const char *s) {
+	if (!container_name_is_valid(s)) {
+		fprintf(stderr, "ckptctl: Invalid container name '%s' (allowed: 1-%d of A-Z a-z 0-9 _ . -, not starting with '.').\n",
+			s, CONTAINER_NAME_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Pair ids are positive decimal integers; leading zeros are accepted. */
+static int parse_pair_id(const char *s, long long *ret) {
+	unsigned long long v = 0;
+
+	if (!*s)
+		goto invalid;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > ((unsigned long long) LLONG_MAX - (unsigned) (*p - '0')) / 10)
+			goto invalid;
+		v = v * 10 + (unsigned) (*p - '0');
+	}
+	if (v == 0)
+		goto invalid;
+	*ret = (long long) v;
+	return 0;
+invalid:
+	fprintf(stderr, "ckptctl: Invalid pair id '%s' (a positive integer, as shown by 'ckptctl list').\n", s);
+	return -EINVAL;
+}
+
+/* "CONTAINER ID" → {"container": ..., "id": ...} */
+static int pair_parameters(char **args, long long *ret_id, json_t **ret) {
+	long long id;
+	json_t *p;
+
+	if (parse_container(args[0]) < 0 || parse_pair_id(args[1], &id) < 0)
+		return EXIT_USAGE;
+	p = json_pack("{s:s, s:I}", "container", args[0], "id", (json_int_t) id);
+	if (!p)
+		return log_oom();
+	*ret_id = id;
+	*ret = p;
+	return EXIT_SUCCESS;
+}
+
+/* ---- commands -------------------------------------------------------------------------- */
+
+static int verb_freeze_and_dump(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *pair;
+	int r;
+
+	if (parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s}", "container", args[0]);
+	if (!params)
+		return log_oom();
+	if (arg_tag) {
+		json_t *tag = json_string(arg_tag);
+
+		if (!tag) {
+			fputs("ckptctl: The tag is not valid UTF-8.\n", stderr);
+			return EXIT_USAGE;
+		}
+		if (json_object_set_new(params, "tag", tag) < 0)
+			return log_oom();
+	}
+	r = call("freeze-and-dump", VARLINK_INTERFACE ".FreezeAndDump", params, true, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	pair = reply_get("freeze-and-dump", reply, "pair", JSON_OBJECT);
+	if (!pair)
+		return EXIT_FAILURE;
+	return render(arg_json ? output_json(pair) : output_pair_summary(pair));
+}
+
+static int verb_list(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *pairs;
+	int r;
+
+	if (args[0] && parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = args[0] ? json_pack("{s:s}", "container", args[0]) : json_object();
+	if (!params)
+		return log_oom();
+	r = call("list", VARLINK_INTERFACE ".List", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	pairs = reply_get("list", reply, "pairs", JSON_ARRAY);
+	if (!pairs)
+		return EXIT_FAILURE;
+	return render(arg_json ? output_json(pairs) : output_pairs_table(pairs));
+}
+
+static int verb_show(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long id;
+	json_t *pair;
+	int r;
+
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	r = call("show", VARLINK_INTERFACE ".Show", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	pair = reply_get("show", reply, "pair", JSON_OBJECT);
+	if (!pair)
+		return EXIT_FAILURE;
+	r = render(arg_json ? output_json(pair) : output_pair_details(pair));
+	if (r == EXIT_SUCCESS && !arg_json && json_is_string(json_object_get(reply, "attention")))
+		output_attention(args[0], json_string_value(json_object_get(reply, "attention")));
+	return r;
+}
+
+/* delete, pin, unpin: no reply parameters; one line of confirmation without --json. */
+static int simple_pair_call(char **args, const char *verb, const char *method, const char *done) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long id;
+	int r;
+
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	r = call(verb, method, params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (!arg_json)
+		printf("Pair %s/%lld %s.\n", args[0], id, done);
+	return EXIT_SUCCESS;
+}
+
+static int verb_delete(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long id;
+	size_t i;
+	json_t *v;
+	int r;
+
+	if (!arg_force)
+		return simple_pair_call(args, "delete", VARLINK_INTERFACE ".Delete", "deleted");
+	/* --force: also a damaged pair (one whose pair.json does not load). */
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (json_object_set_new(params, "force", json_true()) < 0)
+		return log_oom();
+	r = call("delete", VARLINK_INTERFACE ".Delete", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_json)
+		return render(output_json(reply ? reply : json_object()));
+	printf("Pair %s/%lld deleted.\n", args[0], id);
+	json_array_foreach(json_object_get(reply, "removed"), i, v)
+		printf("  removed %s\n", json_string_value(v) ?: "?");
+	json_array_foreach(json_object_get(reply, "kept"), i, v)
+		printf("  left in place (ckptd cannot prove it made it for this pair; remove it by hand if so): %s\n",
+		       json_string_value(v) ?: "?");
+	return EXIT_SUCCESS;
+}
+
+static int verb_acknowledge(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long n = 0;
+	int r;
+
+	if (parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s}", "container", args[0]);
+	if (!params)
+		return log_oom();
+	r = call("acknowledge", VARLINK_INTERFACE ".Acknowledge", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_json)
+		return render(output_json(reply ? reply : json_object()));
+	if (json_is_integer(json_object_get(reply, "cleared")))
+		n = json_integer_value(json_object_get(reply, "cleared"));
+	printf("%s: %lld interrupted or failed rollback(s) acknowledged.\n", args[0], n);
+	return EXIT_SUCCESS;
+}
+
+static int verb_pin(char **args) {
+	return simple_pair_call(args, "pin", VARLINK_INTERFACE ".Pin", "pinned");
+}
+
+static int verb_unpin(char **args) {
+	return simple_pair_call(args, "unpin", VARLINK_INTERFACE ".Unpin", "unpinned");
+}
+
+static int verb_verify(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *ok, *problems;
+	long long id;
+	int r;
+
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	r = call("verify", VARLINK_INTERFACE ".Verify", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	ok = json_object_get(reply, "ok");
+	if (!json_is_boolean(ok)) {
+		fputs("ckptctl: verify failed: invalid reply from ckptd: no 'ok' boolean\n", stderr);
+		return EXIT_FAILURE;
+	}
+	problems = json_object_get(reply, "problems");
+	r = render(arg_json ? output_json(reply) : output_verify(args[0], id, json_is_true(ok), problems));
+	if (r != EXIT_SUCCESS)
+		return r;
+	return json_is_true(ok) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The final "result" of rollback/restore; a missing one is shown as an empty object. */
+static json_t *result_of(json_t *reply) {
+	json_t *result = json_object_get(reply, "result");
+
+	if (json_is_object(result))
+		return result;
+	json_object_set_new(reply, "result", json_object());
+	return json_object_get(reply, "result");
+}
+
+static int verb_rollback(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *result;
+	long long id;
+	int r;
+
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (json_object_set_new(params, "safety_pair", json_boolean(!arg_no_safety_pair)) < 0 ||
+	    (arg_force && json_object_set_new(params, "force", json_true()) < 0))
+		return log_oom();
+	r = call("rollback", VARLINK_INTERFACE ".Rollback", params, true, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	result = result_of(reply);
+	if (!result)
+		return log_oom();
+	return render(arg_json ? output_json(result) : output_rollback_result(args[0], id, result));
+}
+
+static int verb_restore(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *result;
+	long long id;
+	int r;
+
+	if (!arg_processes_only) {
+		fprintf(stderr,
+			"ckptctl: restore needs --processes-only: it restores only the processes, onto the volumes as they are now.\n"
+			"To roll back the volumes and the processes together, use 'ckptctl rollback CONTAINER ID'.\n");
+		return EXIT_USAGE;
+	}
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (json_object_set_new(params, "processes_only", json_true()) < 0)
+		return log_oom();
+	r = call("restore", VARLINK_INTERFACE ".Restore", params, true, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	result = result_of(reply);
+	if (!result)
+		return log_oom();
+	return render(arg_json ? output_json(result) : output_restore_result(args[0], id, result));
+}
+
+static int verb_containers(_unused_ char **args) {
+	_cleanup_json_ json_t *params = json_object(), *reply = NULL;
+	json_t *containers;
+	int r;
+
+	if (!params)
+		return log_oom();
+	r = call("containers", VARLINK_INTERFACE ".Containers", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	containers = reply_get("containers", reply, "containers", JSON_ARRAY);
+	if (!containers)
+		return EXIT_FAILURE;
+	return render(arg_json ? output_json(containers) : output_containers_table(containers));
+}
+
+static int verb_inspect(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *inspection;
+	int r;
+
+	if (parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s}", "container", args[0]);
+	if (!params)
+		return log_oom();
+	r = call("inspect", VARLINK_INTERFACE ".Inspect", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	inspection = reply_get("inspect", reply, "inspection", JSON_OBJECT);
+	if (!inspection)
+		return EXIT_FAILURE;
+	r = render(arg_json ? output_json(inspection) : output_inspection(inspection));
+	if (r != EXIT_SUCCESS)
+		return r;
+	/* Like verify: 1 when the answer is "no, it cannot be checkpointed". */
+	return json_array_size(json_object_get(inspection, "problems")) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int verb_status(_unused_ char **args) {
+	_cleanup_json_ json_t *params = json_object(), *reply = NULL;
+	int r;
+
+	if (!params)
+		return log_oom();
+	r = call("status", VARLINK_INTERFACE ".Status", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	return render(arg_json ? output_json(reply) : output_status(reply));
+}
+
+static int verb_prune(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *decisions;
+	int r;
+
+	if (args[0] && parse_container(args[0]) < 0)
+		return EXIT_USAGE;
+	params = json_pack("{s:s*, s:b}", "container", args[0], "dry_run", arg_dry_run);
+	if (!params)
+		return log_oom();
+	r = call("prune", VARLINK_INTERFACE ".Prune", params, false, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	decisions = reply_get("prune", reply, "decisions", JSON_ARRAY);
+	if (!decisions)
+		return EXIT_FAILURE;
+	return render(arg_json ? output_json(decisions) : output_prune_decisions(decisions, arg_dry_run));
+}
+
+const struct verb verbs[] = {
+	{ "freeze-and-dump", "CONTAINER [--tag TEXT]", 1, 1, OPT_TAG, verb_freeze_and_dump },
+	{ "list", "[CONTAINER]", 0, 1, 0, verb_list },
+	{ "show", "CONTAINER ID", 2, 2, 0, verb_show },
+	{ "delete", "CONTAINER ID [--force]", 2, 2, OPT_FORCE, verb_delete },
+	{ "verify", "CONTAINER ID", 2, 2, 0, verb_verify },
+	{ "pin", "CONTAINER ID", 2, 2, 0, verb_pin },
+	{ "unpin", "CONTAINER ID", 2, 2, 0, verb_unpin },
+	{ "rollback", "CONTAINER ID [--no-safety-pair] [--force]", 2, 2, OPT_NO_SAFETY_PAIR | OPT_FORCE, verb_rollback },
+	{ "restore", "CONTAINER ID --processes-only", 2, 2, OPT_PROCESSES_ONLY, verb_restore },
+	{ "containers", "", 0, 0, 0, verb_containers },
+	{ "inspect", "CONTAINER", 1, 1, 0, verb_inspect },
+	{ "status", "", 0, 0, 0, verb_status },
+	{ "acknowledge", "CONTAINER", 1, 1, 0, verb_acknowledge },
+	{ "prune", "[CONTAINER] [--dry-run]", 0, 1, OPT_DRY_RUN, verb_prune },
+};
+const size_t n_verbs = ELEMENTSOF(verbs);
