@@ -100,3 +100,18 @@ int render(int r) {
 	}
 	return EXIT_SUCCESS;
 }
+
+int call_member(const char *verb, const char *method, json_t *parameters, bool more, const char *key, json_type type,
+                json_t **ret_reply, json_t **ret_member) {
+	_cleanup_json_ json_t *reply = NULL;
+	int r;
+
+	r = call(verb, method, parameters, more, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	*ret_member = reply_get(verb, reply, key, type);
+	if (!*ret_member)
+		return EXIT_FAILURE;
+	*ret_reply = TAKE_PTR(reply);
+	return EXIT_SUCCESS;
+}

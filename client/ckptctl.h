@@ -35,6 +35,9 @@ int unreachable(int r);
  * ("continues": true), shown on stderr when it is a terminal. Returns EXIT_SUCCESS with the
  * final reply's parameters in *ret, or an exit status after saying on stderr what failed. */
 int call(const char *verb, const char *method, json_t *parameters, bool more, json_t **ret);
+/* call() and reply_get() in one: *ret_member points into *ret_reply (caller unrefs the reply). */
+int call_member(const char *verb, const char *method, json_t *parameters, bool more, const char *key, json_type type,
+                json_t **ret_reply, json_t **ret_member);
 /* The member key of a final reply, which must have the given type. */
 json_t *reply_get(const char *verb, json_t *reply, const char *key, json_type type);
 /* The exit status for what an output_*() call returned. */

@@ -23,6 +23,14 @@ static int parse_container(const char *s) {
 }
 
 /* Pair ids are positive decimal integers; leading zeros are accepted. */
+/* {"container": NAME} for the commands that name one container. */
+static int container_parameters(const char *name, json_t **ret) {
+	if (parse_container(name) < 0)
+		return EXIT_USAGE;
+	*ret = json_pack("{s:s}", "container", name);
+	return *ret ? EXIT_SUCCESS : log_oom();
+}
+
 static int parse_pair_id(const char *s, long long *ret) {
 	unsigned long long v = 0;
 
@@ -64,11 +72,9 @@ static int verb_freeze_and_dump(char **args) {
 	json_t *pair;
 	int r;
 
-	if (parse_container(args[0]) < 0)
-		return EXIT_USAGE;
-	params = json_pack("{s:s}", "container", args[0]);
-	if (!params)
-		return log_oom();
+	r = container_parameters(args[0], &params);
+	if (r != EXIT_SUCCESS)
+		return r;
 	if (arg_tag) {
 		json_t *tag = json_string(arg_tag);
 
@@ -79,12 +85,9 @@ static int verb_freeze_and_dump(char **args) {
 		if (json_object_set_new(params, "tag", tag) < 0)
 			return log_oom();
 	}
-	r = call("freeze-and-dump", VARLINK_INTERFACE ".FreezeAndDump", params, true, &reply);
+	r = call_member("freeze-and-dump", VARLINK_INTERFACE ".FreezeAndDump", params, true, "pair", JSON_OBJECT, &reply, &pair);
 	if (r != EXIT_SUCCESS)
 		return r;
-	pair = reply_get("freeze-and-dump", reply, "pair", JSON_OBJECT);
-	if (!pair)
-		return EXIT_FAILURE;
 	return render(arg_json ? output_json(pair) : output_pair_summary(pair));
 }
 
@@ -98,12 +101,9 @@ static int verb_list(char **args) {
 	params = args[0] ? json_pack("{s:s}", "container", args[0]) : json_object();
 	if (!params)
 		return log_oom();
-	r = call("list", VARLINK_INTERFACE ".List", params, false, &reply);
+	r = call_member("list", VARLINK_INTERFACE ".List", params, false, "pairs", JSON_ARRAY, &reply, &pairs);
 	if (r != EXIT_SUCCESS)
 		return r;
-	pairs = reply_get("list", reply, "pairs", JSON_ARRAY);
-	if (!pairs)
-		return EXIT_FAILURE;
 	return render(arg_json ? output_json(pairs) : output_pairs_table(pairs));
 }
 
@@ -116,12 +116,9 @@ static int verb_show(char **args) {
 	r = pair_parameters(args, &id, &params);
 	if (r != EXIT_SUCCESS)
 		return r;
-	r = call("show", VARLINK_INTERFACE ".Show", params, false, &reply);
+	r = call_member("show", VARLINK_INTERFACE ".Show", params, false, "pair", JSON_OBJECT, &reply, &pair);
 	if (r != EXIT_SUCCESS)
 		return r;
-	pair = reply_get("show", reply, "pair", JSON_OBJECT);
-	if (!pair)
-		return EXIT_FAILURE;
 	r = render(arg_json ? output_json(pair) : output_pair_details(pair));
 	if (r == EXIT_SUCCESS && !arg_json && json_is_string(json_object_get(reply, "attention")))
 		output_attention(args[0], json_string_value(json_object_get(reply, "attention")));
@@ -179,11 +176,9 @@ static int verb_acknowledge(char **args) {
 	long long n = 0;
 	int r;
 
-	if (parse_container(args[0]) < 0)
-		return EXIT_USAGE;
-	params = json_pack("{s:s}", "container", args[0]);
-	if (!params)
-		return log_oom();
+	r = container_parameters(args[0], &params);
+	if (r != EXIT_SUCCESS)
+		return r;
 	r = call("acknowledge", VARLINK_INTERFACE ".Acknowledge", params, false, &reply);
 	if (r != EXIT_SUCCESS)
 		return r;
@@ -291,12 +286,9 @@ static int verb_containers(_unused_ char **args) {
 
 	if (!params)
 		return log_oom();
-	r = call("containers", VARLINK_INTERFACE ".Containers", params, false, &reply);
+	r = call_member("containers", VARLINK_INTERFACE ".Containers", params, false, "containers", JSON_ARRAY, &reply, &containers);
 	if (r != EXIT_SUCCESS)
 		return r;
-	containers = reply_get("containers", reply, "containers", JSON_ARRAY);
-	if (!containers)
-		return EXIT_FAILURE;
 	return render(arg_json ? output_json(containers) : output_containers_table(containers));
 }
 
@@ -305,17 +297,12 @@ static int verb_inspect(char **args) {
 	json_t *inspection;
 	int r;
 
-	if (parse_container(args[0]) < 0)
-		return EXIT_USAGE;
-	params = json_pack("{s:s}", "container", args[0]);
-	if (!params)
-		return log_oom();
-	r = call("inspect", VARLINK_INTERFACE ".Inspect", params, false, &reply);
+	r = container_parameters(args[0], &params);
 	if (r != EXIT_SUCCESS)
 		return r;
-	inspection = reply_get("inspect", reply, "inspection", JSON_OBJECT);
-	if (!inspection)
-		return EXIT_FAILURE;
+	r = call_member("inspect", VARLINK_INTERFACE ".Inspect", params, false, "inspection", JSON_OBJECT, &reply, &inspection);
+	if (r != EXIT_SUCCESS)
+		return r;
 	r = render(arg_json ? output_json(inspection) : output_inspection(inspection));
 	if (r != EXIT_SUCCESS)
 		return r;
@@ -345,12 +332,9 @@ static int verb_prune(char **args) {
 	params = json_pack("{s:s*, s:b}", "container", args[0], "dry_run", arg_dry_run);
 	if (!params)
 		return log_oom();
-	r = call("prune", VARLINK_INTERFACE ".Prune", params, false, &reply);
+	r = call_member("prune", VARLINK_INTERFACE ".Prune", params, false, "decisions", JSON_ARRAY, &reply, &decisions);
 	if (r != EXIT_SUCCESS)
 		return r;
-	decisions = reply_get("prune", reply, "decisions", JSON_ARRAY);
-	if (!decisions)
-		return EXIT_FAILURE;
 	return render(arg_json ? output_json(decisions) : output_prune_decisions(decisions, arg_dry_run));
 }
 

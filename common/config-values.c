@@ -344,22 +344,31 @@ int config_parse_unsigned_positive(const char *value, void *field, uint64_t dflt
 	return 0;
 }
 
-int config_parse_min_free(const char *value, void *field, _unused_ uint64_t dflt, char **ret_error) {
-	struct retention_config *rc = field;
+/* "10%" or "512M": a percentage of what (the file system, the origin) or a size; an empty value
+ * is neither (both 0). */
+static int parse_percent_or_size(const char *value, const char *of_what, const char *example, unsigned *ret_percent,
+                                 uint64_t *ret_bytes, char **ret_error) {
 	unsigned percent = 0;
 	uint64_t bytes = 0;
 	int r;
 
 	if (!isempty(value)) {
 		r = parse_min_free(value, &percent, &bytes);
+		if (r == -ERANGE)
+			return error_setf(ret_error, r, "value too large");
 		if (r < 0)
-			return error_setf(ret_error, r, "%s", r == -ERANGE ? "value too large" :
-						     "expected a percentage (10%) or a size (512M, 2G)");
+			return error_setf(ret_error, r, "expected a percentage%s (%s) or a size (512M, 2G)", of_what,
+			                   example);
 	}
-
-	rc->min_free_percent = percent;
-	rc->min_free_bytes = bytes;
+	*ret_percent = percent;
+	*ret_bytes = bytes;
 	return 0;
+}
+
+int config_parse_min_free(const char *value, void *field, _unused_ uint64_t dflt, char **ret_error) {
+	struct retention_config *rc = field;
+
+	return parse_percent_or_size(value, "", "10%", &rc->min_free_percent, &rc->min_free_bytes, ret_error);
 }
 
 int config_parse_snapshot_size(const char *value, void *field, _unused_ uint64_t dflt, char **ret_error) {
@@ -368,15 +377,11 @@ int config_parse_snapshot_size(const char *value, void *field, _unused_ uint64_t
 	uint64_t bytes = 0;
 	int r;
 
-	if (!isempty(value)) {
-		r = parse_min_free(value, &percent, &bytes);
-		if (r < 0)
-			return error_setf(ret_error, r, "%s", r == -ERANGE ? "value too large" :
-						     "expected a percentage of the origin (20%) or a size (512M, 2G)");
-		if (percent == 0 && bytes == 0)
-			return error_setf(ret_error, -EINVAL, "must be greater than zero");
-	}
-
+	r = parse_percent_or_size(value, " of the origin", "20%", &percent, &bytes, ret_error);
+	if (r < 0)
+		return r;
+	if (!isempty(value) && percent == 0 && bytes == 0)
+		return error_setf(ret_error, -EINVAL, "must be greater than zero");
 	c->snapshot_size_percent = percent;
 	c->snapshot_size_bytes = bytes;
 	return 0;
