@@ -35,6 +35,11 @@ t_daemon_stop
 # From here on every dump holds its window open for 8 s: only MaxFrozenSec ends it early.
 CKPTD_TEST_HOLD_FROZEN_MSEC=8000 t_daemon_start
 
+# The same call with nothing going on, for comparison (a client's own start-up is in both).
+t0=$(t__now_us)
+t_ctl status >/dev/null
+echo "status answered in $((($(t__now_us) - t0) / 1000)) ms with nothing going on"
+
 # B: frozen, its window held open.
 t_ctl freeze-and-dump hung-b >"$T/b.out" 2>&1 &
 b_client=$!
