@@ -43,19 +43,29 @@ int method_list(struct connection *c, struct varlink_call *call) {
 	return r;
 }
 
-int method_show(struct connection *c, struct varlink_call *call) {
+/* Show and Pin: the pair named by "container" and "id", loaded. 1 with *ret_pair, or the reply
+ * already sent (0, or what sending it returned). */
+static int load_pair_param(struct connection *c, struct varlink_call *call, const char **ret_name, uint64_t *ret_id,
+                           json_t **ret_pair) {
 	static const char *const known[] = { "container", "id", NULL };
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, ret_name, ret_id) < 0)
+		return 0;
+	if (!container_name_is_valid(*ret_name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", *ret_name));
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(c->manager->state_dir, *ret_name, *ret_id, true, ret_pair, &why);
+	if (r < 0)
+		return reply_load_error(c, *ret_name, *ret_id, r, why);
+	return 1;
+}
+
+int method_show(struct connection *c, struct varlink_call *call) {
 	const char *name;
 	uint64_t id;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
-	if (!container_name_is_valid(name))
-		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	json_t *pair;
-	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
-	if (r < 0)
-		return reply_load_error(c, name, id, r, why);
+	int r = load_pair_param(c, call, &name, &id, &pair);
+	if (r <= 0)
+		return r;
 	_cleanup_(json_decrefp) json_t *attention = NULL;
 	(void) intent_attention(c->manager->state_dir, name, &attention);
 	json_t *reply = json_pack("{s:o,s:s?}", "pair", pair, "attention",
@@ -66,18 +76,12 @@ int method_show(struct connection *c, struct varlink_call *call) {
 }
 
 int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
-	static const char *const known[] = { "container", "id", NULL };
 	const char *name;
 	uint64_t id;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
-	if (!container_name_is_valid(name))
-		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	_cleanup_(json_decrefp) json_t *pair = NULL;
-	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair(c->manager->state_dir, name, id, true, &pair, &why);
-	if (r < 0)
-		return reply_load_error(c, name, id, r, why);
+	int r = load_pair_param(c, call, &name, &id, &pair);
+	if (r <= 0)
+		return r;
 	json_object_set_new(pair, "pinned", json_boolean(pin));
 	r = catalog_write_pair(c->manager->state_dir, name, id, pair);
 	if (r < 0)
@@ -182,13 +186,10 @@ int method_status(struct connection *c, struct varlink_call *call) {
 
 /* The user has seen what an interrupted rollback left and dealt with it: stop reporting it. */
 int method_acknowledge(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", NULL };
-	const char *name, *bad = NULL;
+	const char *name;
 	int r;
-	if (check_params(c, call->parameters, known) < 0)
+	if (get_container_only(c, call->parameters, &name) < 0)
 		return 0;
-	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0)
-		return invalid_parameter(c, bad ? bad : "container");
 	if (!container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	struct job *holder = manager_container_job(c->manager, name);

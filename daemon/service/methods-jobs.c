@@ -178,13 +178,10 @@ int method_verify(struct connection *c, struct varlink_call *call) {
 
 /* What discovery sees in a running container, and whether it could be checkpointed now. */
 int method_inspect(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", NULL };
-	const char *name, *bad = NULL;
+	const char *name;
 	int r;
-	if (check_params(c, call->parameters, known) < 0)
+	if (get_container_only(c, call->parameters, &name) < 0)
 		return 0;
-	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0)
-		return invalid_parameter(c, bad ? bad : "container");
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;

@@ -58,6 +58,18 @@ int get_container_and_id(struct connection *c, json_t *params, const char **ret_
 	return 0;
 }
 
+int get_container_only(struct connection *c, json_t *params, const char **ret_name) {
+	static const char *const known[] = { "container", NULL };
+	const char *bad = NULL;
+	if (check_params(c, params, known) < 0)
+		return -EINVAL;
+	if (varlink_param_string(params, "container", true, ret_name, &bad) < 0) {
+		invalid_parameter(c, bad ? bad : "container");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why) {
 	const char *error;
 	json_t *params = pair_load_error(c->manager->state_dir, name, id, r, why, &error);

@@ -24,6 +24,8 @@ int check_params(struct connection *c, json_t *params, const char *const *known)
 struct container *lookup(struct connection *c, const char *name, bool need_config, int *ret_r);
 /* "container" and a non-zero "id": -EINVAL after replying. */
 int get_container_and_id(struct connection *c, json_t *params, const char **ret_name, uint64_t *ret_id);
+/* Only "container": -EINVAL after replying. */
+int get_container_only(struct connection *c, json_t *params, const char **ret_name);
 int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why);
 
 typedef int (*method_t)(struct connection *c, struct varlink_call *call);
