@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "recovery.h"
 #include "state-lock.h"
 
 static void help(void) {
@@ -122,7 +123,7 @@ static int run(int argc, char *argv[]) {
 		return log_error_errno(r, "Cannot load the configuration: %m");
 
 	/* Before anything else: a predecessor may have died with a container frozen. */
-	r = manager_recover(m);
+	r = recovery_run(m->state_dir);
 	if (r < 0)
 		log_error("Recovery of interrupted jobs was incomplete; see the messages above");
 

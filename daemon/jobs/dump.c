@@ -273,6 +273,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	if (d.freezer_fd < 0)
 		return failure_set(f, "validate", "nothing changed", d.freezer_fd, "cannot open the freezer of cgroup %s: %m",
 		                   cfg->cgroup);
+	int wr = job_set_freezer(j, d.freezer_fd, d.kind); /* MaxFrozenSec: the job's own watchdog */
+	if (wr < 0)
+		return failure_set(f, "validate", "nothing changed", wr, "cannot start the MaxFrozenSec watchdog: %m");
 	if (!j->criu_path)
 		return failure_set(f, "validate", "nothing changed", -ENOENT,
 		                "no criu binary found (set Criu= in ckptd.conf or run tools/setup)");

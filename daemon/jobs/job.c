@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 
 #include "job.h"
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
 #include "time-util.h"
 
 const char *job_kind_to_string(enum job_kind k) {
@@ -15,6 +15,9 @@ const char *job_kind_to_string(enum job_kind k) {
 	case JOB_ROLLBACK: return "rollback";
 	case JOB_RESTORE: return "restore";
 	case JOB_VERIFY: return "verify";
+	case JOB_DELETE: return "delete";
+	case JOB_PRUNE: return "prune";
+	case JOB_INSPECT: return "inspect";
 	}
 	return "unknown";
 }
@@ -50,11 +53,73 @@ void job_set_criu_pid(struct job *j, pid_t pid) {
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* MaxFrozenSec, in a thread of the job's own: sleeps until the window it watches runs over its
+ * budget, then kills CRIU and thaws through the job's own descriptor. The job's thread may be
+ * waiting for a snapshot, for CRIU or for anything else meanwhile; the event loop plays no part. */
+static void *watchdog_thread(void *userdata) {
+	struct job *j = userdata;
+	pthread_mutex_lock(&j->lock);
+	while (!j->watchdog_stop) {
+		if (j->frozen_since == 0 || j->budget_exceeded) {
+			pthread_cond_wait(&j->watchdog_cond, &j->lock);
+			continue;
+		}
+		uint64_t deadline = j->frozen_since + j->config->max_frozen_usec;
+		if (now_usec(CLOCK_MONOTONIC) < deadline) {
+			struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
+				               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+			(void) pthread_cond_timedwait(&j->watchdog_cond, &j->lock, &ts);
+			continue;
+		}
+		j->budget_exceeded = true;
+		pid_t criu = j->criu_pid;
+		pthread_mutex_unlock(&j->lock);
+		log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d) and thawing", j->container,
+		          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) criu);
+		if (criu > 0)
+			(void) kill(criu, SIGKILL);
+		int r = cgroup_thaw_fd(j->freezer_fd, j->freezer_kind);
+		if (r < 0)
+			log_error_errno(r, "%s: cannot thaw cgroup %s after MaxFrozenSec: %m", j->container, j->config->cgroup);
+		pthread_mutex_lock(&j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+int job_set_freezer(struct job *j, int freezer_fd, enum cgroup_kind kind) {
+	if (j->watchdog_started || !j->config)
+		return -EINVAL;
+	j->freezer_fd = fcntl(freezer_fd, F_DUPFD_CLOEXEC, 3);
+	if (j->freezer_fd < 0)
+		return negative_errno();
+	j->freezer_kind = kind;
+	int r = -pthread_create(&j->watchdog, NULL, watchdog_thread, j);
+	if (r < 0) {
+		close(j->freezer_fd);
+		j->freezer_fd = -EBADF;
+		return r;
+	}
+	j->watchdog_started = true;
+	return 0;
+}
+
+static void watchdog_stop(struct job *j) {
+	if (!j->watchdog_started)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->watchdog_stop = true;
+	pthread_cond_signal(&j->watchdog_cond);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->watchdog, NULL);
+	j->watchdog_started = false;
+}
+
 void job_set_frozen(struct job *j, bool frozen) {
 	pthread_mutex_lock(&j->lock);
 	j->frozen_since = frozen ? now_usec(CLOCK_MONOTONIC) : 0;
+	pthread_cond_signal(&j->watchdog_cond);
 	pthread_mutex_unlock(&j->lock);
-	wake_manager(j); /* the watchdog arms itself */
 }
 
 bool job_budget_exceeded(struct job *j) {
@@ -68,13 +133,23 @@ const struct volume_identity *job_volume_identity(struct job *j, size_t i) {
 	return j->volume_ids && i < j->config->n_volumes ? &j->volume_ids[i] : NULL;
 }
 
+/* The result is published by job_thread(), once after_success() has run. */
 int job_succeed(struct job *j, json_t *result) {
 	pthread_mutex_lock(&j->lock);
 	j->result = result ? result : json_object();
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+int job_finish_error(struct job *j, const char *error_name, json_t *parameters) {
+	char *name = strdup(error_name);
+	pthread_mutex_lock(&j->lock);
+	j->error_name = name;
+	j->error_parameters = parameters;
 	j->finished = true;
 	pthread_mutex_unlock(&j->lock);
 	wake_manager(j);
-	return 0;
+	return name ? -EIO : -ENOMEM;
 }
 
 int job_fail(struct job *j, const char *step, const char *state, json_t *details, int error, const char *fmt, ...) {
@@ -142,56 +217,93 @@ int job_fail_with(struct job *j, struct failure *f) {
 static void *job_thread(void *userdata) {
 	struct job *j = userdata;
 	int r = j->body(j);
+	watchdog_stop(j); /* the window is closed: the body thawed, whatever happened */
 	pthread_mutex_lock(&j->lock);
-	bool finished = j->finished;
+	bool finished = j->finished, succeeded = !finished && j->result;
 	pthread_mutex_unlock(&j->lock);
-	if (!finished) /* a body that forgot to report: never leave a client waiting */
+	if (succeeded && j->after_success)
+		j->after_success(j);
+	if (succeeded) {
+		pthread_mutex_lock(&j->lock);
+		j->finished = true;
+		pthread_mutex_unlock(&j->lock);
+		wake_manager(j);
+	} else if (!finished) /* a body that forgot to report: never leave a client waiting */
 		(void) job_fail(j, "internal", NULL, NULL, r, "job ended without a result: %m");
 	return NULL;
 }
 
-int job_new(struct manager *m, struct container *c, enum job_kind kind, job_body_t body, struct job **ret) {
+int job_new(const char *name, const char *config_file, enum job_kind kind, job_body_t body, struct job **ret) {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the watchdog's deadlines */
+	pthread_cond_init(&j->watchdog_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	j->freezer_fd = -EBADF;
+	j->notify_fd = -EBADF;
 	j->kind = kind;
 	j->body = body;
-	j->manager = m;
-	j->notify_fd = m->job_eventfd;
 	j->started_usec = now_usec(CLOCK_REALTIME);
-	j->criu_version = m->criu_version;
-	j->container = strdup(c->name);
-	j->state_dir = strdup(m->state_dir);
-	j->criu_path = m->criu_path ? strdup(m->criu_path) : NULL;
-	j->staging_dir = m->daemon.staging_dir ? strdup(m->daemon.staging_dir) : manager_default_staging_dir(m);
+	j->container = strdup(name);
 	j->pending = json_array();
 	j->phase = strdup("queued");
-	if (!j->container || !j->state_dir || (m->criu_path && !j->criu_path) || !j->staging_dir || !j->pending ||
-	    !j->phase) {
+	if (!j->container || !j->pending || !j->phase) {
 		job_free(j);
 		return -ENOMEM;
 	}
-	int r = container_config_load(c->config->file, &j->config, NULL);
-	if (r < 0) { /* the file changed under us since the last load: say so */
+	/* The file changed under us since the last load: the caller says so. */
+	int r = config_file ? container_config_load(config_file, &j->config, NULL) : 0;
+	if (r < 0) {
 		job_free(j);
 		return r;
 	}
-	/* The identities recorded at load, for the volumes the file still names. */
-	j->volume_ids = calloc(j->config->n_volumes, sizeof(*j->volume_ids));
-	if (!j->volume_ids && j->config->n_volumes > 0) {
-		job_free(j);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < j->config->n_volumes && c->volume_ids; i++)
-		for (size_t k = 0; k < c->config->n_volumes; k++)
-			if (streq(j->config->volumes[i], c->config->volumes[k]))
-				j->volume_ids[i] = c->volume_ids[k];
 	*ret = j;
 	return 0;
 }
 
-int job_start(struct job *j) {
+int job_hold(struct job *j, const char *name, const char *config_file) {
+	struct container_config *cfg = NULL;
+	int r = config_file ? container_config_load(config_file, &cfg, NULL) : 0;
+	if (r < 0)
+		return r;
+	char **h = realloc(j->held, (j->n_held + 2) * sizeof(*h));
+	if (h)
+		j->held = h;
+	struct container_config **c = realloc(j->held_configs, (j->n_held + 1) * sizeof(*c));
+	if (c)
+		j->held_configs = c;
+	char *copy = strdup(name);
+	if (!h || !c || !copy) {
+		free(copy);
+		container_config_free(cfg);
+		return -ENOMEM;
+	}
+	j->held_configs[j->n_held] = cfg;
+	j->held[j->n_held++] = copy;
+	j->held[j->n_held] = NULL;
+	return 0;
+}
+
+bool job_holds(struct job *j, const char *name) {
+	for (size_t i = 0; i < j->n_held; i++)
+		if (streq(j->held[i], name))
+			return true;
+	return false;
+}
+
+const struct container_config *job_held_config(struct job *j, const char *name) {
+	for (size_t i = 0; i < j->n_held; i++)
+		if (streq(j->held[i], name))
+			return j->held_configs[i] ? j->held_configs[i] : streq(name, j->container) ? j->config : NULL;
+	return NULL;
+}
+
+int job_start(struct job *j, int notify_fd) {
+	j->notify_fd = notify_fd;
 	int r = -pthread_create(&j->thread, NULL, job_thread, j);
 	if (r < 0)
 		return r;
@@ -204,6 +316,16 @@ struct job *job_free(struct job *j) {
 		return NULL;
 	if (j->thread_started)
 		pthread_join(j->thread, NULL);
+	watchdog_stop(j);
+	if (j->freezer_fd >= 0)
+		close(j->freezer_fd);
+	pthread_cond_destroy(&j->watchdog_cond);
+	for (size_t i = 0; i < j->n_held; i++) {
+		free(j->held[i]);
+		container_config_free(j->held_configs[i]);
+	}
+	free(j->held);
+	free(j->held_configs);
 	free(j->container);
 	container_config_free(j->config);
 	free(j->volume_ids);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A job runs one long operation on one container in its own thread (the event loop keeps
- * answering). It reports progress and its result through a queue the event loop drains. */
+/* A job runs one operation in its own thread: everything that touches storage, CRIU or /proc
+ * (the event loop only decodes, authorizes, starts a job and encodes its replies). It reports
+ * progress and its result through its queue, which the registry (registry.h) drains on the
+ * event loop. A job that freezes a cgroup enforces MaxFrozenSec itself (job_set_freezer()). */
 
 #include <jansson.h>
 #include <pthread.h>
@@ -14,8 +16,6 @@
 #include "cgroup.h"
 #include "config.h"
 
-struct manager;
-struct container;
 struct connection;
 struct snapshot_backend;
 
@@ -24,6 +24,18 @@ enum job_kind {
 	JOB_ROLLBACK,
 	JOB_RESTORE,
 	JOB_VERIFY,
+	JOB_DELETE,
+	JOB_PRUNE,
+	JOB_INSPECT,
+};
+
+/* Which MaxParallelJobs slots a job takes: root's, a ReadGroup member's, or the quick queries'
+ * (inspect), so that no pool can starve another. */
+enum job_pool {
+	JOB_POOL_ROOT,
+	JOB_POOL_READ_ONLY,
+	JOB_POOL_QUERY,
+	_JOB_POOL_MAX,
 };
 
 struct job;
@@ -44,17 +56,37 @@ struct job {
 	struct volume_identity *volume_ids;
 	uint64_t pair;                    /* target pair (rollback, restore, verify) */
 	bool safety_pair;
-	bool force;                       /* rollback: only the volumes both the pair and the config have */
+	bool force;                       /* rollback: only the volumes both the pair and the config have;
+	                                   * delete: also a pair whose pair.json does not load */
+	bool dry_run;                     /* prune */
+	/* The containers this job holds: no other job that holds one of them runs meanwhile (one
+	 * job per container). A job of a ReadGroup member or an inspect holds none. A prune of all
+	 * containers holds each it prunes, with the job's own copy of its configuration. */
+	char **held;                      /* NULL-terminated names */
+	struct container_config **held_configs; /* per held, or NULL (not configured, or broken) */
+	size_t n_held;
 	uint64_t started_usec;
 	job_body_t body;
+	/* Runs in the job's thread after the body succeeded, before the client hears of it (the
+	 * retention after a freeze-and-dump). */
+	void (*after_success)(struct job *j);
 
 	/* Event-loop side only. */
-	struct manager *manager;
 	struct connection *connection;    /* NULL if the client went away */
 	bool more;                        /* the client asked for progress replies */
+	enum job_pool pool;
 	bool read_only_caller;            /* started by a ReadGroup member: own slots, container not held */
 	pthread_t thread;
 	bool thread_started;
+
+	/* The MaxFrozenSec watchdog (job_set_freezer()): its own thread and its own descriptor of
+	 * the cgroup's freeze file, so that nothing else in the daemon can delay a thaw. */
+	pthread_t watchdog;
+	bool watchdog_started;
+	bool watchdog_stop;               /* under lock */
+	pthread_cond_t watchdog_cond;     /* signalled under lock when frozen_since or watchdog_stop change */
+	int freezer_fd;
+	enum cgroup_kind freezer_kind;
 
 	/* Shared, under lock. */
 	pthread_mutex_t lock;
@@ -67,7 +99,7 @@ struct job {
 	json_t *result;                   /* reply parameters on success */
 	char *error_name;                 /* Varlink error on failure */
 	json_t *error_parameters;
-	int notify_fd;                    /* eventfd of the manager */
+	int notify_fd;                    /* eventfd of the registry */
 };
 
 const char *job_kind_to_string(enum job_kind k);
@@ -75,11 +107,21 @@ const char *job_kind_to_string(enum job_kind k);
 /* Thread side. */
 void job_progress(struct job *j, const char *phase, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void job_set_criu_pid(struct job *j, pid_t pid);
+/* Arms the MaxFrozenSec watchdog of a job that is about to freeze a cgroup (before freezing:
+ * it needs a descriptor and a thread, which may be short later). freezer_fd is the cgroup's
+ * opened freeze file (cgroup_freezer_open()); the job keeps its own duplicate. From then on,
+ * whenever job_set_frozen(j, true) has opened the window for longer than the configuration's
+ * MaxFrozenSec, the watchdog thread kills CRIU and thaws through that descriptor, whatever the
+ * job's own thread is waiting for, and job_budget_exceeded() turns true. */
+int job_set_freezer(struct job *j, int freezer_fd, enum cgroup_kind kind);
 void job_set_frozen(struct job *j, bool frozen);
 bool job_budget_exceeded(struct job *j);
 const struct volume_identity *job_volume_identity(struct job *j, size_t i);
 /* Ends the job: exactly one of these, as the body's last act. */
 int job_succeed(struct job *j, json_t *result /* stolen */);
+/* Ends the job with a Varlink error of the method's own (NoSuchPair, ...), not logged: for the
+ * answers a quick method gave before it became a job. */
+int job_finish_error(struct job *j, const char *error_name, json_t *parameters /* stolen */);
 int job_fail(struct job *j, const char *step, const char *state, json_t *details /* stolen array or NULL */,
              int error, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -96,9 +138,16 @@ int failure_set(struct failure *f, const char *step, const char *state, int erro
 void failure_done(struct failure *f);
 int job_fail_with(struct job *j, struct failure *f);
 
-/* Event-loop side. */
-int job_new(struct manager *m, struct container *c, enum job_kind kind, job_body_t body, struct job **ret);
-int job_start(struct job *j);
+/* Event-loop side (through the registry). A job on container `name`; config_file is reloaded
+ * into the job's own copy (NULL: the job has none, e.g. a delete of a pair whose container is no
+ * longer configured). The caller fills in the rest (state_dir, criu_path, ...). */
+int job_new(const char *name, const char *config_file, enum job_kind kind, job_body_t body, struct job **ret);
+/* Adds a container the job holds (with its own copy of config_file's configuration, if any). */
+int job_hold(struct job *j, const char *name, const char *config_file);
+bool job_holds(struct job *j, const char *name);
+/* The job's own copy of the configuration of a container it holds (NULL: none). */
+const struct container_config *job_held_config(struct job *j, const char *name);
+int job_start(struct job *j, int notify_fd);
 struct job *job_free(struct job *j);
 
 /* Bodies. */

@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <jansson.h>
-#include <stdbool.h>
+struct job;
 
-struct manager;
-struct container;
-struct connection;
-struct varlink_call;
-
-/* Applies the container's [Retention] now (or only reports, dry_run); one object per pair
- * ({container, id, remove, reason}) appended to decisions if non-NULL. */
-int prune_container(struct manager *m, struct container *ct, bool dry_run, json_t *decisions);
-int method_prune(struct connection *c, struct varlink_call *call);
+/* Prune, as a job: applies [Retention] of every container the job holds (or only reports, with
+ * j->dry_run); replies {"decisions": [{container, id, remove, reason[, error]}]}. */
+int job_prune(struct job *j);
+/* Retention after a freeze-and-dump (its after_success hook): in the dump's own job, which
+ * holds the container, before the client hears of the new pair. */
+void job_retain(struct job *j);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The daemon's state: configured containers, running jobs, the listening socket. Everything
- * here is touched by the event-loop thread only, except what struct job marks as shared. */
+/* The daemon's state: configured containers (containers.c), running jobs (their registry), the
+ * listening socket and connections (server.c). Everything here is touched by the event-loop
+ * thread only, except what struct job marks as shared. */
 
 #include <jansson.h>
 #include <pthread.h>
@@ -13,6 +14,8 @@
 #include "backend.h"
 #include "config.h"
 #include "client-limits.h"
+#include "job.h"
+#include "registry.h"
 
 struct job;
 struct connection;
@@ -22,7 +25,6 @@ struct container {
 	struct container_config *config; /* NULL when the file does not parse */
 	char *config_error;              /* why, naming file, line and key */
 	struct volume_identity *volume_ids; /* per config->volumes, recorded at load (id 0: not known) */
-	struct job *job;                 /* the one job allowed at a time, or NULL */
 };
 
 struct manager {
@@ -45,11 +47,7 @@ struct manager {
 	struct fd_budget fds;  /* descriptors kept for jobs */
 	struct ratelimit refusal_log, drop_log, accept_error_log;
 
-	struct job **jobs;
-	size_t n_jobs;
-	int job_eventfd;
-	sd_event_source *job_event_source;
-	sd_event_source *watchdog_timer;
+	struct job_registry jobs;
 
 	int listen_fd;
 	bool listen_fd_owned;  /* we created the socket (unlink at exit) */
@@ -65,10 +63,18 @@ static inline void manager_freep(struct manager **m) {
 	manager_free(*m);
 }
 
-/* (Re)reads ckptd.conf and containers.d/; broken files are remembered and reported, the others
- * keep working. */
+/* containers.c: (re)reads ckptd.conf and containers.d/; broken files are remembered and
+ * reported, the others keep working. */
 int manager_load_config(struct manager *m);
+/* SIGHUP: a container with a running job keeps its job (which works on its own copy of the
+ * configuration); one whose file went away stays listed until its job ends. */
+int manager_reload_config(struct manager *m);
 struct container *manager_find_container(struct manager *m, const char *name);
+void container_free(struct container *c);
+/* The job that holds the container (one at a time), or NULL. */
+static inline struct job *manager_container_job(struct manager *m, const char *name) {
+	return job_registry_holder(&m->jobs, name);
+}
 /* StagingDir= when ckptd.conf does not set it: /run/ckptd/staging for the default state
  * directory, else a directory of its own per state directory (/run/ckptd/staging-HASH of its path), so
  * that daemons on different state directories never share staging paths. Caller frees. */
@@ -78,10 +84,13 @@ char *manager_default_staging_dir(struct manager *m);
  * "Volume", *ret_what the shared one. NULL if none. */
 struct container *manager_find_sharing_job(struct manager *m, struct container *ct, const char **ret_key,
                                            const char **ret_what);
-/* Thaws what a killed predecessor left frozen and removes half-made pairs. Before serving. */
-int manager_recover(struct manager *m);
-/* Starts a job that finishes each rollback a predecessor was interrupted in (see manager.c). */
+/* job-start.c: a job on container ct (or on name, when ct is NULL: not configured) with the
+ * daemon's settings and the container's volume identities; holding the container if hold. */
+int manager_job_new(struct manager *m, struct container *ct, const char *name, enum job_kind kind, job_body_t body,
+                    bool hold, struct job **ret);
+/* Starts a job that finishes each rollback a predecessor was interrupted in (see job-start.c). */
 int manager_finish_interrupted(struct manager *m);
+/* server.c */
 int manager_start_listening(struct manager *m);
 /* Called when SIGTERM arrives: stop accepting work, exit once the jobs are done. */
 void manager_begin_shutdown(struct manager *m);

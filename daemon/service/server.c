@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The listening socket and the Varlink connections. */
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
 
+#include "fileio.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "registry.h"
 #include "server.h"
+#include "time-util.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -49,9 +57,7 @@ static void connection_remove(struct manager *m, struct connection *c) {
 			m->connections[i] = m->connections[--m->n_connections];
 			break;
 		}
-	for (size_t i = 0; i < m->n_jobs; i++)
-		if (m->jobs[i]->connection == c)
-			m->jobs[i]->connection = NULL; /* the job goes on; nobody hears about it */
+	job_registry_forget_connection(&m->jobs, c); /* its jobs go on; nobody hears about them */
 }
 
 void connection_close(struct connection *c) {
@@ -304,4 +310,81 @@ int server_accept(struct manager *m, int listen_fd) {
 	log_debug("Connection from pid %d uid %d (%s)", (int) cred.pid, (int) cred.uid,
 	          c->may_write ? "full access" : c->may_read ? "read-only" : "no access");
 	return 1;
+}
+
+#define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct manager *m = userdata;
+	(void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+	return 0;
+}
+
+/* A few connections per wake-up; when accept() fails for want of descriptors or memory, the
+ * socket is left alone for a moment instead of being asked again at once (which spins). */
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+	struct manager *m = userdata;
+	for (int i = 0; i < 16; i++) {
+		int r = server_accept(m, fd);
+		if (r > 0)
+			continue;
+		if (r < 0) {
+			unsigned suppressed;
+			if (ratelimit_below(&m->accept_error_log, &suppressed))
+				log_warning_errno(r, "Cannot accept connections: %m; pausing for %u ms (%u similar messages "
+				                  "suppressed)", (unsigned) (ACCEPT_RETRY_USEC / USEC_PER_MSEC), suppressed);
+			(void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+			(void) sd_event_source_set_time(m->accept_retry_timer,
+			                                now_usec(CLOCK_MONOTONIC) + ACCEPT_RETRY_USEC);
+			(void) sd_event_source_set_enabled(m->accept_retry_timer, SD_EVENT_ONESHOT);
+		}
+		break;
+	}
+	return 0;
+}
+
+int manager_start_listening(struct manager *m) {
+	int n = sd_listen_fds(true);
+	if (n < 0)
+		return log_error_errno(n, "Socket activation failed: %m");
+	if (n > 1)
+		return log_error_errno(EINVAL, "Expected one socket from the service manager, got %d", n);
+	if (n == 1) {
+		m->listen_fd = SD_LISTEN_FDS_START;
+		/* on_accept() takes several connections per wake-up: accept() must not block. */
+		int flags = fcntl(m->listen_fd, F_GETFL);
+		if (flags < 0 || fcntl(m->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+			return log_error_errno(errno, "Cannot make the socket from the service manager non-blocking: %m");
+		log_info("Listening on the socket passed by the service manager");
+	} else {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(m->socket_path) >= sizeof(sa.sun_path))
+			return log_error_errno(ENAMETOOLONG, "Socket path %s is too long", m->socket_path);
+		strcpy(sa.sun_path, m->socket_path);
+		_cleanup_free_ char *dir = strdup(m->socket_path);
+		if (!dir)
+			return -ENOMEM;
+		int r = mkdir_p(dirname(dir), 0755);
+		if (r < 0)
+			return log_error_errno(r, "Cannot create the directory of %s: %m", m->socket_path);
+		m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (m->listen_fd < 0)
+			return log_error_errno(errno, "socket() failed: %m");
+		(void) unlink(m->socket_path);
+		if (bind(m->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+			return log_error_errno(errno, "Cannot bind %s: %m", m->socket_path);
+		m->listen_fd_owned = true;
+		/* Anyone may connect; each call is authorised by the peer's credentials. */
+		if (chmod(m->socket_path, 0666) < 0 || listen(m->listen_fd, SOMAXCONN) < 0)
+			return log_error_errno(errno, "Cannot listen on %s: %m", m->socket_path);
+		log_info("Listening on %s", m->socket_path);
+	}
+	int r = sd_event_add_time(m->event, &m->accept_retry_timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
+	                          on_accept_retry, m);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the accept timer: %m");
+	(void) sd_event_source_set_enabled(m->accept_retry_timer, SD_EVENT_OFF);
+	log_debug("File descriptors: limit %u, %u kept for jobs; clients: at most %u, %u per user but root",
+	          m->fds.limit, m->fds.reserve, m->daemon.max_connections, m->daemon.max_connections_per_user);
+	return sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
 }

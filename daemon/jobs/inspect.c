@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cgroup.h"
+#include "discover.h"
+#include "error.h"
+#include "inspect.h"
+#include "job.h"
+#include "macro.h"
+
+int job_inspect(struct job *j) {
+	const struct container_config *cfg = j->config;
+	_cleanup_free_ char *why = NULL;
+	pid_t root = cfg->root_pid;
+	enum cgroup_kind kind;
+	int r = cgroup_detect(cfg->cgroup, &kind);
+	if (r < 0)
+		(void) error_setf(&why, r, "cgroup %s %s", cfg->cgroup, r == -ENOENT ? "does not exist" : "is not usable");
+	else if (root <= 0)
+		r = cgroup_find_root(cfg->cgroup, &root, &why);
+	json_t *discovery = NULL;
+	if (r >= 0)
+		r = discover_container(cfg, root, &discovery, &why);
+	if (r < 0)
+		return job_finish_error(j, "io.ckptd.Manager.OperationFailed",
+		                        json_pack("{s:s,s:s,s:s}", "container", j->container, "step", "discover", "message",
+		                                  why ? why : strerror(-r)));
+	json_object_set_new(discovery, "container", json_string(j->container));
+	json_object_set_new(discovery, "cgroup", json_string(cfg->cgroup));
+	json_object_set_new(discovery, "frozen", json_boolean(cgroup_is_frozen(cfg->cgroup, kind) > 0));
+	return job_succeed(j, json_pack("{s:o}", "inspection", discovery));
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The quick methods, answered on the event loop from the catalog and the daemon's state: List,
+ * Show, Pin/Unpin, Containers, Status, Acknowledge. */
+#include <inttypes.h>
+
+#include "build-config.h"
+#include "cgroup.h"
+#include "fileio.h"
+#include "intent.h"
+#include "job.h"
+#include "macro.h"
+#include "manager.h"
+#include "methods.h"
+#include "pair.h"
+#include "quarantine.h"
+#include "registry.h"
+#include "server.h"
+#include "time-util.h"
+
+int method_list(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", NULL };
+	const char *name = NULL, *bad = NULL;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", false, &name, &bad) < 0)
+		return invalid_parameter(c, bad);
+	if (name && !container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	json_t *pairs;
+	int r = catalog_list_pairs(c->manager->state_dir, name, &pairs);
+	if (r >= 0)
+		r = catalog_list_damaged(c->manager->state_dir, name, pairs);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", strna(name), "step", "list", "message", strerror(-r)));
+	if (name && json_array_size(pairs) == 0 && !manager_find_container(c->manager, name)) {
+		json_decref(pairs);
+		return connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
+	}
+	json_t *reply = json_pack("{s:o}", "pairs", pairs);
+	r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+/* Show and Pin: the pair named by "container" and "id", loaded. 1 with *ret_pair, or the reply
+ * already sent (0, or what sending it returned). */
+static int load_pair_param(struct connection *c, struct varlink_call *call, const char **ret_name, uint64_t *ret_id,
+                           json_t **ret_pair) {
+	static const char *const known[] = { "container", "id", NULL };
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, ret_name, ret_id) < 0)
+		return 0;
+	if (!container_name_is_valid(*ret_name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", *ret_name));
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair(c->manager->state_dir, *ret_name, *ret_id, true, ret_pair, &why);
+	if (r < 0)
+		return reply_load_error(c, *ret_name, *ret_id, r, why);
+	return 1;
+}
+
+int method_show(struct connection *c, struct varlink_call *call) {
+	const char *name;
+	uint64_t id;
+	json_t *pair;
+	int r = load_pair_param(c, call, &name, &id, &pair);
+	if (r <= 0)
+		return r;
+	_cleanup_(json_decrefp) json_t *attention = NULL;
+	(void) intent_attention(c->manager->state_dir, name, &attention);
+	json_t *reply = json_pack("{s:o,s:s?}", "pair", pair, "attention",
+	                          json_string_value(json_object_get(json_array_get(attention, 0), "message")));
+	r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
+	const char *name;
+	uint64_t id;
+	_cleanup_(json_decrefp) json_t *pair = NULL;
+	int r = load_pair_param(c, call, &name, &id, &pair);
+	if (r <= 0)
+		return r;
+	json_object_set_new(pair, "pinned", json_boolean(pin));
+	r = catalog_write_pair(c->manager->state_dir, name, id, pair);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", pin ? "pin" : "unpin",
+		                                  "message", strerror(-r)));
+	return connection_reply(c, NULL, false);
+}
+
+static const char *container_state(struct container *ct, bool busy) {
+	enum cgroup_kind kind;
+	if (!ct->config || cgroup_detect(ct->config->cgroup, &kind) < 0)
+		return "missing";
+	if (cgroup_is_frozen(ct->config->cgroup, kind) > 0)
+		return "frozen";
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	if (cgroup_list_pids(ct->config->cgroup, &pids, &n) < 0 || n == 0)
+		return "empty";
+	/* A CRIU left in the cgroup by an interrupted restore is not the container running. */
+	for (size_t i = 0; !busy && i < n; i++) {
+		char path[64];
+		_cleanup_free_ char *comm = NULL;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int) pids[i]);
+		if (read_one_line_file(path, &comm) >= 0 && streq(comm, "criu"))
+			return "criu-left-over";
+	}
+	return "running";
+}
+
+int method_containers(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { NULL };
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	struct manager *m = c->manager;
+	json_t *list = json_array();
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct container *ct = m->containers[i];
+		struct job *job = manager_container_job(m, ct->name);
+		json_t *pairs = NULL;
+		(void) catalog_list_pairs(m->state_dir, ct->name, &pairs);
+		size_t n = pairs ? json_array_size(pairs) : 0;
+		_cleanup_(json_decrefp) json_t *attention = NULL;
+		(void) intent_attention(m->state_dir, ct->name, &attention);
+		json_t *volumes = json_array();
+		for (size_t v = 0; ct->config && v < ct->config->n_volumes; v++)
+			json_array_append_new(volumes, json_string(ct->config->volumes[v]));
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s,s:i,s:o?,s:s?,s:s?}",
+		        "name", ct->name, "config", ct->config ? "ok" : "config-error", "error", ct->config_error,
+		        "cgroup", ct->config ? ct->config->cgroup : NULL, "volumes", volumes,
+		        "state", container_state(ct, job != NULL), "pairs", (int) n,
+		        "last_pair", n > 0 ? json_integer((json_int_t) pair_id(json_array_get(pairs, n - 1))) : NULL,
+		        "job", job ? job_kind_to_string(job->kind) : NULL,
+		        "attention", json_string_value(json_object_get(json_array_get(attention, 0), "message"))));
+		if (pairs)
+			json_decref(pairs);
+	}
+	json_t *reply = json_pack("{s:o}", "containers", list);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+int method_status(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { NULL };
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	struct manager *m = c->manager;
+	json_t *jobs = json_array(), *errors = json_array();
+	for (size_t i = 0; i < job_registry_size(&m->jobs); i++) {
+		struct job *j = job_registry_at(&m->jobs, i);
+		pthread_mutex_lock(&j->lock);
+		json_array_append_new(jobs, json_pack("{s:s,s:s,s:s,s:o?,s:I}", "container", j->container, "kind",
+		        job_kind_to_string(j->kind), "phase", j->phase ? j->phase : "",
+		        "pair", j->pair > 0 ? json_integer((json_int_t) j->pair) : NULL, "started_usec",
+		        (json_int_t) j->started_usec));
+		pthread_mutex_unlock(&j->lock);
+	}
+	if (m->daemon_config_error)
+		json_array_append_new(errors, json_string(m->daemon_config_error));
+	for (size_t i = 0; i < m->n_containers; i++)
+		if (m->containers[i]->config_error)
+			json_array_append_new(errors, json_string(m->containers[i]->config_error));
+	json_t *damaged = json_array(), *attention = NULL;
+	(void) catalog_list_damaged(m->state_dir, NULL, damaged);
+	if (intent_attention(m->state_dir, NULL, &attention) >= 0) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(attention, i, a)
+			json_object_del(a, "journal_file");
+	}
+	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*}", "version", CKPTD_VERSION, "pid", (int) getpid(),
+	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",
+	        m->criu_path ? m->criu_path : "(not found)", "criu_version",
+	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
+	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array());
+	json_decref(damaged);
+	int r = connection_reply(c, reply, false);
+	json_decref(reply);
+	return r;
+}
+
+/* The user has seen what an interrupted rollback left and dealt with it: stop reporting it. */
+int method_acknowledge(struct connection *c, struct varlink_call *call) {
+	const char *name;
+	int r;
+	if (get_container_only(c, call->parameters, &name) < 0)
+		return 0;
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	struct job *holder = manager_container_job(c->manager, name);
+	if (holder)
+		return connection_error(c, ERR("JobInProgress"),
+		                        json_pack("{s:s,s:s}", "container", name, "kind", job_kind_to_string(holder->kind)));
+	r = intent_clear_attention(c->manager->state_dir, name);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "acknowledge", "message",
+		                                  strerror(-r)));
+	_cleanup_(json_decrefp) json_t *reply = json_pack("{s:i}", "cleared", r);
+	return connection_reply(c, reply, false);
+}
+

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The methods that do work: each starts a job (job.h) through the registry, which replies when
+ * it is done; here only decoding, authorization and the refusals (one job per container, slots). */
+#include "delete.h"
+#include "inspect.h"
+#include "job.h"
+#include "macro.h"
+#include "manager.h"
+#include "methods.h"
+#include "prune.h"
+#include "registry.h"
+#include "server.h"
+
+struct job_args {
+	const char *tag;
+	uint64_t pair;
+	bool safety_pair;
+	bool force;
+	bool dry_run;
+	bool all; /* prune: every configured container that no job holds now */
+};
+
+/* A prune of all containers holds each configured one that no job holds now (with its own copy
+ * of the configuration); the others are skipped, as before. */
+static int hold_all(struct manager *m, struct job *j) {
+	for (size_t i = 0; i < m->n_containers; i++) {
+		struct container *ct = m->containers[i];
+		if (!ct->config || manager_container_job(m, ct->name))
+			continue;
+		int r = job_hold(j, ct->name, ct->config->file);
+		if (r == -ENOMEM)
+			return r;
+		/* A file that no longer parses: skipped, like a broken one. */
+	}
+	return 0;
+}
+
+/* Which slots a job takes, and whether it holds the container: root's jobs hold it (one job per
+ * container: a delete or prune never runs while a dump or rollback of the container does, and
+ * the other way round). A read-only caller's job (verify) never takes what root's need: it has
+ * its own MaxParallelJobs slots and does not hold the container (root's jobs there go ahead; a
+ * pair deleted meanwhile makes the verify report it missing). An inspect only reads /proc: it
+ * holds nothing and has slots of its own. */
+static enum job_pool job_pool_of(struct connection *c, enum job_kind kind) {
+	if (kind == JOB_INSPECT)
+		return JOB_POOL_QUERY;
+	return c->may_write ? JOB_POOL_ROOT : JOB_POOL_READ_ONLY;
+}
+
+static int reply_job_in_progress(struct connection *c, const char *name, struct job *holder) {
+	return connection_error(c, ERR("JobInProgress"),
+	                        json_pack("{s:s,s:s}", "container", name, "kind", job_kind_to_string(holder->kind)));
+}
+
+/* The refusal of a job that would hold ct (name), or 0 when it may start. */
+static int job_refused(struct connection *c, struct container *ct, const char *name) {
+	struct manager *m = c->manager;
+	struct job *holder = manager_container_job(m, name);
+	if (holder)
+		return reply_job_in_progress(c, name, holder) ?: 1;
+	const char *key = NULL, *shared = NULL;
+	struct container *other = ct && ct->config ? manager_find_sharing_job(m, ct, &key, &shared) : NULL;
+	if (!other)
+		return 0;
+	_cleanup_free_ char *what = NULL;
+	if (asprintf(&what, "%s=%s", key, shared) < 0)
+		return -ENOMEM;
+	return connection_error(c, ERR("JobInProgress"),
+	                        json_pack("{s:s,s:s,s:s}", "container", other->name, "kind",
+	                                  job_kind_to_string(manager_container_job(m, other->name)->kind), "shared", what))
+	       ?: 1;
+}
+
+/* A job on ct (or, for a delete, on name alone: the container may be gone from the
+ * configuration). Replies itself when the job cannot start; the job replies when done. */
+static int start_job(struct connection *c, struct varlink_call *call, struct container *ct, const char *name,
+                     enum job_kind kind, job_body_t body, const struct job_args *args) {
+	struct manager *m = c->manager;
+	if (m->shutting_down)
+		return connection_error(c, ERR("ShuttingDown"), NULL);
+	enum job_pool pool = job_pool_of(c, kind);
+	bool hold = pool == JOB_POOL_ROOT;
+	int r = hold ? job_refused(c, ct, name) : 0;
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (job_registry_count(&m->jobs, pool) >= m->daemon.max_parallel_jobs)
+		return connection_error(c, ERR("TooManyJobs"), json_pack("{s:i}", "limit", (int) m->daemon.max_parallel_jobs));
+	struct job *j;
+	r = manager_job_new(m, ct, name, kind, body, hold && !args->all, &j);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "start", "message",
+		                                  "cannot reload the container's configuration"));
+	j->connection = call->oneway ? NULL : c;
+	j->pool = pool;
+	j->read_only_caller = pool != JOB_POOL_ROOT;
+	j->more = call->more;
+	j->pair = args->pair;
+	j->safety_pair = args->safety_pair;
+	j->force = args->force;
+	j->dry_run = args->dry_run;
+	if (kind == JOB_FREEZE_AND_DUMP)
+		j->after_success = job_retain; /* retention, before the client hears of the new pair */
+	if ((args->tag && !(j->tag = strdup(args->tag))) || (args->all && hold_all(m, j) < 0)) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	r = job_registry_start(&m->jobs, j);
+	if (r < 0)
+		return connection_error(c, ERR("OperationFailed"),
+		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", "start", "message",
+		                                  "cannot start a worker thread"));
+	manager_update_status(m);
+	return 0;
+}
+
+int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "tag", NULL };
+	const char *name, *tag = NULL, *bad = NULL;
+	int r;
+	if (check_params(c, call->parameters, known) < 0)
+		return 0;
+	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0 ||
+	    varlink_param_string(call->parameters, "tag", false, &tag, &bad) < 0 || (tag && strlen(tag) > 256))
+		return invalid_parameter(c, bad ? bad : "tag");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, name, JOB_FREEZE_AND_DUMP, job_freeze_and_dump, &(struct job_args) { .tag = tag });
+}
+
+int method_rollback(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", "safety_pair", "force", NULL };
+	const char *name, *bad = NULL;
+	uint64_t id;
+	bool safety = true, force = false;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (varlink_param_bool(call->parameters, "safety_pair", false, &safety, &bad) < 0 ||
+	    varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
+		return invalid_parameter(c, bad);
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, name, JOB_ROLLBACK, job_rollback,
+	                 &(struct job_args) { .pair = id, .safety_pair = safety, .force = force });
+}
+
+int method_restore(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", "processes_only", NULL };
+	const char *name, *bad = NULL;
+	uint64_t id;
+	bool processes_only = false;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (varlink_param_bool(call->parameters, "processes_only", true, &processes_only, &bad) < 0 || !processes_only)
+		return invalid_parameter(c, "processes_only");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, name, JOB_RESTORE, job_restore, &(struct job_args) { .pair = id });
+}
+
+int method_verify(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", NULL };
+	const char *name;
+	uint64_t id;
+	int r;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	struct container *ct = lookup(c, name, false, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, name, JOB_VERIFY, job_verify, &(struct job_args) { .pair = id });
+}
+
+/* What discovery sees in a running container, and whether it could be checkpointed now. */
+int method_inspect(struct connection *c, struct varlink_call *call) {
+	const char *name;
+	int r;
+	if (get_container_only(c, call->parameters, &name) < 0)
+		return 0;
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	return start_job(c, call, ct, name, JOB_INSPECT, job_inspect, &(struct job_args) {});
+}
+
+int method_delete(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "id", "force", NULL };
+	const char *name, *bad = NULL;
+	uint64_t id;
+	bool force = false;
+	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
+		return 0;
+	if (varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
+		return invalid_parameter(c, bad);
+	if (!container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	/* The pair is loaded, checked and removed by the job: removing snapshots may wait long on
+	 * storage. */
+	return start_job(c, call, manager_find_container(c->manager, name), name, JOB_DELETE, job_delete,
+	                 &(struct job_args) { .pair = id, .force = force });
+}
+
+int method_prune(struct connection *c, struct varlink_call *call) {
+	static const char *const known[] = { "container", "dry_run", NULL };
+	const char *name = NULL, *bad = NULL;
+	bool dry_run = false;
+	if (varlink_params_check_known(call->parameters, known, &bad) < 0 ||
+	    varlink_param_string(call->parameters, "container", false, &name, &bad) < 0 ||
+	    varlink_param_bool(call->parameters, "dry_run", false, &dry_run, &bad) < 0)
+		return invalid_parameter(c, strna(bad));
+	if (name && !container_name_is_valid(name))
+		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
+	struct container *only = name ? manager_find_container(c->manager, name) : NULL;
+	if (name && !only)
+		return connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
+	return start_job(c, call, only, name ? name : "*", JOB_PRUNE, job_prune,
+	                 &(struct job_args) { .dry_run = dry_run, .all = !name });
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The io.ckptd.Manager methods, inside the service: methods.c dispatches (and authorizes),
+ * methods-jobs.c starts the jobs, methods-catalog.c answers the quick questions on the event loop
+ * (lists, status, pin). */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "varlink.h"
+
+struct connection;
+struct container;
+
+#define ERR(name) "io.ckptd.Manager." name
+
+int invalid_parameter(struct connection *c, const char *name);
+/* Refuses parameters not in known (NULL-terminated): -EINVAL after replying. */
+int check_params(struct connection *c, json_t *params, const char *const *known);
+/* A container named by the caller: valid name, configured, config parses. Sends the error and
+ * returns NULL otherwise (*ret_r gets what connection_error returned). */
+struct container *lookup(struct connection *c, const char *name, bool need_config, int *ret_r);
+/* "container" and a non-zero "id": -EINVAL after replying. */
+int get_container_and_id(struct connection *c, json_t *params, const char **ret_name, uint64_t *ret_id);
+/* Only "container": -EINVAL after replying. */
+int get_container_only(struct connection *c, json_t *params, const char **ret_name);
+int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why);
+
+typedef int (*method_t)(struct connection *c, struct varlink_call *call);
+int method_freeze_and_dump(struct connection *c, struct varlink_call *call);
+int method_rollback(struct connection *c, struct varlink_call *call);
+int method_restore(struct connection *c, struct varlink_call *call);
+int method_verify(struct connection *c, struct varlink_call *call);
+int method_inspect(struct connection *c, struct varlink_call *call);
+int method_delete(struct connection *c, struct varlink_call *call);
+int method_prune(struct connection *c, struct varlink_call *call);
+int method_list(struct connection *c, struct varlink_call *call);
+int method_show(struct connection *c, struct varlink_call *call);
+int method_pin(struct connection *c, struct varlink_call *call, bool pin);
+int method_containers(struct connection *c, struct varlink_call *call);
+int method_status(struct connection *c, struct varlink_call *call);
+int method_acknowledge(struct connection *c, struct varlink_call *call);
