@@ -32,7 +32,7 @@ struct dump {
 	int freezer_fd; /* cgroup.freeze / freezer.state, opened before freezing: thawing needs no new fd */
 	pid_t root;
 	bool shell_job;
-	json_t *discovery;
+	struct discovery *discovery;
 	struct criu_ns_options ns; /* points into discovery */
 	uint64_t id;
 	size_t n;
@@ -74,8 +74,7 @@ static void dump_done(struct dump *d) {
 	free(d->staged);
 	if (d->intent)
 		json_decref(d->intent);
-	if (d->discovery)
-		json_decref(d->discovery);
+	discovery_free(d->discovery);
 	if (d->freezer_fd >= 0)
 		close(d->freezer_fd);
 }
@@ -339,10 +338,10 @@ static int dump_discover(struct dump *d, char **ret_error) {
 	job_progress(j, "discover", "inspecting process tree %d", (int) d->root);
 	d->t_discover = now_usec(CLOCK_MONOTONIC);
 	_cleanup_free_ char *why = NULL;
-	int r = discover_container(d->cfg, d->root, &d->discovery, &why);
+	int r = discover(d->cfg, d->root, &d->discovery, &why);
 	if (r < 0)
 		return error_pass(ret_error, r, &why);
-	json_t *problems = json_object_get(d->discovery, "problems");
+	json_t *problems = d->discovery->problems;
 	if (json_array_size(problems) > 0) {
 		job_set_state(j, "nothing changed; the container was not frozen");
 		job_set_details(j, json_incref(problems));
@@ -571,13 +570,14 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 		p->shell_job = d->shell_job;
 		p->tcp_established = d->cfg->tcp_established;
 		p->file_locks = d->cfg->file_locks;
-		p->discovery = json_incref(d->discovery);
 		p->criu_version = criu_version_string(j->criu_version);
 		if (!(p->container = strdup(j->container)) || !(p->state = strdup("complete")) ||
 		    !(p->created = strdup(created)) || (tag && !(p->tag = strdup(tag))) || !p->images.staging ||
 		    !(p->cgroup = strdup(d->cfg->cgroup)) || !(p->cgroup_kind = strdup(cgroup_kind_to_string(d->kind))))
 			r = error_setf(ret_error, -ENOMEM, "out of memory");
 	}
+	if (r >= 0)
+		r = discovery_to_json(d->discovery, &p->discovery);
 	if (r >= 0)
 		r = dump_volumes(d, false, &p->volumes, &p->n_volumes);
 	if (r >= 0 && (r = catalog_write_pair_record(j->state_dir, p)) < 0)

@@ -142,8 +142,12 @@ static int restore_processes(struct job *j, const struct pair *pair, const char 
 		.file_locks = pair->file_locks,
 	};
 	/* The view the dump had: root directory, mounts from the host, network lock. */
-	discovery_criu_options(pair->discovery, &o.ns);
-	int r = discovery_prepare_restore(pair->discovery, warnings, &error);
+	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
+	int r = discovery_from_json(pair->discovery, &discovery, &error);
+	if (r >= 0) {
+		discovery_criu_options(discovery, &o.ns);
+		r = discovery_prepare_restore(discovery, warnings, &error);
+	}
 	if (r < 0)
 		return error_pass(ret_error, r, &error);
 	/* veth pairs: the old host ends gone, CRIU told where the new ones go. */
@@ -514,8 +518,14 @@ static int check_files(struct job *j, const struct pair *pair, char **ret_error)
 		return error_setf(ret_error, -ENOMEM, "out of memory");
 	json_t *problems = json_array();
 	_cleanup_free_ char *error = NULL;
-	const char *root = discovery_root(pair->discovery);
-	int r = problems ? image_files_check(images, root ? root : "/", problems, &error) : -ENOMEM;
+	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
+	int r = discovery_from_json(pair->discovery, &discovery, &error);
+	if (r < 0) {
+		json_decref(problems);
+		return error_pass(ret_error, r, &error);
+	}
+	const char *root = discovery_root(discovery);
+	r = problems ? image_files_check(images, root ? root : "/", problems, &error) : -ENOMEM;
 	if (r < 0) {
 		json_decref(problems);
 		return error_prefixf(ret_error, r, &error, "cannot read the file records of %s", images);
