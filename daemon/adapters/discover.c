@@ -12,6 +12,7 @@
 
 #include "cgroup.h"
 #include "discover.h"
+#include "error.h"
 #include "fileio.h"
 #include "macro.h"
 #include "mountinfo.h"
@@ -385,7 +386,7 @@ static bool volume_holds(const char *volume, const char *host_path, unsigned maj
 }
 
 /* The state of one discovery, shared by its steps. */
-struct discovery {
+struct discover_state {
 	const struct container_config *cfg;
 	pid_t root;
 	char *comm;
@@ -401,7 +402,7 @@ struct discovery {
 	bool only_lo;
 };
 
-static void discovery_done(struct discovery *x) {
+static void discovery_done(struct discover_state *x) {
 	free(x->comm);
 	tree_done(&x->tree);
 	json_decref(x->d);
@@ -412,7 +413,7 @@ static void discovery_done(struct discovery *x) {
 	free(x->scan.sockets.h);
 }
 
-static void discover_namespaces(struct discovery *x) {
+static void discover_namespaces(struct discover_state *x) {
 	const char *own[ELEMENTSOF(ns_names)], *shared[ELEMENTSOF(ns_names)];
 	size_t n_own = 0, n_shared = 0;
 	for (size_t i = 0; i < ELEMENTSOF(ns_names); i++) {
@@ -438,7 +439,7 @@ static void discover_namespaces(struct discovery *x) {
  * and mounts a private procfs there (criu/pie/parasite.c, get_proc_fd). Two such dumps of tasks
  * with the same working directory collide on that name (EEXIST), a leftover of a killed CRIU
  * blocks every later dump there, and a deleted working directory makes the dump impossible. */
-static void discover_procfs(struct discovery *x) {
+static void discover_procfs(struct discover_state *x) {
 	if (!ns_is_own(x->root, "pid"))
 		return;
 	char own[64], seen[64], la[64] = "", lb[64] = "";
@@ -487,7 +488,7 @@ static bool pid_is_zombie_or_gone(pid_t pid) {
 }
 
 /* Tasks of the tree outside the cgroup would not be frozen with it. */
-static void discover_strays(struct discovery *x) {
+static void discover_strays(struct discover_state *x) {
 	_cleanup_free_ pid_t *cg_pids = NULL;
 	size_t n_cg = 0;
 	if (cgroup_list_pids(x->cfg->cgroup, &cg_pids, &n_cg) < 0)
@@ -505,7 +506,7 @@ static void discover_strays(struct discovery *x) {
 }
 
 /* The root file system: where it is on the host, which volume holds it. */
-static void discover_root(struct discovery *x, const struct mount *rm, json_t *groups, bool *shared, bool *slave) {
+static void discover_root(struct discover_state *x, const struct mount *rm, json_t *groups, bool *shared, bool *slave) {
 	const struct container_config *cfg = x->cfg;
 	_cleanup_free_ char *host_path = mounts_host_path(&x->host, rm->major, rm->minor, rm->root);
 	char dev[32];
@@ -536,7 +537,7 @@ static void discover_root(struct discovery *x, const struct mount *rm, json_t *g
 }
 
 /* Mounts from the host (bound again at restore), and mount trees CRIU cannot handle. */
-static void discover_mounts_from_host(struct discovery *x, const struct mount *rm, json_t *mounts, json_t *groups,
+static void discover_mounts_from_host(struct discover_state *x, const struct mount *rm, json_t *mounts, json_t *groups,
                                       bool *shared, bool *slave) {
 	char dev[32];
 	for (size_t i = 0; i < x->ct.n; i++) {
@@ -598,7 +599,7 @@ static void discover_mounts_from_host(struct discovery *x, const struct mount *r
 	}
 }
 
-static int discover_mounts(struct discovery *x, char **ret_error) {
+static int discover_mounts(struct discover_state *x, char **ret_error) {
 	int r = mounts_parse("/proc/self/mountinfo", &x->host);
 	if (r < 0)
 		return asprintf(ret_error, "cannot read /proc/self/mountinfo: %s", strerror(-r)), r;
@@ -630,7 +631,7 @@ static int discover_mounts(struct discovery *x, char **ret_error) {
 }
 
 /* Open files of every task: sockets, devices, files from outside. */
-static int discover_files(struct discovery *x, char **ret_error) {
+static int discover_files(struct discover_state *x, char **ret_error) {
 	json_t *devices = json_array();
 	json_object_set_new(x->d, "devices", devices);
 	x->scan = (struct scan) { .cfg = x->cfg, .tree = &x->tree, .ct_mounts = x->own_mnt ? &x->ct : NULL,
@@ -645,7 +646,7 @@ static int discover_files(struct discovery *x, char **ret_error) {
 }
 
 /* Unix sockets of the tree whose peer is not the tree's. */
-static void discover_unix_peers(struct discovery *x, json_t *unix_ext) {
+static void discover_unix_peers(struct discover_state *x, json_t *unix_ext) {
 	_cleanup_(unix_table_done) struct unix_table ut = {};
 	(void) unix_table_load(x->own_net ? x->root : 0, &ut);
 	if (x->own_net) /* sockets passed in from ckptd's network namespace */
@@ -675,7 +676,7 @@ static void discover_unix_peers(struct discovery *x, json_t *unix_ext) {
 }
 
 /* Interfaces, TCP, unix sockets with outside peers. */
-static void discover_network(struct discovery *x) {
+static void discover_network(struct discover_state *x) {
 	json_t *net = json_object(), *interfaces = json_array(), *tcp = json_array(), *unix_ext = json_array();
 	json_object_set_new(x->d, "network", net);
 	json_object_set_new(net, "own_namespace", json_boolean(x->own_net));
@@ -708,7 +709,7 @@ static void discover_network(struct discovery *x) {
  * timers while the tasks are frozen, and an ACK that lands while CRIU reads a socket's send
  * queue fails the dump ("libsoccr_save() failed with -6", seen here about once in a hundred
  * dumps of the Redis test container); nftables drops them until the dump is done. */
-static enum criu_net_lock choose_network_lock(struct discovery *x) {
+static enum criu_net_lock choose_network_lock(struct discover_state *x) {
 	switch (x->cfg->network_lock) {
 	case NETWORK_LOCK_AUTO:
 		if (x->own_net)
@@ -727,15 +728,41 @@ static enum criu_net_lock choose_network_lock(struct discovery *x) {
 	return CRIU_NET_LOCK_DEFAULT;
 }
 
-int discover_container(const struct container_config *cfg, pid_t root, json_t **ret, char **ret_error) {
-	_cleanup_(discovery_done) struct discovery x = { .cfg = cfg, .root = root };
+/* The CRIU options follow from what was found; the report keeps the rest. */
+static int discovery_make(struct discover_state *x, struct discovery **ret) {
+	_cleanup_(discovery_freep) struct discovery *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->has_criu = true;
+	d->criu = (struct discovery_criu) {
+		.external_mounts = x->own_mnt,
+		.external_sharing = x->propagates,
+		.external_masters = x->propagates,
+		.network_lock = choose_network_lock(x),
+		.tcp_established = x->cfg->tcp_established,
+		.mntns_compat_mode = x->mntns_compat_mode,
+		.cgroups_soft = x->own_cgroupns,
+		.private_procfs = x->private_procfs,
+		.external_veths = veth_criu_externals(json_object_get(json_object_get(x->d, "network"), "veths")),
+	};
+	if (x->restore_root && !(d->criu.root = strdup(x->restore_root)))
+		return -ENOMEM;
+	d->report = TAKE_PTR(x->d);
+	d->problems = TAKE_PTR(x->problems);
+	d->warnings = TAKE_PTR(x->warnings);
+	*ret = TAKE_PTR(d);
+	return 0;
+}
+
+int discover(const struct container_config *cfg, pid_t root, struct discovery **ret, char **ret_error) {
+	_cleanup_(discovery_done) struct discover_state x = { .cfg = cfg, .root = root };
 	int r = tree_collect(root, &x.tree);
 	if (r < 0)
-		return asprintf(ret_error, "cannot list the process tree of pid %d: %s", (int) root, strerror(-r)), r;
+		return error_setf(ret_error, r, "cannot list the process tree of pid %d: %m", (int) root);
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int) root);
 	if (access(p, F_OK) < 0)
-		return r = negative_errno(), asprintf(ret_error, "the root task %d is gone", (int) root), r;
+		return error_setf(ret_error, negative_errno(), "the root task %d is gone", (int) root);
 	x.d = json_object();
 	x.problems = json_array();
 	x.warnings = json_array();
@@ -752,61 +779,13 @@ int discover_container(const struct container_config *cfg, pid_t root, json_t **
 	if ((r = discover_mounts(&x, ret_error)) < 0 || (r = discover_files(&x, ret_error)) < 0)
 		return r;
 	discover_network(&x);
-
-	json_object_set_new(x.d, "criu", json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:o*}", "root", x.restore_root,
-	        "external_mounts", x.own_mnt, "external_sharing", x.propagates, "external_masters", x.propagates,
-	        "network_lock", criu_net_lock_to_string(choose_network_lock(&x)), "tcp_established",
-	        cfg->tcp_established, "mntns_compat_mode", x.mntns_compat_mode, "manage_cgroups",
-	        x.own_cgroupns ? "soft" : "ignore", "private_procfs", x.private_procfs,
-	        "external_veths", veth_criu_externals(json_object_get(json_object_get(x.d, "network"), "veths"))));
-	json_object_set_new(x.d, "checkpointable", json_boolean(json_array_size(x.problems) == 0));
-	json_object_set(x.d, "problems", x.problems);
-	json_object_set(x.d, "warnings", x.warnings);
-	*ret = TAKE_PTR(x.d);
-	return 0;
+	return discovery_make(&x, ret);
 }
 
-void discovery_criu_options(json_t *discovery, struct criu_ns_options *ret) {
-	json_t *c = json_object_get(discovery, "criu");
-	*ret = (struct criu_ns_options) {
-		.root = json_string_value(json_object_get(c, "root")),
-		.external_mounts = json_is_true(json_object_get(c, "external_mounts")),
-		.external_sharing = json_is_true(json_object_get(c, "external_sharing")),
-		.external_masters = json_is_true(json_object_get(c, "external_masters")),
-		.mntns_compat_mode = json_is_true(json_object_get(c, "mntns_compat_mode")),
-		.cgroups_soft = streq_ptr(json_string_value(json_object_get(c, "manage_cgroups")), "soft"),
-		.private_procfs = json_is_true(json_object_get(c, "private_procfs")),
-	};
-	if (criu_net_lock_from_string(json_string_value(json_object_get(c, "network_lock")), &ret->network_lock) < 0)
-		ret->network_lock = CRIU_NET_LOCK_DEFAULT;
-}
-
-const char *discovery_root(json_t *discovery) {
-	return json_string_value(json_object_get(json_object_get(discovery, "criu"), "root"));
-}
-
-int discovery_prepare_restore(json_t *discovery, json_t *warnings, char **ret_error) {
-	const char *root = discovery_root(discovery);
-	struct stat st;
-	if (root && (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)))
-		return asprintf(ret_error, "the container's root directory %s is gone", root), -ENOENT;
-	size_t i;
-	json_t *m;
-	json_array_foreach(json_object_get(discovery, "mounts"), i, m) {
-		const char *hp = json_string_value(json_object_get(m, "host_path"));
-		const char *mp = json_string_value(json_object_get(m, "mountpoint"));
-		if (!hp || access(hp, F_OK) >= 0)
-			continue;
-		if (!streq_ptr(json_string_value(json_object_get(m, "host_type")), "directory"))
-			return asprintf(ret_error, "the mount at %s is bound from %s on the host, which is gone", strna(mp), hp),
-			       -ENOENT;
-		/* nspawn removes its propagation directory (/run/host/incoming) when its supervisor
-		 * exits: an empty one serves the restored container as well. */
-		int r = mkdir_p(hp, 0755);
-		if (r < 0)
-			return asprintf(ret_error, "the mount at %s is bound from %s on the host, which is gone and cannot be "
-			                           "created again: %s", strna(mp), hp, strerror(-r)), r;
-		add_string(warnings, "created %s on the host again (empty) for the mount at %s: it was gone", hp, strna(mp));
-	}
-	return 0;
+int discover_container(const struct container_config *cfg, pid_t root, json_t **ret, char **ret_error) {
+	_cleanup_(discovery_freep) struct discovery *d = NULL;
+	int r = discover(cfg, root, &d, ret_error);
+	if (r < 0)
+		return r;
+	return discovery_to_json(d, ret);
 }

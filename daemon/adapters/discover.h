@@ -8,8 +8,9 @@
  * CRIU cannot checkpoint. From that follow the CRIU options for dump and restore, and the
  * problems for which a checkpoint is refused before freezing.
  *
- * The result is one JSON object ("discovery"): `ckptctl inspect` shows it, and pair.json records
- * it so that a rollback restores with the view the dump had. */
+ * The result is a struct discovery; its JSON form (one object, "discovery") is what `ckptctl
+ * inspect` shows and what pair.json records, so that a rollback restores with the view the dump
+ * had. */
 
 #include <jansson.h>
 #include <sys/types.h>
@@ -17,21 +18,55 @@
 #include "config.h"
 #include "criu.h"
 
-/* Looks at the process tree CRIU would dump: root and its descendants. *ret gets the discovery
- * object, whose "problems" array is empty when the container can be checkpointed. Fails (with
- * *ret_error) only when the root task cannot be read at all. */
+/* The CRIU options a discovery asks for (pair.json's "discovery.criu"). */
+struct discovery_criu {
+	char *root;               /* the host directory that is the container's "/"; NULL: ckptd's */
+	bool external_mounts, external_sharing, external_masters;
+	enum criu_net_lock network_lock;
+	bool tcp_established;
+	bool mntns_compat_mode;
+	bool cgroups_soft;        /* "manage_cgroups": "soft" (else "ignore") */
+	bool private_procfs;
+	json_t *external_veths;   /* CRIU's names of the veths, array of strings, or NULL */
+};
+
+struct discovery {
+	/* What was found, as `ckptctl inspect` shows it: root_pid, comm, tasks, namespaces, root,
+	 * mounts, propagation, devices, open_files, sockets, network. */
+	json_t *report;
+	bool has_criu;            /* false for pairs made before discovery chose CRIU options */
+	struct discovery_criu criu;
+	json_t *problems;         /* array of strings: why a checkpoint is refused; empty when it can be */
+	json_t *warnings;         /* array of strings */
+};
+
+struct discovery *discovery_free(struct discovery *d);
+static inline void discovery_freep(struct discovery **d) {
+	discovery_free(*d);
+}
+
+/* Looks at the process tree CRIU would dump: root and its descendants. (*ret)->problems is
+ * empty when the container can be checkpointed. Fails (with *ret_error) only when the root
+ * task cannot be read at all. */
+int discover(const struct container_config *cfg, pid_t root, struct discovery **ret, char **ret_error);
+/* The same, as the JSON object Inspect answers with (discovery_to_json()). */
 int discover_container(const struct container_config *cfg, pid_t root, json_t **ret, char **ret_error);
 
-/* The CRIU options a discovery object asks for (strings point into the object). An object
- * without a "criu" member (pairs made before discovery existed) gives the defaults: ckptd's
- * root, no external mounts, CRIU's default network lock. */
-void discovery_criu_options(json_t *discovery, struct criu_ns_options *ret);
+/* The codec of the "discovery" object of pair.json and of the wire: the report's members, plus
+ * "criu", "checkpointable", "problems" and "warnings". from_json: -EBADMSG naming the member
+ * of a wrong type; NULL (pairs without discovery) gives an empty discovery. */
+int discovery_from_json(json_t *j, struct discovery **ret, char **ret_error);
+int discovery_to_json(const struct discovery *d, json_t **ret);
+
+/* The CRIU options of a discovery (strings point into it). A discovery without CRIU options
+ * gives the defaults: ckptd's root, no external mounts, CRIU's default network lock. */
+void discovery_criu_options(const struct discovery *d, struct criu_ns_options *ret);
 
 /* The root directory the container's "/" is on the host, NULL when it is ckptd's own "/". */
-const char *discovery_root(json_t *discovery);
+const char *discovery_root(const struct discovery *d);
 
 /* Before a restore: the root directory and every host path the discovery's mounts come from
  * must exist. A directory that is gone (nspawn removes its propagation directory when its
  * supervisor exits) is created again, empty, and said in warnings; anything else missing fails
  * with *ret_error naming it. */
-int discovery_prepare_restore(json_t *discovery, json_t *warnings, char **ret_error);
+int discovery_prepare_restore(const struct discovery *d, json_t *warnings, char **ret_error);

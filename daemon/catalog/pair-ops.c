@@ -60,65 +60,61 @@ static int problem(json_t *problems, const char *fmt, ...) {
 	return 0;
 }
 
-int pair_volume_check(const char *container, uint64_t id, json_t *entry, const struct snapshot_backend **ret_backend,
-                      const char **ret_source, const char **ret_snapshot, char **ret_error) {
-	const char *backend_name = json_string_value(json_object_get(entry, "backend"));
-	const char *source = json_string_value(json_object_get(entry, "source"));
-	const char *snapshot = json_string_value(json_object_get(entry, "snapshot"));
-	if (!backend_name || !source || !snapshot)
-		return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 " has a volume without backend/source/snapshot",
-		                  container, id);
-	const struct snapshot_backend *b = snapshot_backend_for(source);
-	if (!b || !streq(b->name, backend_name))
+int pair_volume_check(const char *container, uint64_t id, const struct pair_volume *v,
+                      const struct snapshot_backend **ret_backend, char **ret_error) {
+	const struct snapshot_backend *b = snapshot_backend_for(v->source);
+	if (!b || !streq(b->name, v->backend))
 		return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 ": volume %s is not a %s volume", container, id,
-		                  source, backend_name);
+		                  v->source, v->backend);
 	_cleanup_free_ char *expected = NULL;
-	int r = b->snapshot_location(source, container, id, &expected);
+	int r = b->snapshot_location(v->source, container, id, &expected);
 	if (r < 0)
-		return error_setf(ret_error, r, "pair %s/%" PRIu64 ": volume %s: %m", container, id, source);
-	if (!streq(expected, snapshot))
+		return error_setf(ret_error, r, "pair %s/%" PRIu64 ": volume %s: %m", container, id, v->source);
+	if (!streq(expected, v->snapshot))
 		return error_setf(ret_error, -EBADMSG,
 		                  "pair %s/%" PRIu64 " names %s as the snapshot of volume %s, but ckptd keeps that snapshot "
 		                  "at %s: the record is damaged or not ckptd's; refusing to touch %s", container, id,
-		                  snapshot, source, expected, snapshot);
+		                  v->snapshot, v->source, expected, v->snapshot);
 	if (ret_backend)
 		*ret_backend = b;
-	if (ret_source)
-		*ret_source = source;
-	if (ret_snapshot)
-		*ret_snapshot = snapshot;
 	return 0;
 }
 
-int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
-	const char *name = json_string_value(json_object_get(pair, "container"));
-	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, pair_id(pair));
+static void verify_volumes(const struct pair *p, json_t *problems) {
+	for (size_t i = 0; i < p->n_volumes; i++) {
+		const struct pair_volume *v = &p->volumes[i];
+		const struct snapshot_backend *b;
+		_cleanup_free_ char *why = NULL;
+		if (pair_volume_check(p->container, p->id, v, &b, &why) < 0)
+			problem(problems, "%s", strna(why));
+		else if (b->exists(v->snapshot, v->n_nested) <= 0)
+			problem(problems, "snapshot %s%s is missing", v->snapshot,
+			        v->n_nested > 0 ? " or one of its nested snapshots" : "");
+		else if (b->health && b->health(v->snapshot, &why) > 0) /* present, but usable? (an overflowed LVM snapshot is not) */
+			problem(problems, "%s", strna(why));
+	}
+}
+
+static bool has_image(const struct pair *p, const char *file) {
+	for (size_t i = 0; i < p->images.n_sums; i++)
+		if (streq(p->images.sums[i].file, file))
+			return true;
+	return false;
+}
+
+int pair_verify(const char *state_dir, const struct pair *p, json_t *problems) {
+	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, p->container, p->id);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
 	if (!images)
 		return -ENOMEM;
 
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(pair, "volumes"), i, v) {
-		const struct snapshot_backend *b;
-		const char *snapshot;
-		_cleanup_free_ char *why = NULL;
-		if (pair_volume_check(name, pair_id(pair), v, &b, NULL, &snapshot, &why) < 0)
-			problem(problems, "%s", strna(why));
-		else if (b->exists(snapshot, json_array_size(json_object_get(v, "nested"))) <= 0)
-			problem(problems, "snapshot %s%s is missing", snapshot,
-			        json_array_size(json_object_get(v, "nested")) > 0 ? " or one of its nested snapshots" : "");
-		else if (b->health && b->health(snapshot, &why) > 0) /* present, but usable? (an overflowed LVM snapshot is not) */
-			problem(problems, "%s", strna(why));
-	}
-
-	json_t *sums = json_object_get(json_object_get(pair, "images"), "sha256");
-	if (!json_is_object(sums)) {
+	verify_volumes(p, problems);
+	if (!p->images.has_sums) {
 		problem(problems, "pair.json has no image checksums");
 		return 0;
 	}
-	const char *file;
-	json_object_foreach(sums, file, v) {
+	for (size_t i = 0; i < p->images.n_sums; i++) {
+		const char *file = p->images.sums[i].file;
 		if (strchr(file, '/') || file[0] == '.') {
 			problem(problems, "image name '%s' in pair.json is not a plain file name", file);
 			continue;
@@ -132,7 +128,7 @@ int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
 			problem(problems, "image %s is missing", path);
 		else if (r < 0)
 			problem(problems, "image %s cannot be read: %s", path, strerror(-r));
-		else if (!streq(hex, json_string_value(v) ? json_string_value(v) : ""))
+		else if (!streq(hex, p->images.sums[i].sha256))
 			problem(problems, "image %s is corrupted (checksum mismatch)", path);
 	}
 	_cleanup_closedir_ DIR *d = opendir(images);
@@ -141,38 +137,28 @@ int pair_verify(const char *state_dir, json_t *pair, json_t *problems) {
 		return 0;
 	}
 	for (struct dirent *de; (de = readdir(d));)
-		if (de->d_name[0] != '.' && !json_object_get(sums, de->d_name))
+		if (de->d_name[0] != '.' && !has_image(p, de->d_name))
 			problem(problems, "image %s/%s is not in pair.json", images, de->d_name);
 	return 0;
 }
 
-int pair_remove(const char *state_dir, const char *container, uint64_t id, json_t *volumes, const char *staging,
-                char **ret_error) {
+int pair_remove_volumes(const char *state_dir, const char *container, uint64_t id, const struct pair_volume *v,
+                        size_t n, const char *staging, char **ret_error) {
 	int ret = 0;
-	size_t i;
-	json_t *v;
 	/* Every record first: one that names something other than ckptd's snapshot stops the whole
 	 * removal before anything is deleted. */
-	json_array_foreach(volumes, i, v) {
-		int r = pair_volume_check(container, id, v, NULL, NULL, NULL, ret_error);
+	for (size_t i = 0; i < n; i++) {
+		int r = pair_volume_check(container, id, &v[i], NULL, ret_error);
 		if (r < 0)
 			return r;
 	}
-	json_array_foreach(volumes, i, v) {
+	for (size_t i = 0; i < n; i++) {
 		const struct snapshot_backend *b;
-		const char *snapshot;
-		(void) pair_volume_check(container, id, v, &b, NULL, &snapshot, NULL);
-		char *err = NULL;
-		int r = b->remove(snapshot, &err);
-		if (r < 0 && ret >= 0) {
-			ret = r;
-			if (ret_error) {
-				free(*ret_error);
-				*ret_error = err;
-				err = NULL;
-			}
-		}
-		free(err);
+		(void) pair_volume_check(container, id, &v[i], &b, NULL);
+		_cleanup_free_ char *err = NULL;
+		int r = b->remove(v[i].snapshot, &err);
+		if (r < 0 && ret >= 0)
+			ret = error_pass(ret_error, r, &err);
 	}
 	if (staging)
 		(void) rm_rf(staging);
@@ -186,9 +172,20 @@ int pair_remove(const char *state_dir, const char *container, uint64_t id, json_
 	if (json)
 		(void) unlink(json); /* first, so that a crash in rm_rf never leaves a listed pair */
 	int r = rm_rf(dir);
-	if (r < 0 && ret_error) {
-		free(*ret_error);
-		(void) asprintf(ret_error, "cannot remove %s: %s", dir, strerror(-r));
-	}
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot remove %s: %m", dir);
+	return 0;
+}
+
+int pair_remove(const char *state_dir, const char *container, uint64_t id, json_t *volumes, const char *staging,
+                char **ret_error) {
+	struct pair_volume *v = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *error = NULL;
+	int r = volumes ? pair_volumes_from_json(volumes, &v, &n, &error) : 0;
+	if (r < 0)
+		return error_prefixf(ret_error, r, &error, "pair %s/%" PRIu64, container, id);
+	r = pair_remove_volumes(state_dir, container, id, v, n, staging, ret_error);
+	pair_volumes_free(v, n);
 	return r;
 }

@@ -125,45 +125,6 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	return 0;
 }
 
-int pair_validate(json_t *pair, char **ret_error) {
-	static const struct {
-		const char *key;
-		json_type type;
-	} required[] = {
-		{ "container", JSON_STRING }, { "id", JSON_INTEGER },     { "state", JSON_STRING },
-		{ "created", JSON_STRING },   { "volumes", JSON_ARRAY }, { "timings", JSON_OBJECT },
-		{ "images", JSON_OBJECT },
-	};
-	if (!json_is_object(pair))
-		return error_setf(ret_error, -EBADMSG, "%s", "pair.json is not a JSON object");
-	for (size_t i = 0; i < ELEMENTSOF(required); i++) {
-		json_t *v = json_object_get(pair, required[i].key);
-		if (!v)
-			return error_setf(ret_error, -EBADMSG, "pair.json lacks \"%s\"", required[i].key);
-		if (json_typeof(v) != required[i].type)
-			return error_setf(ret_error, -EBADMSG, "pair.json has a wrong type for \"%s\"", required[i].key);
-	}
-	if (json_integer_value(json_object_get(pair, "id")) <= 0)
-		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a non-positive id");
-	if (!container_name_is_valid(json_string_value(json_object_get(pair, "container"))))
-		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has an invalid container name");
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(pair, "volumes"), i, v) {
-		if (!json_is_string(json_object_get(v, "backend")) || !json_is_string(json_object_get(v, "source")) ||
-		    !json_is_string(json_object_get(v, "snapshot")))
-			return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a volume without backend/source/snapshot");
-		json_t *nested = json_object_get(v, "nested"), *n;
-		size_t k;
-		if (nested && !json_is_array(nested))
-			return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a wrong type for a volume's \"nested\"");
-		json_array_foreach(nested, k, n)
-			if (!json_is_string(n))
-				return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a nested subvolume that is not a path");
-	}
-	return 0;
-}
-
 bool pair_is_complete(json_t *pair) {
 	return streq_ptr(json_string_value(json_object_get(pair, "state")), "complete");
 }
@@ -173,8 +134,8 @@ uint64_t pair_id(json_t *pair) {
 	return id > 0 ? (uint64_t) id : 0;
 }
 
-int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
-                      json_t **ret, char **ret_error) {
+/* pair.json of CONTAINER/ID as text parsed, or -ENOENT when there is no such pair directory. */
+static int load_json(const char *state_dir, const char *name, uint64_t id, json_t **ret, char **ret_error) {
 	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, id);
 	if (!dir)
 		return -ENOMEM;
@@ -182,21 +143,45 @@ int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool
 	if (!file)
 		return -ENOMEM;
 	json_error_t jerr;
-	_cleanup_json_ json_t *pair = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *pair = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!pair) {
 		if (access(file, F_OK) < 0 && errno == ENOENT)
 			return access(dir, F_OK) < 0 ? -ENOENT : error_setf(ret_error, -EBADMSG, "%s", "pair.json is missing");
 		return error_setf(ret_error, -EBADMSG, "pair.json does not parse: %s", jerr.text);
 	}
-	int r = pair_validate(pair, ret_error);
+	*ret = pair;
+	return 0;
+}
+
+static int load(const char *state_dir, const char *name, uint64_t id, bool require_complete, json_t **ret_json,
+                struct pair **ret, char **ret_error) {
+	_cleanup_json_ json_t *j = NULL;
+	int r = load_json(state_dir, name, id, &j, ret_error);
 	if (r < 0)
 		return r;
-	if (pair_id(pair) != id || !streq(json_string_value(json_object_get(pair, "container")), name))
+	_cleanup_(pair_freep) struct pair *p = NULL;
+	r = pair_from_json(j, &p, ret_error);
+	if (r < 0)
+		return r;
+	if (p->id != id || !streq(p->container, name))
 		return error_setf(ret_error, -EBADMSG, "%s", "pair.json names another pair");
-	if (require_complete && !pair_is_complete(pair))
+	if (require_complete && !pair_is_complete_record(p))
 		return -EINPROGRESS;
-	*ret = TAKE_PTR(pair);
+	if (ret_json)
+		*ret_json = TAKE_PTR(j);
+	if (ret)
+		*ret = TAKE_PTR(p);
 	return 0;
+}
+
+int catalog_load_pair_record(const char *state_dir, const char *name, uint64_t id, bool require_complete,
+                             struct pair **ret, char **ret_error) {
+	return load(state_dir, name, id, require_complete, NULL, ret, ret_error);
+}
+
+int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
+                      json_t **ret, char **ret_error) {
+	return load(state_dir, name, id, require_complete, ret, NULL, ret_error);
 }
 
 int catalog_list_containers(const char *state_dir, char ***ret_names) {
@@ -274,12 +259,9 @@ int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		json_t *pair;
-		r = catalog_load_pair(state_dir, name, ids[i], true, &pair, NULL);
-		if (r >= 0) {
-			json_decref(pair);
+		r = load(state_dir, name, ids[i], true, NULL, NULL, NULL);
+		if (r >= 0)
 			continue;
-		}
 		if (r == -ENOMEM)
 			return r;
 		ids[k++] = ids[i];
@@ -309,4 +291,12 @@ int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, jso
 	if (marker)
 		(void) unlink(marker);
 	return 0;
+}
+
+int catalog_write_pair_record(const char *state_dir, const struct pair *p) {
+	_cleanup_json_ json_t *j = NULL;
+	int r = pair_to_json(p, &j);
+	if (r < 0)
+		return r;
+	return catalog_write_pair(state_dir, p->container, p->id, j);
 }

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pair-record.h"
+
 #define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
 
 char *catalog_container_dir(const char *state_dir, const char *name);
@@ -21,8 +23,13 @@ char *catalog_pair_dir(const char *state_dir, const char *name, uint64_t id);
  * in last-id and creates the (empty) pair directory. */
 int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_id);
 
-/* Loads pair.json. -ENOENT: no such pair; -EBADMSG: unreadable or invalid (ret_error says why);
- * -EINPROGRESS: valid but not complete (only when require_complete). */
+/* Loads pair.json, decoded and validated by pair_from_json(). -ENOENT: no such pair; -EBADMSG:
+ * unreadable or invalid (ret_error says why); -EINPROGRESS: valid but not complete (only when
+ * require_complete). */
+int catalog_load_pair_record(const char *state_dir, const char *name, uint64_t id, bool require_complete,
+                             struct pair **ret, char **ret_error);
+/* The same, as the JSON object the file holds (validated the same way), for readers that pass
+ * it on to the wire unchanged. */
 int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
                       json_t **ret, char **ret_error);
 
@@ -36,8 +43,10 @@ int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **
 int catalog_list_containers(const char *state_dir, char ***ret_names);
 
 int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, json_t *pair);
+/* Encodes the record with pair_to_json() and writes it. */
+int catalog_write_pair_record(const char *state_dir, const struct pair *p);
 
-/* Checks the fields every pair.json must have and their types. */
-int pair_validate(json_t *pair, char **ret_error);
+/* For readers of pair objects in JSON form that were validated by pair_from_json() (the listed
+ * pairs): its "id" and whether its state is "complete". */
 bool pair_is_complete(json_t *pair);
 uint64_t pair_id(json_t *pair);

@@ -73,16 +73,15 @@ int pair_entry_damage(int dfd, const char *entry, const char *name, uint64_t id,
 	_cleanup_json_ json_t *pair = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
 	if (!pair)
 		return error_setf(ret_reason, -EBADMSG, "pair.json does not parse: %s", jerr.text);
-	int r = pair_validate(pair, ret_reason);
+	_cleanup_(pair_freep) struct pair *p = NULL;
+	int r = pair_from_json(pair, &p, ret_reason);
 	if (r < 0)
 		return -EBADMSG;
-	const char *c = json_string_value(json_object_get(pair, "container"));
-	if (pair_id(pair) != id || !streq(c, name))
-		return error_setf(ret_reason, -EBADMSG, "pair.json names pair %s/%" PRIu64 ", not %s/%" PRIu64, c,
-		                  pair_id(pair), name, id);
-	if (!pair_is_complete(pair))
-		return error_setf(ret_reason, -EBADMSG, "pair.json says state '%s', not complete",
-		                  json_string_value(json_object_get(pair, "state")));
+	if (p->id != id || !streq(p->container, name))
+		return error_setf(ret_reason, -EBADMSG, "pair.json names pair %s/%" PRIu64 ", not %s/%" PRIu64,
+		                  p->container, p->id, name, id);
+	if (!pair_is_complete_record(p))
+		return error_setf(ret_reason, -EBADMSG, "pair.json says state '%s', not complete", p->state);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -41,6 +42,7 @@ void job_progress(struct job *j, const char *phase, const char *fmt, ...) {
 	pthread_mutex_lock(&j->lock);
 	free(j->phase);
 	j->phase = strdup(phase);
+	j->step = phase;
 	if (p)
 		json_array_append_new(j->pending, p);
 	pthread_mutex_unlock(&j->lock);
@@ -152,26 +154,42 @@ int job_finish_error(struct job *j, const char *error_name, json_t *parameters) 
 	return name ? -EIO : -ENOMEM;
 }
 
-int job_fail(struct job *j, const char *step, const char *state, json_t *details, int error, const char *fmt, ...) {
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int saved = errno;
-	errno = error < 0 ? -error : error;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	errno = saved;
-	va_end(ap);
+void job_set_step(struct job *j, const char *step) {
+	j->step = step;
+}
 
+void job_set_state(struct job *j, const char *fmt, ...) {
+	char *s = NULL;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(&s, fmt, ap) < 0)
+			s = NULL;
+		va_end(ap);
+	}
+	free(j->state);
+	j->state = s;
+}
+
+void job_set_details(struct job *j, json_t *details) {
+	if (j->details)
+		json_decref(j->details);
+	j->details = details;
+}
+
+int job_fail(struct job *j, int r, char **error) {
+	if (r >= 0)
+		r = -EIO;
+	_cleanup_free_ char *msg = NULL;
+	(void) error_pass(&msg, r, error);
+	const char *step = j->step ? j->step : "unknown";
 	log_container_event(LOG_ERR, CKPTD_MESSAGE_JOB_FAILED, j->container, j->pair, UINT64_MAX,
 	                    "%s of %s failed at step '%s': %s%s%s", job_kind_to_string(j->kind), j->container, step,
-	                    strna(msg), state ? "; state: " : "", state ? state : "");
+	                    strna(msg), j->state ? "; state: " : "", strempty(j->state));
 	json_t *params = json_pack("{s:s,s:s,s:s,s:s?}", "container", j->container, "step", step, "message",
-	                           msg ? msg : "out of memory", "state", state);
-	if (params && details && json_array_size(details) > 0)
-		json_object_set(params, "details", details);
-	if (details)
-		json_decref(details);
+	                           msg ? msg : "out of memory", "state", j->state);
+	if (params && json_array_size(j->details) > 0)
+		json_object_set(params, "details", j->details);
 
 	pthread_mutex_lock(&j->lock);
 	j->error_name = strdup("io.ckptd.Manager.OperationFailed");
@@ -179,39 +197,7 @@ int job_fail(struct job *j, const char *step, const char *state, json_t *details
 	j->finished = true;
 	pthread_mutex_unlock(&j->lock);
 	wake_manager(j);
-	return error < 0 ? error : -EIO;
-}
-
-int failure_set(struct failure *f, const char *step, const char *state, int error, const char *fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	int saved = errno;
-	errno = error < 0 ? -error : error;
-	free(f->message);
-	if (vasprintf(&f->message, fmt, ap) < 0)
-		f->message = NULL;
-	errno = saved;
-	va_end(ap);
-	free(f->state);
-	f->state = state ? strdup(state) : NULL;
-	f->step = step;
-	f->error = error < 0 ? error : -EIO;
-	return f->error;
-}
-
-void failure_done(struct failure *f) {
-	free(f->state);
-	free(f->message);
-	if (f->details)
-		json_decref(f->details);
-	*f = (struct failure) {};
-}
-
-int job_fail_with(struct job *j, struct failure *f) {
-	json_t *details = f->details;
-	f->details = NULL;
-	return job_fail(j, f->step ? f->step : "unknown", f->state, details, f->error, "%s",
-	                f->message ? f->message : "unknown error");
+	return r;
 }
 
 static void *job_thread(void *userdata) {
@@ -228,8 +214,12 @@ static void *job_thread(void *userdata) {
 		j->finished = true;
 		pthread_mutex_unlock(&j->lock);
 		wake_manager(j);
-	} else if (!finished) /* a body that forgot to report: never leave a client waiting */
-		(void) job_fail(j, "internal", NULL, NULL, r, "job ended without a result: %m");
+	} else if (!finished) { /* a body that forgot to report: never leave a client waiting */
+		_cleanup_free_ char *error = NULL;
+		job_set_step(j, "internal");
+		job_set_state(j, NULL);
+		(void) job_fail(j, r, (error_setf(&error, r, "job ended without a result: %m"), &error));
+	}
 	return NULL;
 }
 
@@ -334,6 +324,9 @@ struct job *job_free(struct job *j) {
 	free(j->staging_dir);
 	free(j->tag);
 	free(j->phase);
+	free(j->state);
+	if (j->details)
+		json_decref(j->details);
 	free(j->error_name);
 	if (j->pending)
 		json_decref(j->pending);

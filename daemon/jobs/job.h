@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "cgroup.h"
 #include "config.h"
+#include "pair-record.h"
 
 struct connection;
 struct snapshot_backend;
@@ -100,6 +101,11 @@ struct job {
 	char *error_name;                 /* Varlink error on failure */
 	json_t *error_parameters;
 	int notify_fd;                    /* eventfd of the registry */
+
+	/* Job thread only: what a failure reports (job_fail()). */
+	const char *step;                 /* static; the phase of the last job_progress() unless set */
+	char *state;                      /* what the container and its volumes look like now */
+	json_t *details;                  /* array of strings, or NULL */
 };
 
 const char *job_kind_to_string(enum job_kind k);
@@ -117,26 +123,22 @@ int job_set_freezer(struct job *j, int freezer_fd, enum cgroup_kind kind);
 void job_set_frozen(struct job *j, bool frozen);
 bool job_budget_exceeded(struct job *j);
 const struct volume_identity *job_volume_identity(struct job *j, size_t i);
-/* Ends the job: exactly one of these, as the body's last act. */
-int job_succeed(struct job *j, json_t *result /* stolen */);
 /* Ends the job with a Varlink error of the method's own (NoSuchPair, ...), not logged: for the
  * answers a quick method gave before it became a job. */
 int job_finish_error(struct job *j, const char *error_name, json_t *parameters /* stolen */);
-int job_fail(struct job *j, const char *step, const char *state, json_t *details /* stolen array or NULL */,
-             int error, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* What a failure reports, kept up to date by the body as it goes: the step it is at (every
+ * job_progress() sets it to its phase; job_set_step() names a finer one), what the container
+ * and its volumes look like now ("nothing changed", "container thawed; the partial pair was
+ * removed"; NULL: not said) and the list of problems behind the failure (stolen array). */
+void job_set_step(struct job *j, const char *step /* static */);
+void job_set_state(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void job_set_details(struct job *j, json_t *details /* stolen */);
 
-/* What went wrong in a step, to be reported by job_fail_with() or wrapped by a caller. */
-struct failure {
-	const char *step;  /* static */
-	char *state;       /* what the container and its volumes look like now */
-	char *message;
-	json_t *details;   /* array of strings, or NULL */
-	int error;
-};
-int failure_set(struct failure *f, const char *step, const char *state, int error, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-void failure_done(struct failure *f);
-int job_fail_with(struct job *j, struct failure *f);
+/* Ends the job: exactly one of these, as the body's last act. job_fail() answers with
+ * io.ckptd.Manager.OperationFailed (container, step, message, state, details), the message being
+ * *error (taken; strerror(-r) when NULL), and logs the failure once. Returns r (-EIO if r >= 0). */
+int job_succeed(struct job *j, json_t *result /* stolen */);
+int job_fail(struct job *j, int r, char **error);
 
 /* Event-loop side (through the registry). A job on container `name`; config_file is reloaded
  * into the job's own copy (NULL: the job has none, e.g. a delete of a pair whose container is no
@@ -152,8 +154,8 @@ struct job *job_free(struct job *j);
 
 /* Bodies. */
 /* The freeze-and-dump pipeline; a new complete pair in *ret_pair. Rollback uses it for the
- * safety pair. */
-int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure *f);
+ * safety pair. On failure the job's step and state say where it stopped and what is left. */
+int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret_error);
 int job_freeze_and_dump(struct job *j);
 int job_rollback(struct job *j);
 int job_restore(struct job *j);

@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
+#include "error.h"
 #include "fileio.h"
 #include "image-files.h"
 #include "intent.h"
@@ -23,34 +24,30 @@
 #include "time-util.h"
 #include "veth.h"
 
-static int load_pair(struct job *j, json_t **ret, struct failure *f) {
+static int load_pair(struct job *j, struct pair **ret, char **ret_error) {
 	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair(j->state_dir, j->container, j->pair, true, ret, &why);
+	int r = catalog_load_pair_record(j->state_dir, j->container, j->pair, true, ret, &why);
 	_cleanup_free_ char *kept_at = NULL, *damage = NULL;
 	if (r == -ENOENT && catalog_find_damaged(j->state_dir, j->container, j->pair, &kept_at, &damage) >= 0)
-		return failure_set(f, "verify", "nothing changed", -EBADMSG,
-		                   "pair %s/%" PRIu64 " is damaged (%s); it is kept at %s; 'ckptctl delete %s %" PRIu64
-		                   " --force' removes it", j->container, j->pair, damage, kept_at, j->container, j->pair);
+		return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 " is damaged (%s); it is kept at %s; 'ckptctl "
+		                  "delete %s %" PRIu64 " --force' removes it", j->container, j->pair, damage, kept_at,
+		                  j->container, j->pair);
 	if (r == -ENOENT || r == -EINPROGRESS)
-		return failure_set(f, "verify", "nothing changed", -ENOENT, "pair %s/%" PRIu64 " does not exist",
-		                   j->container, j->pair);
+		return error_setf(ret_error, -ENOENT, "pair %s/%" PRIu64 " does not exist", j->container, j->pair);
 	if (r < 0)
-		return failure_set(f, "verify", "nothing changed", r, "pair %s/%" PRIu64 " is damaged: %s", j->container,
-		                   j->pair, why ? why : strerror(-r));
+		return error_prefixf(ret_error, r, &why, "pair %s/%" PRIu64 " is damaged", j->container, j->pair);
 	return 0;
 }
 
-static int verify_pair(struct job *j, json_t *pair, struct failure *f) {
+static int verify_pair(struct job *j, const struct pair *p, char **ret_error) {
 	json_t *problems = json_array();
 	if (!problems)
-		return failure_set(f, "verify", "nothing changed", -ENOMEM, "out of memory");
-	int r = pair_verify(j->state_dir, pair, problems);
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	int r = pair_verify(j->state_dir, p, problems);
 	if (r < 0 || json_array_size(problems) > 0) {
-		failure_set(f, "verify", "nothing changed", r < 0 ? r : -EBADMSG,
-		            "pair %s/%" PRIu64 " cannot be used: %s", j->container, j->pair,
-		            r < 0 ? strerror(-r) : json_string_value(json_array_get(problems, 0)));
-		f->details = problems;
-		return f->error;
+		job_set_details(j, problems);
+		return error_setf(ret_error, r < 0 ? r : -EBADMSG, "pair %s/%" PRIu64 " cannot be used: %s", j->container,
+		                  j->pair, r < 0 ? strerror(-r) : json_string_value(json_array_get(problems, 0)));
 	}
 	json_decref(problems);
 	return 0;
@@ -62,8 +59,7 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 	if (cgroup_is_frozen(cgroup, kind) > 0) {
 		int r = cgroup_thaw(cgroup, kind);
 		if (r < 0)
-			return asprintf(ret_error, "restored tasks are frozen and cgroup %s cannot be thawed: %s", cgroup,
-			                strerror(-r)), r;
+			return error_setf(ret_error, r, "restored tasks are frozen and cgroup %s cannot be thawed: %m", cgroup);
 	}
 	/* CRIU has exited; give a task that dies with it (a restored parent-death signal) or right
 	 * after start the moment to show it. */
@@ -72,10 +68,10 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
 	_cleanup_free_ char *stat = NULL;
 	if (read_one_line_file(p, &stat) < 0)
-		return asprintf(ret_error, "the restored root task %d is gone", (int) pid), -ESRCH;
+		return error_setf(ret_error, -ESRCH, "the restored root task %d is gone", (int) pid);
 	char *close_paren = strrchr(stat, ')');
 	if (!close_paren || close_paren[1] == '\0' || close_paren[2] == 'Z' || close_paren[2] == 'X')
-		return asprintf(ret_error, "the restored root task %d exited right away", (int) pid), -ESRCH;
+		return error_setf(ret_error, -ESRCH, "the restored root task %d exited right away", (int) pid);
 	return 0;
 }
 
@@ -114,71 +110,75 @@ static int on_restore_post(void *userdata) {
 
 /* Before anything is stopped: the bridges of the container's veths exist, and no other kind of
  * interface has the name of a host end. */
-static int check_network(json_t *pair, struct failure *f) {
+static int check_network(const struct pair *pair, char **ret_error) {
 	_cleanup_(veth_plan_done) struct veth_plan p = {};
 	_cleanup_free_ char *error = NULL;
-	int r = veth_plan_load(json_object_get(pair, "discovery"), &p);
+	int r = veth_plan_load(pair->discovery, &p);
 	if (r >= 0)
 		r = veth_check(&p, &error);
 	if (r < 0)
-		return failure_set(f, "verify", "nothing changed", r, "%s", error ? error : strerror(-r));
+		return error_pass(ret_error, r, &error);
 	return 0;
 }
 static int record_step(struct job *j, json_t *intent, const char *step);
 
-static int restore_processes(struct job *j, json_t *pair, const char *cgroup, enum cgroup_kind kind, json_t *warnings,
-                             pid_t *ret_pid, const char *state_on_failure, json_t *intent, struct failure *f) {
+/* The processes of the pair, restored into the cgroup; the job's state says what the container
+ * looks like if this fails. */
+static int restore_processes(struct job *j, const struct pair *pair, const char *cgroup, enum cgroup_kind kind,
+                             json_t *warnings, pid_t *ret_pid, json_t *intent, char **ret_error) {
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
+	_cleanup_free_ char *log = dir ? path_join(dir, "restore.log") : NULL;
 	_cleanup_free_ char *error = NULL;
-	if (!images)
-		return failure_set(f, "restore", state_on_failure, -ENOMEM, "out of memory");
+	if (!images || !log)
+		return error_setf(ret_error, -ENOMEM, "out of memory");
 	struct criu_restore_options o = {
 		.criu_path = j->criu_path,
 		.images_dir = images,
 		.work_dir = dir,
 		.log_name = "restore.log",
-		.shell_job = json_is_true(json_object_get(pair, "shell_job")),
-		.tcp_established = json_is_true(json_object_get(pair, "tcp_established")),
-		.file_locks = json_is_true(json_object_get(pair, "file_locks")),
+		.shell_job = pair->shell_job,
+		.tcp_established = pair->tcp_established,
+		.file_locks = pair->file_locks,
 	};
 	/* The view the dump had: root directory, mounts from the host, network lock. */
-	json_t *discovery = json_object_get(pair, "discovery");
-	discovery_criu_options(discovery, &o.ns);
-	int r = discovery_prepare_restore(discovery, warnings, &error);
+	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
+	int r = discovery_from_json(pair->discovery, &discovery, &error);
+	if (r >= 0) {
+		discovery_criu_options(discovery, &o.ns);
+		r = discovery_prepare_restore(discovery, warnings, &error);
+	}
 	if (r < 0)
-		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+		return error_pass(ret_error, r, &error);
 	/* veth pairs: the old host ends gone, CRIU told where the new ones go. */
 	_cleanup_(veth_plan_done) struct veth_plan veths = {};
-	r = veth_plan_load(discovery, &veths);
+	r = veth_plan_load(pair->discovery, &veths);
 	if (r < 0)
-		return failure_set(f, "restore", state_on_failure, r, "the veth pairs recorded in the pair are unusable: %s",
-		                   strerror(-r));
+		return error_setf(ret_error, r, "the veth pairs recorded in the pair are unusable: %m");
 	if ((r = veth_check(&veths, &error)) < 0 || (r = veth_clear_host_ends(&veths, warnings, &error)) < 0)
-		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+		return error_pass(ret_error, r, &error);
 	o.veths = veths.criu;
 	o.n_veths = veths.n;
-	_cleanup_free_ char *log = path_join(dir, "restore.log");
 	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log };
 	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };
 	pid_t pid;
 	r = criu_run_restore(&o, &hooks, &pid, &error);
 	job_set_criu_pid(j, 0);
 	if (r < 0 && target.error) {
-		failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s)", target.error, strna(log));
+		(void) error_setf(ret_error, r, "%s (restore log: %s)", target.error, log);
 		free(target.error);
-		return f->error;
+		return r;
 	}
-	bool unknown_peer = log && veth_log_has_unknown_peer(log);
+	bool unknown_peer = veth_log_has_unknown_peer(log);
 	if (r < 0 && unknown_peer)
-		return failure_set(f, "restore", state_on_failure, r, "criu did not know where to put a veth's peer "
-		                   "(\"Unknown peer net namespace\"): %s", strna(error));
+		return error_setf(ret_error, r, "criu did not know where to put a veth's peer (\"Unknown peer net "
+		                  "namespace\"): %s", error ? error : strerror(-r));
 	if (r < 0)
-		return failure_set(f, "restore", state_on_failure, r, "%s", strna(error));
+		return error_pass(ret_error, r, &error);
 	if (unknown_peer) { /* and no post-restore notification stopped it */
 		(void) cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, NULL);
-		return failure_set(f, "restore", state_on_failure, -ENXIO, "criu did not know where to put a veth's peer "
-		                   "(\"Unknown peer net namespace\" in %s): the restored tasks were stopped", log);
+		return error_setf(ret_error, -ENXIO, "criu did not know where to put a veth's peer (\"Unknown peer net "
+		                  "namespace\" in %s): the restored tasks were stopped", log);
 	}
 	/* No post-restore notification came: the tasks run already, so what fails here is said,
 	 * not undone. */
@@ -190,7 +190,7 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 		(void) record_step(j, intent, "check");
 	r = check_running(cgroup, kind, pid, &error);
 	if (r < 0)
-		return failure_set(f, "restore", state_on_failure, r, "%s (restore log: %s/restore.log)", strna(error), dir);
+		return error_setf(ret_error, r, "%s (restore log: %s/restore.log)", error ? error : strerror(-r), dir);
 	*ret_pid = pid;
 	return 0;
 }
@@ -200,8 +200,7 @@ static int restore_processes(struct job *j, json_t *pair, const char *cgroup, en
 struct rollback_volume {
 	size_t index;
 	const struct snapshot_backend *backend;
-	const char *snapshot;
-	json_t *nested;
+	const struct pair_volume *record;
 };
 
 static void append_list(char **list, const char *item) {
@@ -218,23 +217,21 @@ static void append_list(char **list, const char *item) {
  * the configuration no longer names, refuses the rollback, unless j->force: then only the
  * volumes both name are rolled back and the others are said in warnings. Each planned volume
  * must still be the one ckptd loaded, reached without a symlink. */
-static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct rollback_volume **ret, size_t *ret_n,
-                        struct failure *f) {
+static int plan_volumes(struct job *j, const struct pair *pair, json_t *warnings, struct rollback_volume **ret,
+                        size_t *ret_n, char **ret_error) {
 	const struct container_config *cfg = j->config;
-	json_t *volumes = json_object_get(pair, "volumes");
 	_cleanup_free_ struct rollback_volume *plan = calloc(cfg->n_volumes + 1, sizeof(*plan));
 	if (!plan)
-		return failure_set(f, "verify", "nothing changed", -ENOMEM, "out of memory");
+		return error_setf(ret_error, -ENOMEM, "out of memory");
 	_cleanup_free_ char *not_in_pair = NULL, *not_configured = NULL;
-	size_t n = 0, i;
-	json_t *v;
-	json_array_foreach(volumes, i, v) {
-		_cleanup_free_ char *why = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < pair->n_volumes; i++) {
+		const struct pair_volume *v = &pair->volumes[i];
+		const char *source = v->source;
 		const struct snapshot_backend *b;
-		const char *source, *snapshot;
-		int r = pair_volume_check(j->container, j->pair, v, &b, &source, &snapshot, &why);
+		int r = pair_volume_check(j->container, j->pair, v, &b, ret_error);
 		if (r < 0)
-			return failure_set(f, "verify", "nothing changed", r, "%s", strna(why));
+			return r;
 		size_t k = 0;
 		while (k < cfg->n_volumes && !streq(cfg->volumes[k], source))
 			k++;
@@ -244,11 +241,9 @@ static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct ro
 		}
 		for (size_t x = 0; x < n; x++)
 			if (plan[x].index == k)
-				return failure_set(f, "verify", "nothing changed", -EBADMSG,
-				                   "pair %s/%" PRIu64 " names volume %s twice: its record is damaged", j->container,
-				                   j->pair, source);
-		plan[n++] = (struct rollback_volume) { .index = k, .backend = b, .snapshot = snapshot,
-			                               .nested = json_object_get(v, "nested") };
+				return error_setf(ret_error, -EBADMSG, "pair %s/%" PRIu64 " names volume %s twice: its record is "
+				                  "damaged", j->container, j->pair, source);
+		plan[n++] = (struct rollback_volume) { .index = k, .backend = b, .record = v };
 	}
 	for (size_t k = 0; k < cfg->n_volumes; k++) {
 		bool found = false;
@@ -265,11 +260,11 @@ static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct ro
 			(void) asprintf(&b, "the pair holds %s, which the configuration no longer names", not_configured);
 		(void) asprintf(&what, "%s%s%s", a ? a : "", a && b ? "; " : "", b ? b : "");
 		if (!j->force || n == 0)
-			return failure_set(f, "verify", "nothing changed", -ESTALE,
-			                   "pair %s/%" PRIu64 " does not match the configured volumes: %s. Put the volumes back "
-			                   "in %s, or roll back only the volumes both name with 'ckptctl rollback %s %" PRIu64
-			                   " --force'%s", j->container, j->pair, strna(what), strna(cfg->file), j->container,
-			                   j->pair, n == 0 ? " (here: none, so not even that)" : "");
+			return error_setf(ret_error, -ESTALE,
+			                  "pair %s/%" PRIu64 " does not match the configured volumes: %s. Put the volumes back "
+			                  "in %s, or roll back only the volumes both name with 'ckptctl rollback %s %" PRIu64
+			                  " --force'%s", j->container, j->pair, strna(what), strna(cfg->file), j->container,
+			                  j->pair, n == 0 ? " (here: none, so not even that)" : "");
 		_cleanup_free_ char *warning = NULL;
 		(void) asprintf(&warning, "--force: only the volumes that both pair %" PRIu64 " and the configuration name "
 		                "were rolled back; left as they are: %s", j->pair, strna(what));
@@ -282,7 +277,7 @@ static int plan_volumes(struct job *j, json_t *pair, json_t *warnings, struct ro
 		_cleanup_free_ char *why = NULL;
 		int r = plan[x].backend->check(cfg->volumes[plan[x].index], job_volume_identity(j, plan[x].index), &why);
 		if (r < 0)
-			return failure_set(f, "verify", "nothing changed", r, "%s", strna(why));
+			return error_pass(ret_error, r, &why);
 	}
 	*ret = TAKE_PTR(plan);
 	*ret_n = n;
@@ -329,197 +324,253 @@ static void keep_for_attention(struct job *j, json_t *intent, const char *step) 
 		(void) intent_clear(j->state_dir, intent);
 }
 
-static int rollback(struct job *j, json_t **ret_result, struct failure *f) {
-	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-	_cleanup_(json_decrefp) json_t *pair = NULL;
-	const char *cgroup = j->config->cgroup;
+/* A rollback's state across its steps. */
+struct rollback {
+	struct job *job;
+	const char *cgroup;
 	enum cgroup_kind kind;
-	int r;
-
-	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	struct pair *pair;
+	json_t *intent;
 	/* What a backend did beyond the plain rollback (a thick LVM snapshot merged away) and what
 	 * --force left out: the user hears of it in the result. */
-	_cleanup_(json_decrefp) json_t *warnings = json_array();
-	_cleanup_free_ struct rollback_volume *plan = NULL;
-	size_t n_plan = 0;
-	if ((r = load_pair(j, &pair, f)) < 0 || (r = plan_volumes(j, pair, warnings, &plan, &n_plan, f)) < 0 ||
-	    (r = verify_pair(j, pair, f)) < 0 || (r = check_network(pair, f)) < 0)
-		return r;
-	r = cgroup_detect(cgroup, &kind);
-	if (r < 0)
-		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
-	if (!j->criu_path)
-		return failure_set(f, "verify", "nothing changed", -ENOENT, "no criu binary found");
-	_cleanup_(json_decrefp) json_t *intent = json_pack("{s:s,s:s,s:I,s:s,s:s}", "kind", "rollback", "container",
-	        j->container, "pair", (json_int_t) j->pair, "cgroup", cgroup, "cgroup_kind", cgroup_kind_to_string(kind));
-	if (!intent || (r = record_step(j, intent, "verify")) < 0)
-		return failure_set(f, "verify", "nothing changed", r < 0 ? r : -ENOMEM,
-		                   "cannot record the intent in %s/journal: %s", j->state_dir, strerror(r < 0 ? -r : ENOMEM));
-	uint64_t t_verified = now_usec(CLOCK_MONOTONIC);
+	json_t *warnings;
+	struct rollback_volume *plan;
+	size_t n_plan;
+	uint64_t safety_id;
+	char *undo; /* how the state before the rollback can be had back */
+};
 
-	/* A pair of the current state first, so that the rollback itself can be undone. */
-	_cleanup_free_ pid_t *pids = NULL;
-	size_t n_pids = 0;
-	(void) cgroup_list_pids(cgroup, &pids, &n_pids);
-	_cleanup_(json_decrefp) json_t *safety = NULL;
+static void rollback_done(struct rollback *rb) {
+	pair_free(rb->pair);
+	if (rb->intent)
+		json_decref(rb->intent);
+	if (rb->warnings)
+		json_decref(rb->warnings);
+	free(rb->plan);
+	free(rb->undo);
+}
+
+/* The pair, its volumes against the configuration, its images and snapshots, the network it
+ * needs; then the intent, recorded before anything changes. */
+static int rollback_verify(struct rollback *rb, char **ret_error) {
+	struct job *j = rb->job;
+	int r;
+	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	if ((r = load_pair(j, &rb->pair, ret_error)) < 0 ||
+	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
+	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = check_network(rb->pair, ret_error)) < 0)
+		return r;
+	r = cgroup_detect(rb->cgroup, &rb->kind);
+	if (r < 0)
+		return error_setf(ret_error, r, "cgroup %s is not usable: %m", rb->cgroup);
+	if (!j->criu_path)
+		return error_setf(ret_error, -ENOENT, "no criu binary found");
+	rb->intent = json_pack("{s:s,s:s,s:I,s:s,s:s}", "kind", "rollback", "container", j->container, "pair",
+	                       (json_int_t) j->pair, "cgroup", rb->cgroup, "cgroup_kind", cgroup_kind_to_string(rb->kind));
+	if (!rb->intent || (r = record_step(j, rb->intent, "verify")) < 0)
+		return error_setf(ret_error, r < 0 ? r : -ENOMEM, "cannot record the intent in %s/journal: %m",
+		                  j->state_dir);
+	return 0;
+}
+
+/* A pair of the current state first, so that the rollback itself can be undone. */
+static int rollback_safety_pair(struct rollback *rb, size_t n_pids, char **ret_error) {
+	struct job *j = rb->job;
 	if (j->safety_pair && n_pids > 0) {
 		job_progress(j, "safety-pair", "checkpointing the current state first");
-		(void) record_step(j, intent, "safety-pair");
-		_cleanup_free_ char *tag = NULL;
+		(void) record_step(j, rb->intent, "safety-pair");
+		_cleanup_free_ char *tag = NULL, *error = NULL;
 		(void) asprintf(&tag, "safety pair before rollback to %" PRIu64, j->pair);
-		struct failure sf = {};
-		r = pair_make(j, tag, &safety, &sf);
-		if (r < 0) {
-			failure_set(f, "safety-pair", sf.state ? sf.state : "nothing changed", r,
-			            "cannot take the safety pair: %s (use --no-safety-pair to skip it)", strna(sf.message));
-			f->details = TAKE_PTR(sf.details);
-			failure_done(&sf);
-			(void) intent_clear(j->state_dir, intent);
-			return r;
+		_cleanup_(pair_freep) struct pair *safety = NULL;
+		int r = pair_make(j, tag, &safety, &error);
+		if (r < 0) { /* the state pair_make() left says what is left */
+			job_set_step(j, "safety-pair");
+			(void) intent_clear(j->state_dir, rb->intent);
+			return error_setf(ret_error, r, "cannot take the safety pair: %s (use --no-safety-pair to skip it)",
+			                  error ? error : strerror(-r));
 		}
+		rb->safety_id = safety->id;
 	} else if (j->safety_pair)
 		job_progress(j, "safety-pair", "skipped: the container has no running tasks");
-	uint64_t safety_id = safety ? pair_id(safety) : 0;
-	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
-	_cleanup_free_ char *undo = NULL;
-	if (safety_id > 0)
-		(void) asprintf(&undo, "safety pair %" PRIu64 " holds the state before the rollback", safety_id);
-	else
-		undo = strdup("no safety pair was taken");
+	if (rb->safety_id > 0) {
+		(void) asprintf(&rb->undo, "safety pair %" PRIu64 " holds the state before the rollback", rb->safety_id);
+		json_object_set_new(rb->intent, "safety_pair", json_integer((json_int_t) rb->safety_id));
+	} else
+		rb->undo = strdup("no safety pair was taken");
+	return 0;
+}
 
-	if (safety_id > 0)
-		json_object_set_new(intent, "safety_pair", json_integer((json_int_t) safety_id));
-	if ((r = record_step(j, intent, "stop")) < 0) {
-		(void) intent_clear(j->state_dir, intent);
-		return failure_set(f, "kill", "nothing changed", r, "cannot record the intent in %s/journal: %s",
-		                   j->state_dir, strerror(-r));
+/* Every planned volume back to the pair's snapshot; the journal counts them. */
+static int rollback_volumes(struct rollback *rb, char **ret_error) {
+	struct job *j = rb->job;
+	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", rb->n_plan);
+	json_object_set_new(rb->intent, "volumes_total", json_integer((json_int_t) rb->n_plan));
+	json_object_set_new(rb->intent, "volumes_done", json_integer(0));
+	(void) record_step(j, rb->intent, "volumes");
+	for (size_t i = 0; i < rb->n_plan; i++) {
+		const struct snapshot_backend *b = rb->plan[i].backend;
+		const struct pair_volume *v = rb->plan[i].record;
+		const char *volume = j->config->volumes[rb->plan[i].index];
+		_cleanup_free_ char *error = NULL;
+		_cleanup_(json_decrefp) json_t *nested = v->has_nested ? json_array() : NULL;
+		for (size_t k = 0; nested && k < v->n_nested; k++)
+			json_array_append_new(nested, json_string(v->nested[k]));
+		int r = b->rollback(volume, v->snapshot, nested, &error);
+		if (r < 0) {
+			job_set_state(j, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i, rb->n_plan,
+			              volume, rb->undo);
+			keep_for_attention(j, rb->intent, "volumes");
+			return error_pass(ret_error, r, &error);
+		}
+		json_object_set_new(rb->intent, "volumes_done", json_integer((json_int_t) i + 1));
+		(void) intent_record(j->state_dir, j->container, rb->intent);
+		if (error) {
+			log_warning("%s: %s", j->container, error);
+			json_array_append_new(rb->warnings, json_string(error));
+		}
+		/* The live volume is a new one now: the identity the next job checks against. */
+		if (b->identify && j->volume_ids)
+			(void) b->identify(volume, &j->volume_ids[rb->plan[i].index], NULL);
+	}
+	return 0;
+}
+
+static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(rollback_done) struct rollback rb = { .job = j, .cgroup = j->config->cgroup, .warnings = json_array() };
+	job_set_state(j, "nothing changed");
+	int r = rb.warnings ? rollback_verify(&rb, ret_error) : -ENOMEM;
+	if (r < 0)
+		return r;
+	uint64_t t_verified = now_usec(CLOCK_MONOTONIC);
+
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n_pids = 0;
+	(void) cgroup_list_pids(rb.cgroup, &pids, &n_pids);
+	if ((r = rollback_safety_pair(&rb, n_pids, ret_error)) < 0)
+		return r;
+	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
+	job_set_step(j, "kill");
+	job_set_state(j, "nothing changed");
+	if ((r = record_step(j, rb.intent, "stop")) < 0) {
+		(void) intent_clear(j->state_dir, rb.intent);
+		return error_setf(ret_error, r, "cannot record the intent in %s/journal: %m", j->state_dir);
 	}
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
 	_cleanup_free_ char *survivors = NULL;
-	r = cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, &survivors);
+	r = cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
 	if (r < 0) {
-		_cleanup_free_ char *state = NULL;
-		(void) asprintf(&state, "volumes untouched; some tasks may be gone; %s", undo);
-		keep_for_attention(j, intent, "stop");
-		return failure_set(f, "kill", state, r, "cgroup %s cannot be emptied: %s", cgroup,
-		                   r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
+		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
+		keep_for_attention(j, rb.intent, "stop");
+		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", rb.cgroup,
+		                  r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
 	}
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
-
-	job_progress(j, "rollback-volumes", "rolling back %zu volume(s)", n_plan);
-	json_object_set_new(intent, "volumes_total", json_integer((json_int_t) n_plan));
-	json_object_set_new(intent, "volumes_done", json_integer(0));
-	(void) record_step(j, intent, "volumes");
-	for (size_t i = 0; i < n_plan; i++) {
-		const struct snapshot_backend *b = plan[i].backend;
-		const char *volume = j->config->volumes[plan[i].index];
-		_cleanup_free_ char *error = NULL;
-		r = b->rollback(volume, plan[i].snapshot, plan[i].nested, &error);
-		if (r < 0) {
-			_cleanup_free_ char *state = NULL;
-			(void) asprintf(&state, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i, n_plan,
-			                volume, undo);
-			keep_for_attention(j, intent, "volumes");
-			return failure_set(f, "rollback-volumes", state, r, "%s", strna(error));
-		}
-		json_object_set_new(intent, "volumes_done", json_integer((json_int_t) i + 1));
-		(void) intent_record(j->state_dir, j->container, intent);
-		if (error) {
-			log_warning("%s: %s", j->container, error);
-			json_array_append_new(warnings, json_string(error));
-		}
-		/* The live volume is a new one now: the identity the next job checks against. */
-		if (b->identify && j->volume_ids)
-			(void) b->identify(volume, &j->volume_ids[plan[i].index], NULL);
-	}
+	if ((r = rollback_volumes(&rb, ret_error)) < 0)
+		return r;
 	uint64_t t_volumes = now_usec(CLOCK_MONOTONIC);
 
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
-	(void) record_step(j, intent, "restore");
-	_cleanup_free_ char *state = NULL;
-	(void) asprintf(&state, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, undo);
+	(void) record_step(j, rb.intent, "restore");
+	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
-	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, state, intent, f);
+	r = restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, rb.intent, ret_error);
 	if (r < 0) {
-		keep_for_attention(j, intent, "restore");
+		keep_for_attention(j, rb.intent, "restore");
 		return r;
 	}
-	(void) intent_clear(j->state_dir, intent);
+	(void) intent_clear(j->state_dir, rb.intent);
 	(void) intent_clear_attention(j->state_dir, j->container); /* the user acted: this rollback succeeded */
 	uint64_t t_restored = now_usec(CLOCK_MONOTONIC);
 
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_ROLLBACK, j->container, j->pair, UINT64_MAX,
 	                    "%s: rolled back to pair %" PRIu64 ", root task %d", j->container, j->pair, (int) pid);
 	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container, "pair",
-	        (json_int_t) j->pair, "safety_pair", safety_id ? json_integer((json_int_t) safety_id) : NULL,
-	        "root_pid", (int) pid, "warnings", warnings, "timings", "verify_usec", (json_int_t) (t_verified - t0), "safety_pair_usec",
-	        (json_int_t) (t_safety - t_verified), "kill_usec", (json_int_t) (t_killed - t_safety), "volumes_usec",
-	        (json_int_t) (t_volumes - t_killed), "restore_usec", (json_int_t) (t_restored - t_volumes),
+	        (json_int_t) j->pair, "safety_pair", rb.safety_id ? json_integer((json_int_t) rb.safety_id) : NULL,
+	        "root_pid", (int) pid, "warnings", rb.warnings, "timings", "verify_usec", (json_int_t) (t_verified - t0),
+	        "safety_pair_usec", (json_int_t) (t_safety - t_verified), "kill_usec", (json_int_t) (t_killed - t_safety),
+	        "volumes_usec", (json_int_t) (t_volumes - t_killed), "restore_usec", (json_int_t) (t_restored - t_volumes),
 	        "total_usec", (json_int_t) (t_restored - t0));
 	return 0;
 }
 
-int job_rollback(struct job *j) {
-	_cleanup_(failure_done) struct failure f = {};
-	json_t *result = NULL;
-	int r = rollback(j, &result, &f);
+static int finish(struct job *j, int r, char **error, json_t *result) {
 	if (r < 0)
-		return job_fail_with(j, &f);
+		return job_fail(j, r, error);
 	return job_succeed(j, json_pack("{s:o}", "result", result));
 }
 
-static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
-	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-	_cleanup_(json_decrefp) json_t *pair = NULL;
-	const char *cgroup = j->config->cgroup;
-	enum cgroup_kind kind;
-	int r;
+int job_rollback(struct job *j) {
+	_cleanup_free_ char *error = NULL;
+	json_t *result = NULL;
+	int r = rollback(j, &result, &error);
+	return finish(j, r, &error, result);
+}
 
-	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if ((r = load_pair(j, &pair, f)) < 0)
-		return r;
-	r = cgroup_detect(cgroup, &kind);
-	if (r < 0)
-		return failure_set(f, "verify", "nothing changed", r, "cgroup %s is not usable: %m", cgroup);
-	if (!j->criu_path)
-		return failure_set(f, "verify", "nothing changed", -ENOENT, "no criu binary found");
-	_cleanup_free_ pid_t *pids = NULL;
-	size_t n = 0;
-	(void) cgroup_list_pids(cgroup, &pids, &n);
-	if (n > 0)
-		return failure_set(f, "verify", "nothing changed", -EBUSY,
-		                   "cgroup %s still has %zu task(s): stop them first, or use rollback", cgroup, n);
-
-	/* Every regular file the image needs, with the size it had: a clear list instead of CRIU's
-	 * first obscure error. */
+/* Every regular file the image needs, with the size it had: a clear list instead of CRIU's
+ * first obscure error. */
+static int check_files(struct job *j, const struct pair *pair, char **ret_error) {
 	job_progress(j, "check-files", "checking the files the image needs");
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
 	if (!images)
-		return failure_set(f, "check-files", "nothing changed", -ENOMEM, "out of memory");
+		return error_setf(ret_error, -ENOMEM, "out of memory");
 	json_t *problems = json_array();
 	_cleanup_free_ char *error = NULL;
-	const char *root = discovery_root(json_object_get(pair, "discovery"));
-	r = image_files_check(images, root ? root : "/", problems, &error);
+	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
+	int r = discovery_from_json(pair->discovery, &discovery, &error);
 	if (r < 0) {
 		json_decref(problems);
-		return failure_set(f, "check-files", "nothing changed", r, "cannot read the file records of %s: %s",
-		                   images, strna(error));
+		return error_pass(ret_error, r, &error);
+	}
+	const char *root = discovery_root(discovery);
+	r = problems ? image_files_check(images, root ? root : "/", problems, &error) : -ENOMEM;
+	if (r < 0) {
+		json_decref(problems);
+		return error_prefixf(ret_error, r, &error, "cannot read the file records of %s", images);
 	}
 	if (json_array_size(problems) > 0) {
-		failure_set(f, "check-files", "nothing changed; no process was started", -ESTALE,
-		            "the filesystem differs from pair %s/%" PRIu64 " in %zu file(s): %s", j->container, j->pair,
-		            json_array_size(problems), json_string_value(json_array_get(problems, 0)));
-		f->details = problems;
-		return f->error;
+		job_set_state(j, "nothing changed; no process was started");
+		job_set_details(j, problems);
+		return error_setf(ret_error, -ESTALE, "the filesystem differs from pair %s/%" PRIu64 " in %zu file(s): %s",
+		                  j->container, j->pair, json_array_size(problems),
+		                  json_string_value(json_array_get(problems, 0)));
 	}
 	json_decref(problems);
+	return 0;
+}
+
+static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_(pair_freep) struct pair *pair = NULL;
+	const char *cgroup = j->config->cgroup;
+	enum cgroup_kind kind;
+	int r;
+
+	job_set_state(j, "nothing changed");
+	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
+	if ((r = load_pair(j, &pair, ret_error)) < 0)
+		return r;
+	r = cgroup_detect(cgroup, &kind);
+	if (r < 0)
+		return error_setf(ret_error, r, "cgroup %s is not usable: %m", cgroup);
+	if (!j->criu_path)
+		return error_setf(ret_error, -ENOENT, "no criu binary found");
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	(void) cgroup_list_pids(cgroup, &pids, &n);
+	if (n > 0)
+		return error_setf(ret_error, -EBUSY, "cgroup %s still has %zu task(s): stop them first, or use rollback",
+		                  cgroup, n);
+	if ((r = check_files(j, pair, ret_error)) < 0)
+		return r;
 
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
+	job_set_state(j, "no process is running from this pair");
 	pid_t pid;
 	_cleanup_(json_decrefp) json_t *warnings = json_array();
-	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, "no process is running from this pair", NULL, f);
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, NULL, ret_error);
 	if (r < 0)
 		return r;
 	(void) intent_clear_attention(j->state_dir, j->container);
@@ -530,25 +581,27 @@ static int restore_only(struct job *j, json_t **ret_result, struct failure *f) {
 }
 
 int job_restore(struct job *j) {
-	_cleanup_(failure_done) struct failure f = {};
+	_cleanup_free_ char *error = NULL;
 	json_t *result = NULL;
-	int r = restore_only(j, &result, &f);
-	if (r < 0)
-		return job_fail_with(j, &f);
-	return job_succeed(j, json_pack("{s:o}", "result", result));
+	int r = restore_only(j, &result, &error);
+	return finish(j, r, &error, result);
 }
 
 int job_verify(struct job *j) {
-	_cleanup_(failure_done) struct failure f = {};
-	_cleanup_(json_decrefp) json_t *pair = NULL;
+	_cleanup_free_ char *error = NULL;
+	_cleanup_(pair_freep) struct pair *pair = NULL;
+	job_set_state(j, "nothing changed");
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if (load_pair(j, &pair, &f) < 0)
-		return job_fail_with(j, &f);
+	int r = load_pair(j, &pair, &error);
+	if (r < 0)
+		return job_fail(j, r, &error);
 	json_t *problems = json_array();
-	int r = pair_verify(j->state_dir, pair, problems);
+	r = problems ? pair_verify(j->state_dir, pair, problems) : -ENOMEM;
 	if (r < 0) {
 		json_decref(problems);
-		return job_fail(j, "verify", NULL, NULL, r, "cannot verify pair %s/%" PRIu64 ": %m", j->container, j->pair);
+		job_set_state(j, NULL);
+		return job_fail(j, r, (error_setf(&error, r, "cannot verify pair %s/%" PRIu64 ": %m", j->container,
+		                                  j->pair), &error));
 	}
 	return job_succeed(j, json_pack("{s:b,s:o}", "ok", json_array_size(problems) == 0, "problems", problems));
 }

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A snapshot pair as a typed record, and its one codec. pair.json on disk, the pairs in Varlink
+ * replies (Show, List, FreezeAndDump) and what ckptctl renders are all this record; the JSON
+ * form is the user-facing contract of DESIGN.md ("Catalog") and does not change:
+ *
+ *   { "container": "web", "id": 7, "state": "complete", "created": "2026-11-25T09:15:02Z",
+ *     "tag": null, "frozen_usec": 75210, "timings": { "freeze_usec": 340, ... },
+ *     "volumes": [ { "backend": "btrfs", "source": "/srv/web", "snapshot": "/srv/.ckptd/web/7/web",
+ *                    "nested": [ ... ] } ],
+ *     "images": { "bytes": 10612345, "files": 23, "staging": "memory", "sha256": { FILE: HEX } },
+ *     "criu_version": "4.2.1", "root_pid": 1234, "cgroup": "...", "cgroup_kind": "v2",
+ *     "shell_job": false, "tcp_established": false, "file_locks": false, "pinned": false,
+ *     "discovery": { ... } }
+ *
+ * container, id, state, created, volumes, timings and images are required (pairs of every ckptd
+ * version have them); the rest is optional (older pairs lack some) and, when present, must have
+ * its type. Keys the codec does not know are ignored. The discovery object stays JSON here: the
+ * daemon reads it with its own codec (discover.h), the client renders it as it is. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/* An optional number that is absent. */
+#define PAIR_ABSENT UINT64_MAX
+
+struct pair_volume {
+	char *backend;
+	char *source;
+	char *snapshot;
+	/* Paths of the nested subvolumes snapshotted with it; has_nested: the record has the key
+	 * (an empty list is written as []). */
+	char **nested;
+	size_t n_nested;
+	bool has_nested;
+};
+
+/* CLOCK_MONOTONIC durations of the steps of the dump, PAIR_ABSENT when not recorded. */
+struct pair_timings {
+	uint64_t discover_usec, sync_usec, criu_start_usec, freeze_usec, snapshot_usec, dump_usec, thaw_usec,
+	        persist_usec, total_usec;
+};
+
+struct pair_image_sum {
+	char *file; /* a plain file name in the pair's images/ (checked by whoever opens it) */
+	char *sha256;
+};
+
+struct pair_images {
+	uint64_t bytes, files;  /* PAIR_ABSENT when not recorded */
+	char *staging;          /* "memory" or "disk", NULL when not recorded */
+	struct pair_image_sum *sums;
+	size_t n_sums;
+	bool has_sums;          /* the record has "sha256" (pairs without it cannot be verified) */
+};
+
+struct pair {
+	char *container;
+	uint64_t id;              /* > 0 */
+	char *state;              /* "complete" for a usable pair */
+	char *created;            /* UTC, "YYYY-MM-DDTHH:MM:SSZ" */
+	char *tag;                /* NULL: null */
+	uint64_t frozen_usec;     /* PAIR_ABSENT when not recorded */
+	struct pair_timings timings;
+	struct pair_volume *volumes;
+	size_t n_volumes;
+	struct pair_images images;
+	char *criu_version;       /* NULL: null */
+	int64_t root_pid;         /* 0 when not recorded */
+	char *cgroup, *cgroup_kind; /* NULL when not recorded */
+	bool shell_job, tcp_established, file_locks, pinned;
+	json_t *discovery;        /* an object, or NULL when not recorded */
+};
+
+struct pair *pair_new(void);
+struct pair *pair_free(struct pair *p);
+static inline void pair_freep(struct pair **p) {
+	pair_free(*p);
+}
+void pair_volumes_free(struct pair_volume *v, size_t n);
+
+bool pair_is_complete_record(const struct pair *p);
+
+/* Decodes and validates one pair object. -EBADMSG with one sentence in *ret_error that names
+ * the key ("pair.json lacks \"id\"", "pair.json has a wrong type for \"images.bytes\"");
+ * -ENOMEM. */
+int pair_from_json(json_t *j, struct pair **ret, char **ret_error);
+/* A "volumes" array alone (pair.json's, or the intent journal's "snapshots"). */
+int pair_volumes_from_json(json_t *a, struct pair_volume **ret, size_t *ret_n, char **ret_error);
+
+/* Encodes a pair (the discovery object is shared, not copied). -ENOMEM. */
+int pair_to_json(const struct pair *p, json_t **ret);
+json_t *pair_volumes_to_json(const struct pair_volume *v, size_t n);
