@@ -318,11 +318,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		return failure_set(f, "validate", "nothing changed", -ENOMEM, "out of memory");
 	for (size_t i = 0; i < d.n; i++) {
 		_cleanup_free_ char *why = NULL;
-		d.backends[i] = snapshot_backend_for(cfg->volumes[i]);
-		if (!d.backends[i])
-			return failure_set(f, "validate", "nothing changed", -EOPNOTSUPP,
-			                "volume %s: no snapshot backend handles it", cfg->volumes[i]);
-		r = d.backends[i]->check(cfg->volumes[i], job_volume_identity(j, i), &why);
+		r = snapshot_backend_probe(cfg->volumes[i], &d.backends[i], &why);
+		if (r >= 0)
+			r = d.backends[i]->check(cfg->volumes[i], job_volume_identity(j, i), &why);
 		if (r < 0)
 			return failure_set(f, "validate", "nothing changed", r, "%s", strna(why));
 	}
