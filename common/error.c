@@ -3,7 +3,7 @@
 
 #include "error.h"
 
-static int error_vsetf(char **ret_error, int r, const char *fmt, va_list ap) {
+_printf_(3, 0) static int error_vsetf(char **ret_error, int r, const char *fmt, va_list ap) {
 	if (!ret_error)
 		return r;
 	int saved = errno;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The LVM backend's view of a volume group: one `lvs --reportformat json` of it, parsed with
  * jansson (vg_report_parse() is pure and fuzzed: tests/fuzz/fuzz-lvs-report.c). */
+#include <limits.h>
+
 #include "error.h"
 #include "lvm-internal.h"
 #include "macro.h"
@@ -29,6 +31,13 @@ static double row_number(json_t *row, const char *key, double dflt) {
 	return errno || *end ? dflt : d;
 }
 
+/* A number of the report as an integer in [lo, hi], dflt when missing or out of range (a double
+ * outside the target type's range must not be converted). */
+static int64_t row_integer(json_t *row, const char *key, int64_t dflt, int64_t lo, int64_t hi) {
+	double d = row_number(row, key, (double) dflt);
+	return d >= (double) lo && d <= (double) hi ? (int64_t) d : dflt;
+}
+
 static void copy_field(char *dst, size_t size, const char *src) {
 	snprintf(dst, size, "%s", src);
 }
@@ -45,10 +54,10 @@ static void lv_info_from_row(json_t *row, struct lv_info *i) {
 	/* attr is 10 characters; pad so that indexing it is always safe */
 	for (size_t k = strlen(i->attr); k < 10; k++)
 		i->attr[k] = '-';
-	i->size = (uint64_t) row_number(row, "lv_size", 0);
+	i->size = (uint64_t) row_integer(row, "lv_size", 0, 0, INT64_MAX);
 	i->data_percent = row_number(row, "data_percent", -1);
-	i->major = (int) row_number(row, "lv_kernel_major", -1);
-	i->minor = (int) row_number(row, "lv_kernel_minor", -1);
+	i->major = (int) row_integer(row, "lv_kernel_major", -1, 0, INT_MAX);
+	i->minor = (int) row_integer(row, "lv_kernel_minor", -1, 0, INT_MAX);
 }
 
 void vg_report_done(struct vg_report *rep) {
@@ -66,9 +75,9 @@ int vg_report_parse(const char *text, struct vg_report *ret, char **ret_error) {
 	json_t *first = json_array_get(rows, 0);
 	*ret = (struct vg_report) {
 		.rows = json_incref(rows),
-		.size = (uint64_t) row_number(first, "vg_size", 0),
-		.free = (uint64_t) row_number(first, "vg_free", 0),
-		.extent = (uint64_t) row_number(first, "vg_extent_size", 0),
+		.size = (uint64_t) row_integer(first, "vg_size", 0, 0, INT64_MAX),
+		.free = (uint64_t) row_integer(first, "vg_free", 0, 0, INT64_MAX),
+		.extent = (uint64_t) row_integer(first, "vg_extent_size", 0, 0, INT64_MAX),
 	};
 	return 0;
 }

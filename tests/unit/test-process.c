@@ -81,7 +81,7 @@ TEST(timeout_kills_the_group) {
 	const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30 & echo $!; wait", NULL };
 	_cleanup_(process_result_done) struct process_result res = {};
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-	const struct process_spec res_spec = { .argv = argv, .timeout_usec = 200 * USEC_PER_MSEC,
+	const struct process_spec res_spec = { .argv = argv, .timeout_usec = 1000 * USEC_PER_MSEC, /* time for sh to set its trap */
 	                                       .term_grace_usec = 200 * USEC_PER_MSEC };
 	ASSERT_OK(run(&res_spec, &res));
 	uint64_t took = now_usec(CLOCK_MONOTONIC) - t0;
