@@ -2,7 +2,9 @@
 #pragma once
 
 /* One interface for every kind of volume. A backend is a table of operations; the registry
- * picks the first backend that recognises a volume spec ("lvm:VG/LV" or a path).
+ * picks the backend by what the volume is (snapper's model): the spec's form says which backend
+ * may own it ("lvm:VG/LV" or a path), and snapshot_backend_probe() asks that backend whether the
+ * volume really is one of its kind (a path on ext4 is not a btrfs volume).
  * Every operation returns 0 or a negative errno and, on failure, may set *ret_error to a
  * message that names the volume or snapshot (caller frees).
  * A snapshot passed to an operation is always what snapshot_location() computes for the volume,
@@ -31,8 +33,13 @@ struct volume_identity {
 struct snapshot_backend {
 	const char *name; /* "btrfs", "lvm"; recorded in pair.json */
 
-	/* Does this backend handle this volume spec at all (syntax only, no I/O)? */
+	/* Is the volume spec of this backend's form (syntax only, no I/O)? Enough to find the
+	 * backend of a pair's recorded volume, which may be gone by now. */
 	bool (*recognizes)(const char *volume);
+	/* Optional (NULL: the form says it all): is the volume really of this backend's kind? 0 yes
+	 * (or cannot tell yet: check() names what is wrong), -EMEDIUMTYPE no, with a message naming
+	 * the volume and what it is. */
+	int (*probe)(const char *volume, char **ret_error);
 	/* The volume exists and can be snapshotted (e.g. it is a btrfs subvolume reached without a
 	 * symlink) and, when expect is given and known, is still the one it identifies. */
 	int (*check)(const char *volume, const struct volume_identity *expect, char **ret_error);
@@ -70,5 +77,9 @@ struct snapshot_backend {
 extern const struct snapshot_backend btrfs_backend;
 extern const struct snapshot_backend lvm_backend;
 
+/* The backend whose form the spec has (no I/O; NULL if none): for recorded volumes. */
 const struct snapshot_backend *snapshot_backend_for(const char *volume);
+/* The backend for a configured volume before it is used: the one of its form, if that backend's
+ * probe agrees; otherwise an error naming the volume, what it is and what ckptd can snapshot. */
+int snapshot_backend_probe(const char *volume, const struct snapshot_backend **ret, char **ret_error);
 const struct snapshot_backend *snapshot_backend_by_name(const char *name);

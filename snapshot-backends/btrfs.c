@@ -19,12 +19,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include "backend.h"
 #include "error.h"
 #include "fileio.h"
 #include "macro.h"
+#include "mountinfo.h"
 
 #define NESTED_SUFFIX ".nested"
 #define ROLLBACK_DIR "rollback"
@@ -357,6 +361,30 @@ static bool btrfs_recognizes(const char *volume) {
 	return volume[0] == '/';
 }
 
+/* The name of the file system PATH is on ("ext4", "tmpfs"), from the mount table. */
+static char *fstype_of(const char *path, unsigned long magic) {
+	struct stat st;
+	_cleanup_(mounts_done) struct mounts ms = {};
+	char *name = NULL;
+	if (stat(path, &st) >= 0 && mounts_parse("/proc/self/mountinfo", &ms) >= 0)
+		for (size_t i = 0; i < ms.n && !name; i++)
+			if (makedev(ms.m[i].major, ms.m[i].minor) == st.st_dev)
+				name = strdup(ms.m[i].fstype);
+	if (!name && asprintf(&name, "a file system of type 0x%lx", magic) < 0)
+		name = NULL;
+	return name;
+}
+
+/* A path is the btrfs backend's only on btrfs; whether it is a subvolume (and reached without a
+ * symlink) check() says, in its words. */
+static int btrfs_probe(const char *volume, char **ret_error) {
+	struct statfs sfs;
+	if (statfs(volume, &sfs) < 0 || sfs.f_type == BTRFS_SUPER_MAGIC)
+		return 0; /* a missing volume: check() names the problem */
+	_cleanup_free_ char *fstype = fstype_of(volume, (unsigned long) sfs.f_type);
+	return error_setf(ret_error, -EMEDIUMTYPE, "%s is on %s", volume, strna(fstype));
+}
+
 static int btrfs_check(const char *volume, const struct volume_identity *expect, char **ret_error) {
 	_cleanup_close_ int fd = open_volume(volume, ret_error);
 	if (fd < 0)
@@ -683,6 +711,7 @@ static int btrfs_space(const char *volume, uint64_t *ret_total, uint64_t *ret_fr
 const struct snapshot_backend btrfs_backend = {
 	.name = "btrfs",
 	.recognizes = btrfs_recognizes,
+	.probe = btrfs_probe,
 	.check = btrfs_check,
 	.identify = btrfs_identify,
 	.snapshot_location = btrfs_snapshot_location,

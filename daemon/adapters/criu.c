@@ -2,7 +2,6 @@
 #include <criu/criu.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +9,7 @@
 #include "criu.h"
 #include "fileio.h"
 #include "macro.h"
+#include "process.h"
 
 /* libcriu's notify callback has no user data: the hooks of the running call, per thread. */
 static __thread const struct criu_hooks *current_hooks;
@@ -52,7 +52,8 @@ static char **swrk_environment(const char *config_file) {
 	return env;
 }
 
-/* Spawns `criu swrk FD`: returns our end of the socket and the pid. */
+/* Spawns `criu swrk 3` with our socket's other end as its fd 3: returns our end and the pid. CRIU
+ * stays in our process group (a restored shell job lives in criu's session and group). */
 static int spawn_swrk(const char *criu_path, const char *config_file, pid_t *ret_pid, int *ret_fd) {
 	_cleanup_free_ char **env = swrk_environment(config_file);
 	_cleanup_free_ char *config_env = NULL;
@@ -65,44 +66,22 @@ static int spawn_swrk(const char *criu_path, const char *config_file, pid_t *ret
 	int sk[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
 		return negative_errno();
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int r = negative_errno();
+	const char *argv[] = { criu_path, "swrk", "3", NULL };
+	const struct process_spec spec = {
+		.argv = argv,
+		.env = env,
+		.keep_fd = sk[1],
+		.keep_fd_as = 3,
+		.same_process_group = true,
+	};
+	int r = process_spawn(&spec, ret_pid, NULL);
+	close(sk[1]);
+	if (r < 0) {
 		close(sk[0]);
-		close(sk[1]);
 		return r;
 	}
-	if (pid == 0) {
-		/* CRIU must never outlive the daemon (the thread that forked it, precisely). */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(127);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		int fl = fcntl(sk[1], F_GETFD);
-		if (fl < 0 || fcntl(sk[1], F_SETFD, fl & ~FD_CLOEXEC) < 0)
-			_exit(127);
-		char fdstr[16];
-		snprintf(fdstr, sizeof(fdstr), "%d", sk[1]);
-		execle(criu_path, criu_path, "swrk", fdstr, (char *) NULL, env);
-		_exit(127);
-	}
-	close(sk[1]);
-	*ret_pid = pid;
 	*ret_fd = sk[0];
 	return 0;
-}
-
-static int reap(pid_t pid) {
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
-	return status;
 }
 
 char *criu_log_errors(const char *log_path) {
@@ -304,7 +283,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	current_hooks = NULL;
 	if (k >= 0 && current_pre_dump_seen && hooks && hooks->dumped)
 		hooks->dumped(hooks->userdata); /* before the reap: criu's exit takes ms we need not freeze */
-	int status = reap(pid);
+	int status = process_reap(pid);
 
 	if (k < 0) {
 		r = k == -EBADE ? -EIO : k;
@@ -375,7 +354,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 		if (r < 0) {
 			close(fd);
 			(void) kill(pid, SIGKILL);
-			(void) reap(pid);
+			(void) process_reap(pid);
 			if (ret_error)
 				(void) asprintf(ret_error, "cannot prepare criu (pid %d) for the restore: %s", (int) pid,
 				                strerror(-r));
@@ -386,7 +365,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	current_hooks = hooks;
 	int k = criu_local_restore(o);
 	current_hooks = NULL;
-	int status = reap(pid);
+	int status = process_reap(pid);
 	if (k < 0)
 		return error_from_log(k == -EBADE ? -EIO : k, "restore", ro->criu_path, status, ro->work_dir, ro->log_name,
 		                      ret_error);
@@ -405,7 +384,7 @@ int criu_query_version(const char *criu_path, int *ret_version) {
 		return r;
 	criu_local_set_service_fd(o, fd);
 	int v = criu_local_get_version(o);
-	(void) reap(pid);
+	(void) process_reap(pid);
 	if (v <= 0)
 		return -EIO;
 	*ret_version = v;

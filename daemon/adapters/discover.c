@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "mountinfo.h"
 #include "netns-info.h"
+#include "proc-holders.h"
 #include "veth.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -29,15 +30,6 @@ static _printf_(2, 3) void add_string(json_t *array, const char *fmt, ...) {
 	va_end(ap);
 	if (r >= 0)
 		json_array_append_new(array, json_string(s));
-}
-
-static char *pid_comm(pid_t pid) {
-	char p[64];
-	char *comm = NULL;
-	snprintf(p, sizeof(p), "/proc/%d/comm", (int) pid);
-	if (read_one_line_file(p, &comm) < 0)
-		return strdup("?");
-	return comm;
 }
 
 /* ---- the process tree ------------------------------------------------------------------- */
@@ -234,7 +226,7 @@ static int scan_fds(struct scan *s, pid_t pid) {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	if (!d)
 		return 0; /* gone meanwhile */
-	_cleanup_free_ char *comm = pid_comm(pid);
+	_cleanup_free_ char *comm = proc_comm(pid);
 	for (struct dirent *de; (de = readdir(d));) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -298,35 +290,6 @@ static int scan_fds(struct scan *s, pid_t pid) {
 	return 0;
 }
 
-/* Who outside the tree holds a socket inode: "pid 12 (nginx)", or NULL. */
-static char *find_holder(unsigned long ino) {
-	char want[64];
-	snprintf(want, sizeof(want), "socket:[%lu]", ino);
-	_cleanup_closedir_ DIR *proc = opendir("/proc");
-	for (struct dirent *de; proc && (de = readdir(proc));) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		char dir[300];
-		snprintf(dir, sizeof(dir), "/proc/%s/fd", de->d_name);
-		_cleanup_closedir_ DIR *d = opendir(dir);
-		for (struct dirent *f; d && (f = readdir(d));) {
-			char link[600], target[128];
-			snprintf(link, sizeof(link), "%s/%s", dir, f->d_name);
-			ssize_t n = readlink(link, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			if (streq(target, want)) {
-				_cleanup_free_ char *comm = pid_comm(atoi(de->d_name));
-				char *r = NULL;
-				(void) asprintf(&r, "pid %s (%s)", de->d_name, comm);
-				return r;
-			}
-		}
-	}
-	return NULL;
-}
-
 /* ---- TCP ----------------------------------------------------------------------------------- */
 
 static void scan_tcp(struct scan *s, pid_t root, bool v6, json_t *tcp) {
@@ -350,7 +313,7 @@ static void scan_tcp(struct scan *s, pid_t root, bool v6, json_t *tcp) {
 		if (!h)
 			continue; /* not the container's (a shared network namespace, or a socket in TIME_WAIT) */
 		_cleanup_free_ char *l = format_proc_address(local, v6), *rm = format_proc_address(remote, v6);
-		_cleanup_free_ char *comm = pid_comm(h->pid);
+		_cleanup_free_ char *comm = proc_comm(h->pid);
 		const char *state = tcp_state_name(st);
 		bool listening = st == 0x0A, closed = st == 0x07;
 		json_array_append_new(tcp, json_pack("{s:s,s:s?,s:s,s:i,s:s,s:i}", "local", strna(l), "remote",
@@ -498,7 +461,7 @@ static void discover_strays(struct discover_state *x) {
 		for (size_t j = 0; j < n_cg && !in; j++)
 			in = cg_pids[j] == x->tree.pids[i];
 		if (!in && !pid_is_zombie_or_gone(x->tree.pids[i])) {
-			_cleanup_free_ char *c = pid_comm(x->tree.pids[i]);
+			_cleanup_free_ char *c = proc_comm(x->tree.pids[i]);
 			add_string(x->problems, "pid %d (%s) belongs to the process tree but not to cgroup %s: it would not "
 			                        "be frozen with the others", (int) x->tree.pids[i], c, x->cfg->cgroup);
 		}
@@ -663,7 +626,9 @@ static void discover_unix_peers(struct discover_state *x, json_t *unix_ext) {
 		if (!e || e->peer == 0 || holders_find(&x->scan.sockets, e->peer))
 			continue;
 		const struct unix_peer *pe = unix_table_find(&ut, e->peer);
-		_cleanup_free_ char *holder = find_holder(e->peer), *c = pid_comm(h->pid);
+		char want[64];
+		snprintf(want, sizeof(want), "socket:[%u]", e->peer);
+		_cleanup_free_ char *holder = proc_fd_holder(want), *c = proc_comm(h->pid);
 		const char *name = e->name ? e->name : pe ? pe->name : NULL;
 		json_array_append_new(unix_ext, json_pack("{s:I,s:I,s:s?,s:i,s:s,s:i,s:s?}", "inode", (json_int_t) h->ino,
 		        "peer_inode", (json_int_t) e->peer, "name", name, "pid", (int) h->pid, "comm", c, "fd", h->fd,
@@ -766,7 +731,7 @@ int discover(const struct container_config *cfg, pid_t root, struct discovery **
 	x.d = json_object();
 	x.problems = json_array();
 	x.warnings = json_array();
-	x.comm = pid_comm(root);
+	x.comm = proc_comm(root);
 	if (!x.d || !x.problems || !x.warnings || !x.comm)
 		return -ENOMEM;
 	json_object_set_new(x.d, "root_pid", json_integer(root));

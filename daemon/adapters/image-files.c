@@ -1,81 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <fcntl.h>
-#include <poll.h>
 #include <stdbool.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "image-files.h"
 #include "macro.h"
+#include "process.h"
+#include "time-util.h"
 
 #define CRIT_OUTPUT_MAX (64U * 1024U * 1024U)
+#define CRIT_TIMEOUT_USEC (60 * USEC_PER_SEC)
 
-/* Runs `crit decode -i FILE` (argv, no shell) and returns its standard output. */
+/* Runs `crit decode -i FILE` (argv, no shell, at most CRIT_TIMEOUT_USEC) and returns its standard
+ * output. */
 static int crit_decode(const char *image, char **ret_output, char **ret_error) {
-	_cleanup_free_ char *crit = NULL;
-	int r = find_executable("crit", &crit);
+	const char *argv[] = { "crit", "decode", "-i", image, NULL };
+	const struct process_spec spec = {
+		.argv = argv,
+		.timeout_usec = CRIT_TIMEOUT_USEC,
+		.output_max = CRIT_OUTPUT_MAX,
+	};
+	_cleanup_(process_result_done) struct process_result res = {};
+	_cleanup_free_ char *why = NULL;
+	int r = process_run(&spec, &res, &why);
+	if (r == -ENOENT)
+		return error_setf(ret_error, r, "CRIU's image tool 'crit' is not installed (run tools/setup)");
 	if (r < 0)
-		return asprintf(ret_error, "CRIU's image tool 'crit' is not installed (run tools/setup)"), r;
-	int out[2];
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return negative_errno();
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = negative_errno();
-		close(out[0]);
-		close(out[1]);
-		return r;
+		return error_prefixf(ret_error, r, &why, "cannot read %s", image);
+	if (res.timed_out)
+		return error_setf(ret_error, -ETIME, "crit decode -i %s did not finish within %llu s and was killed", image,
+		                  (unsigned long long) (CRIT_TIMEOUT_USEC / USEC_PER_SEC));
+	if (res.out_truncated)
+		return error_setf(ret_error, -EFBIG, "crit decode -i %s: its output is larger than %u MiB", image,
+		                  CRIT_OUTPUT_MAX >> 20);
+	if (res.exit_status != 0) {
+		char how[64];
+		return error_setf(ret_error, -EIO, "crit decode -i %s failed (%s)", image, process_result_describe(&res, how));
 	}
-	if (pid == 0) {
-		(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (dup2(null, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execl(crit, crit, "decode", "-i", image, (char *) NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	_cleanup_close_ int fd = out[0];
-	size_t size = 0, allocated = 65536;
-	_cleanup_free_ char *buf = malloc(allocated);
-	r = buf ? 0 : -ENOMEM;
-	while (r >= 0) {
-		if (size + 1 >= allocated) {
-			char *n = allocated < CRIT_OUTPUT_MAX ? realloc(buf, allocated * 2) : NULL;
-			if (!n) {
-				r = -EFBIG;
-				break;
-			}
-			buf = n;
-			allocated *= 2;
-		}
-		ssize_t k = read(fd, buf + size, allocated - size - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			r = negative_errno();
-		else if (k == 0)
-			break;
-		else
-			size += (size_t) k;
-	}
-	if (r < 0)
-		kill(pid, SIGKILL);
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return asprintf(ret_error, "reading crit's output failed: %s", strerror(-r)), r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return asprintf(ret_error, "%s decode -i %s failed (status %d)", crit, image, status), -EIO;
-	buf[size] = '\0';
-	*ret_output = TAKE_PTR(buf);
+	*ret_output = TAKE_PTR(res.out);
 	return 0;
 }
 
@@ -87,22 +50,12 @@ static int add_problem(json_t *problems, char *text) {
 	return 0;
 }
 
-int image_files_check(const char *images_dir, const char *root, json_t *problems, char **ret_error) {
-	_cleanup_free_ char *image = path_join(images_dir, "files.img");
-	if (!image)
-		return -ENOMEM;
-	if (access(image, R_OK) < 0)
-		return asprintf(ret_error, "%s: %s", image, strerror(errno)), negative_errno();
-	_cleanup_free_ char *output = NULL;
-	int r = crit_decode(image, &output, ret_error);
-	if (r < 0)
-		return r;
+int image_files_parse(const char *crit_output, const char *root, json_t *problems, char **ret_error) {
 	json_error_t jerr;
-	_cleanup_(json_decrefp) json_t *doc = json_loads(output, 0, &jerr);
+	_cleanup_(json_decrefp) json_t *doc = json_loads(crit_output, 0, &jerr);
 	json_t *entries = json_object_get(doc, "entries");
 	if (!json_is_array(entries))
-		return asprintf(ret_error, "crit's output for %s is not an image document: %s", image,
-		                doc ? "no entries" : jerr.text), -EBADMSG;
+		return error_setf(ret_error, -EBADMSG, "not an image document: %s", doc ? "no entries" : jerr.text);
 
 	size_t i;
 	json_t *e;
@@ -148,4 +101,20 @@ int image_files_check(const char *images_dir, const char *root, json_t *problems
 		}
 	}
 	return 0;
+}
+
+int image_files_check(const char *images_dir, const char *root, json_t *problems, char **ret_error) {
+	_cleanup_free_ char *image = path_join(images_dir, "files.img");
+	if (!image)
+		return -ENOMEM;
+	if (access(image, R_OK) < 0)
+		return error_setf(ret_error, negative_errno(), "%s: %m", image);
+	_cleanup_free_ char *output = NULL, *why = NULL;
+	int r = crit_decode(image, &output, ret_error);
+	if (r < 0)
+		return r;
+	r = image_files_parse(output, root, problems, &why);
+	if (r == -EBADMSG)
+		return error_prefixf(ret_error, r, &why, "crit's output for %s", image);
+	return r;
 }

@@ -313,10 +313,9 @@ static int dump_check_volumes(struct dump *d, char **ret_error) {
 	for (size_t i = 0; i < d->n; i++) {
 		const char *volume = d->cfg->volumes[i];
 		_cleanup_free_ char *why = NULL;
-		d->backends[i] = snapshot_backend_for(volume);
-		if (!d->backends[i])
-			return error_setf(ret_error, -EOPNOTSUPP, "volume %s: no snapshot backend handles it", volume);
-		int r = d->backends[i]->check(volume, job_volume_identity(d->job, i), &why);
+		int r = snapshot_backend_probe(volume, &d->backends[i], &why);
+		if (r >= 0)
+			r = d->backends[i]->check(volume, job_volume_identity(d->job, i), &why);
 		if (r < 0)
 			return error_pass(ret_error, r, &why);
 	}

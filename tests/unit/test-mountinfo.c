@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Discovery's parsers on real mountinfo texts: the hand-built container of the integration
  * tests and a systemd-nspawn machine, each against the host's table. */
+#include <sys/mount.h>
+
 #include "macro.h"
 #include "mountinfo.h"
 #include "netns-info.h"
@@ -113,6 +115,26 @@ TEST(proc_net_tcp) {
 	ASSERT_STREQ(tcp_state_name(0x01), "ESTABLISHED");
 	ASSERT_STREQ(tcp_state_name(0x0A), "LISTEN");
 	ASSERT_STREQ(tcp_state_name(0x99), "?");
+}
+
+TEST(flags_for_mounting_again) {
+	_cleanup_(mounts_done) struct mounts ms = {};
+	ASSERT_OK(mounts_parse_text(
+		"30 26 253:3 / /srv/d\\040x ro,nosuid,noatime shared:9 - ext4 /dev/mapper/vg-d rw,errors=remount-ro,stripe=4\n"
+		"31 26 253:3 /sub /mnt rw,relatime - ext4 /dev/mapper/vg-d rw,errors=remount-ro,stripe=4\n"
+		"garbage line\n",
+		&ms));
+	ASSERT_EQ_U(ms.n, 2);
+	ASSERT_STREQ(ms.m[0].mountpoint, "/srv/d x");
+	ASSERT_STREQ(ms.m[0].super, "rw,errors=remount-ro,stripe=4");
+	ASSERT_STREQ(ms.m[0].optional, "shared:9");
+	unsigned long flags;
+	_cleanup_free_ char *data = NULL, *data2 = NULL;
+	ASSERT_OK(mount_flags(&ms.m[0], &flags, &data));
+	ASSERT_EQ_U(flags, MS_RDONLY | MS_NOSUID | MS_NOATIME);
+	ASSERT_STREQ(data, "errors=remount-ro,stripe=4");
+	ASSERT_OK(mount_flags(&ms.m[1], &flags, &data2));
+	ASSERT_EQ_U(flags, MS_RELATIME);
 }
 
 TEST_MAIN()

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* /proc/PID/mountinfo, parsed (pure: mounts_parse_text() touches nothing), and the questions
- * discovery asks of it: which mount is "/", whether a file system is mounted somewhere, where
- * a (device, fs-root) of a container is reachable on the host. */
+/* /proc/PID/mountinfo, parsed with util-linux's libmount (mounts_parse_text() is pure), and the
+ * questions discovery and the backends ask of it: which mount is "/", whether a file system is
+ * mounted somewhere, where a (device, fs-root) of a container is reachable on the host, where a
+ * device is mounted and with which flags. Paths come unescaped (mountinfo writes ' ' as \040). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +12,11 @@
 struct mount {
 	int id, parent;
 	unsigned major, minor;
-	char *root, *mountpoint, *options, *optional, *fstype, *source;
+	char *root, *mountpoint;
+	char *options;  /* per-mount options: "rw,nosuid,relatime" */
+	char *optional; /* optional fields: "shared:7 master:1" */
+	char *fstype, *source;
+	char *super;    /* superblock options: "rw,subvolid=5,subvol=/" */
 };
 
 struct mounts {
@@ -22,6 +27,11 @@ struct mounts {
 int mounts_parse_text(const char *text, struct mounts *ret);
 int mounts_parse(const char *path, struct mounts *ret);
 void mounts_done(struct mounts *ms);
+/* The mounts of one device in the mountinfo file PATH, in mount order. */
+int mounts_of_device(const char *path, unsigned major, unsigned minor, struct mounts *ret);
+/* mount(2)'s flags for mounting m again (per-mount and superblock flags) and its data argument
+ * (the file system's own superblock options, "" when none). */
+int mount_flags(const struct mount *m, unsigned long *ret_flags, char **ret_data);
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 char *mountinfo_unescape(const char *s);
 
