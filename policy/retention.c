@@ -216,7 +216,9 @@ static uint64_t percent_of(uint64_t total, unsigned percent) {
 	return q * percent + (rem * percent + 99) / 100;
 }
 
-static void format_bytes(uint64_t b, char ret[static 32]) {
+/* "512.0M", "4K", "100B": a byte count written as MinFreeSpace= takes it (not format_bytes()'s
+ * "512.0 MiB": these messages quote the setting). */
+static void format_size_setting(uint64_t b, char ret[static 32]) {
 	static const char suffix[] = "BKMGTPE";
 	uint64_t unit = 1;
 	unsigned u = 0;
@@ -247,14 +249,14 @@ static void format_free(const struct retention_config *cfg, uint64_t free_bytes,
 			tenths = cfg->min_free_percent * 10ULL - 1;
 		snprintf(ret, 32, "%" PRIu64 ".%" PRIu64 "%%", tenths / 10, tenths % 10);
 	} else
-		format_bytes(free_bytes, ret);
+		format_size_setting(free_bytes, ret);
 }
 
 static void format_min_free(const struct retention_config *cfg, char ret[static 32]) {
 	if (cfg->min_free_percent > 0)
 		snprintf(ret, 32, "%u%%", cfg->min_free_percent);
 	else
-		format_bytes(cfg->min_free_bytes, ret);
+		format_size_setting(cfg->min_free_bytes, ret);
 }
 
 /* The Keep rules that chose this pair, each prefixed with ", " (or first_sep for the first). */
