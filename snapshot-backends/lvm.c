@@ -61,6 +61,7 @@
 #include "backend.h"
 #include "error.h"
 #include "fileio.h"
+#include "format.h"
 #include "time-util.h"
 #include "log.h"
 #include "macro.h"
@@ -77,22 +78,6 @@
 #define DEVICE_WAIT_USEC (10 * USEC_PER_SEC)
 
 extern char **environ;
-
-/* "1.5 GiB" */
-static const char *format_bytes(char buf[static 32], uint64_t b) {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double) b;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, 32, "%" PRIu64 " B", b);
-	else
-		snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Running lvm
