@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 
 #include "backend.h"
+#include "cgroup-memory.h"
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
@@ -328,7 +329,8 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 	}
 
 	uint64_t resident = 0;
-	(void) cgroup_resident_bytes(cfg->cgroup, &resident);
+	const char *estimated_from = NULL;
+	(void) cgroup_memory_estimate(cfg->cgroup, &resident, &estimated_from);
 	uint64_t needed = images_needed(resident);
 	r = mkdir_p(j->state_dir, 0700);
 	if (r < 0)
@@ -336,8 +338,8 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 		                j->state_dir);
 	if (free_bytes(j->state_dir) < needed)
 		return failure_set(f, "validate", "nothing changed", -ENOSPC,
-		                "not enough space in %s for the images: need about %" PRIu64 " MiB, %" PRIu64 " MiB free",
-		                j->state_dir, needed >> 20, free_bytes(j->state_dir) >> 20);
+		                "not enough space in %s for the images: need about %" PRIu64 " MiB (estimated from %s), %"
+		                PRIu64 " MiB free", j->state_dir, needed >> 20, strna(estimated_from), free_bytes(j->state_dir) >> 20);
 
 	r = catalog_allocate_id(j->state_dir, j->container, &d.id);
 	if (r == -EOVERFLOW)
@@ -365,8 +367,9 @@ int pair_make(struct job *j, const char *tag, json_t **ret_pair, struct failure 
 			_cleanup_free_ char *dir = TAKE_PTR(pair_dir);
 			(void) rm_rf(dir);
 			return failure_set(f, "validate", "nothing changed", -ENOSPC,
-			                "Staging=memory, but %s has only %" PRIu64 " MiB free for about %" PRIu64 " MiB of images",
-			                j->staging_dir, free_bytes(j->staging_dir) >> 20, needed >> 20);
+			                "Staging=memory, but %s has only %" PRIu64 " MiB free for about %" PRIu64 " MiB of images "
+			                "(estimated from %s)", j->staging_dir, free_bytes(j->staging_dir) >> 20, needed >> 20,
+			                strna(estimated_from));
 		}
 	}
 	if (use_memory && asprintf(&staged, "%s/%s-%" PRIu64, j->staging_dir, j->container, d.id) < 0)
