@@ -9,7 +9,9 @@
 #include <time.h>
 #include <wchar.h>
 
+#include "format.h"
 #include "output.h"
+#include "time-util.h"
 #include "varlink.h"
 
 #define FIELD_WIDTH 15 /* labels of "Label: value" lines are right-aligned to this width */
@@ -130,24 +132,6 @@ static const char *format_msec(char buf[static FORMAT_MAX], long long usec) {
 	return buf;
 }
 
-static const char *format_bytes(char buf[static FORMAT_MAX], long long bytes) {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double) bytes;
-	size_t i = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, FORMAT_MAX, "%lld B", bytes);
-		return buf;
-	}
-	v /= 1024.0;
-	while (v >= 1024.0 && i + 1 < ELEMENTSOF(units)) {
-		v /= 1024.0;
-		i++;
-	}
-	snprintf(buf, FORMAT_MAX, "%.1f %s", v, units[i]);
-	return buf;
-}
-
 /* Longer spans (uptime, job age): "350ms", "4.2s", "5min 3s", "2h 7min", "3d 4h". */
 static const char *format_timespan(char buf[static FORMAT_MAX], long long usec) {
 	static const struct {
@@ -227,13 +211,6 @@ static const char *format_timestamp(char buf[static FORMAT_MAX], const char *iso
 	    strftime(buf, FORMAT_MAX, long_form ? "%a %Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, FORMAT_MAX, "%s", iso ?: "-");
 	return buf;
-}
-
-static long long now_usec(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* "kill 1.2 ms, volumes 3.4 ms" from {"kill_usec": ..., "volumes_usec": ...}; with a NULL
@@ -536,7 +513,7 @@ int output_pair_summary(json_t *pair) {
 	if (jint(pair, "frozen_usec", &v))
 		format_msec(frozen, v);
 	if (jint(images, "bytes", &v))
-		format_bytes(bytes, v);
+		format_bytes(bytes, (uint64_t) v);
 	jint(images, "files", &files);
 	jint(pair, "id", &id);
 
@@ -615,7 +592,7 @@ int output_pair_details(json_t *pair) {
 		char ago[FORMAT_MAX];
 
 		print_clean(stdout, "%*s: %s; %s ago\n", FIELD_WIDTH, "Created", format_timestamp(buf, created, true),
-			    format_timespan(ago, now_usec() - (long long) t * 1000000));
+			    format_timespan(ago, (long long) now_usec(CLOCK_REALTIME) - (long long) t * 1000000));
 	} else
 		field("Created", created);
 	field("Tag", jstr(pair, "tag"));
@@ -626,7 +603,7 @@ int output_pair_details(json_t *pair) {
 		return -ENOMEM;
 	field("Timings", *timings ? timings : NULL);
 	if (jint(images, "bytes", &n))
-		format_bytes(bytes, n);
+		format_bytes(bytes, (uint64_t) n);
 	jint(images, "files", &files);
 	print_clean(stdout, "%*s: %s in %lld %s\n", FIELD_WIDTH, "Images", bytes, files, plural(files, "file", "files"));
 	field("CRIU", jstr(pair, "criu_version"));
@@ -752,7 +729,7 @@ int output_pairs_table(json_t *pairs) {
 		if (jint(p, "frozen_usec", &v))
 			format_msec(frozen, v);
 		if (jint(json_object_get(p, "images"), "bytes", &v))
-			format_bytes(bytes, v);
+			format_bytes(bytes, (uint64_t) v);
 		if ((r = table_add(t, jstr(p, "container"))) < 0 ||
 		    (r = jint(p, "id", &id) ? table_addf(t, "%lld", id) : table_add(t, NULL)) < 0 ||
 		    (r = table_add(t, format_timestamp(created, jstr(p, "created"), false))) < 0 ||
@@ -841,7 +818,7 @@ int output_status(json_t *status) {
 	json_t *jobs = json_object_get(status, "jobs"), *errors = json_object_get(status, "config_errors"), *j;
 	json_t *criu_version = json_object_get(status, "criu_version");
 	char buf[FORMAT_MAX], version[FORMAT_MAX] = "version unknown";
-	long long v, now = now_usec();
+	long long v, now = (long long) now_usec(CLOCK_REALTIME);
 	size_t i;
 	int r;
 

@@ -99,41 +99,9 @@ static int usec_to_local_tm(int64_t usec, struct tm *ret) {
 	return 0;
 }
 
-static bool is_leap_year(long long y) {
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* ISO 8601: a year has 53 weeks iff it starts on a Thursday, or is a leap year starting on a
- * Wednesday. jan1_wday: 0 = Sunday. */
-static int iso_weeks_in_year(long long y, int jan1_wday) {
-	return jan1_wday == 4 || (jan1_wday == 3 && is_leap_year(y)) ? 53 : 52;
-}
-
-static void iso_week(const struct tm *tm, long long *ret_year, int *ret_week) {
-	long long year = tm->tm_year + 1900LL;
-	int jan1_wday = ((tm->tm_wday - tm->tm_yday) % 7 + 7) % 7;
-	int iso_wday = tm->tm_wday == 0 ? 7 : tm->tm_wday; /* Monday = 1 … Sunday = 7 */
-	int week = (tm->tm_yday - iso_wday + 11) / 7;
-
-	if (week < 1) {
-		/* Belongs to the last week of the previous year. */
-		int prev_jan1_wday = ((jan1_wday - (is_leap_year(year - 1) ? 366 : 365)) % 7 + 7) % 7;
-
-		year--;
-		week = iso_weeks_in_year(year, prev_jan1_wday);
-	} else if (week > iso_weeks_in_year(year, jan1_wday)) {
-		year++;
-		week = 1;
-	}
-
-	*ret_year = year;
-	*ret_week = week;
-}
-
 int retention_period_label(enum retention_period period, int64_t usec, char ret[static RETENTION_PERIOD_LABEL_MAX]) {
 	struct tm tm;
-	long long iso_year;
-	int year, off, week, n, r;
+	int year, off, n, r;
 
 	if (period < 0 || period >= _RETENTION_PERIOD_MAX)
 		return -EINVAL;
@@ -161,8 +129,10 @@ int retention_period_label(enum retention_period period, int64_t usec, char ret[
 		snprintf(ret, RETENTION_PERIOD_LABEL_MAX, "%04d-%02d-%02d", year, tm.tm_mon + 1, tm.tm_mday);
 		break;
 	case RETENTION_WEEKLY:
-		iso_week(&tm, &iso_year, &week);
-		snprintf(ret, RETENTION_PERIOD_LABEL_MAX, "%04lld-W%02d", iso_year, week);
+		/* ISO 8601 week-numbering year and week (a year's last days may be week 1 of the next,
+		 * its first days week 52 or 53 of the previous). */
+		if (strftime(ret, RETENTION_PERIOD_LABEL_MAX, "%G-W%V", &tm) == 0)
+			return -EOVERFLOW;
 		break;
 	case RETENTION_MONTHLY:
 		snprintf(ret, RETENTION_PERIOD_LABEL_MAX, "%04d-%02d", year, tm.tm_mon + 1);
@@ -246,7 +216,9 @@ static uint64_t percent_of(uint64_t total, unsigned percent) {
 	return q * percent + (rem * percent + 99) / 100;
 }
 
-static void format_bytes(uint64_t b, char ret[static 32]) {
+/* "512.0M", "4K", "100B": a byte count written as MinFreeSpace= takes it (not format_bytes()'s
+ * "512.0 MiB": these messages quote the setting). */
+static void format_size_setting(uint64_t b, char ret[static 32]) {
 	static const char suffix[] = "BKMGTPE";
 	uint64_t unit = 1;
 	unsigned u = 0;
@@ -277,14 +249,14 @@ static void format_free(const struct retention_config *cfg, uint64_t free_bytes,
 			tenths = cfg->min_free_percent * 10ULL - 1;
 		snprintf(ret, 32, "%" PRIu64 ".%" PRIu64 "%%", tenths / 10, tenths % 10);
 	} else
-		format_bytes(free_bytes, ret);
+		format_size_setting(free_bytes, ret);
 }
 
 static void format_min_free(const struct retention_config *cfg, char ret[static 32]) {
 	if (cfg->min_free_percent > 0)
 		snprintf(ret, 32, "%u%%", cfg->min_free_percent);
 	else
-		format_bytes(cfg->min_free_bytes, ret);
+		format_size_setting(cfg->min_free_bytes, ret);
 }
 
 /* The Keep rules that chose this pair, each prefixed with ", " (or first_sep for the first). */

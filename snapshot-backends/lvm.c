@@ -53,24 +53,9 @@
 #include "backend.h"
 #include "error.h"
 #include "lvm-internal.h"
+#include "format.h"
 #include "macro.h"
 #include "mountinfo.h"
-
-/* "1.5 GiB" */
-static const char *format_bytes(char buf[static 32], uint64_t b) {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double) b;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, 32, "%" PRIu64 " B", b);
-	else
-		snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
-}
 
 static bool lvm_recognizes(const char *volume) {
 	return strncmp(volume, LVM_PREFIX, strlen(LVM_PREFIX)) == 0;

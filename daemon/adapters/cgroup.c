@@ -441,24 +441,3 @@ int cgroup_kill_all(const char *path, enum cgroup_kind kind, uint64_t timeout_us
 		}
 	}
 }
-
-int cgroup_resident_bytes(const char *path, uint64_t *ret) {
-	_cleanup_free_ pid_t *pids = NULL;
-	size_t n;
-	int r = cgroup_list_pids(path, &pids, &n);
-	if (r < 0)
-		return r;
-	uint64_t total = 0;
-	long page = sysconf(_SC_PAGESIZE);
-	for (size_t i = 0; i < n; i++) {
-		char p[64];
-		snprintf(p, sizeof(p), "/proc/%d/statm", (int) pids[i]);
-		_cleanup_free_ char *line = NULL;
-		unsigned long size, resident;
-		if (read_one_line_file(p, &line) < 0 || sscanf(line, "%lu %lu", &size, &resident) != 2)
-			continue;
-		total += (uint64_t) resident * (uint64_t) page;
-	}
-	*ret = total;
-	return 0;
-}

@@ -47,8 +47,6 @@ int cgroup_find_root(const char *path, pid_t *ret, char **ret_error);
 /* Kills every task (cgroup.kill where available, else SIGKILL until empty) and waits until the
  * cgroup is empty, at most timeout_usec; -ETIMEDOUT with the survivors described. */
 int cgroup_kill_all(const char *path, enum cgroup_kind kind, uint64_t timeout_usec, char **ret_survivors);
-/* Sum of the resident memory of the tasks, for the image size estimate. */
-int cgroup_resident_bytes(const char *path, uint64_t *ret);
 /* "pid 12 (cryo) state D" for each task, comma separated; only tasks not in state S/T if
  * only_busy. */
 int cgroup_describe_tasks(const char *path, bool only_busy, char **ret);

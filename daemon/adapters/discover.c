@@ -4,6 +4,7 @@
  * See discover.h. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "discover.h"
 #include "error.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
 #include "mountinfo.h"
 #include "netns-info.h"
@@ -292,38 +294,29 @@ static int scan_fds(struct scan *s, pid_t pid) {
 
 /* ---- TCP ----------------------------------------------------------------------------------- */
 
-static void scan_tcp(struct scan *s, pid_t root, bool v6, json_t *tcp) {
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/net/%s", (int) root, v6 ? "tcp6" : "tcp");
-	_cleanup_free_ char *buf = NULL;
-	if (read_full_file(p, &buf, NULL) < 0)
-		return;
-	char *line = strchr(buf, '\n'); /* header */
-	for (char *next; line && *++line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next = '\0';
-		char local[64], remote[64];
-		unsigned st;
-		unsigned long ino;
-		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &st, &ino) != 4 || ino == 0)
-			continue;
-		const struct holder *h = holders_find(&s->sockets, ino);
+/* The tree's TCP sockets (sock_diag in the root's network namespace; a socket no task of the
+ * tree holds is not the container's: a shared network namespace, or TIME_WAIT). */
+static void scan_tcp(struct scan *s, pid_t root, json_t *tcp) {
+	_cleanup_(tcp_table_done) struct tcp_table t = {};
+	int r = tcp_table_load(root, &t);
+	if (r < 0)
+		log_debug_errno(r, "cannot list the TCP sockets of pid %d's network namespace: %m", (int) root);
+	for (size_t i = 0; i < t.n; i++) {
+		const struct tcp_socket *k = &t.e[i];
+		const struct holder *h = k->ino ? holders_find(&s->sockets, k->ino) : NULL;
 		if (!h)
 			continue; /* not the container's (a shared network namespace, or a socket in TIME_WAIT) */
-		_cleanup_free_ char *l = format_proc_address(local, v6), *rm = format_proc_address(remote, v6);
 		_cleanup_free_ char *comm = proc_comm(h->pid);
-		const char *state = tcp_state_name(st);
-		bool listening = st == 0x0A, closed = st == 0x07;
-		json_array_append_new(tcp, json_pack("{s:s,s:s?,s:s,s:i,s:s,s:i}", "local", strna(l), "remote",
-		        listening || closed ? NULL : rm, "state", state, "pid", (int) h->pid, "comm", comm, "fd", h->fd));
+		const char *state = tcp_state_name(k->state);
+		bool listening = k->state == TCP_LISTEN, closed = k->state == TCP_CLOSE;
+		json_array_append_new(tcp, json_pack("{s:s,s:s?,s:s,s:i,s:s,s:i}", "local", k->local, "remote",
+		        listening || closed ? NULL : k->remote, "state", state, "pid", (int) h->pid, "comm", comm, "fd", h->fd));
 		if (!listening && !closed)
 			s->n_tcp_connected++;
 		if (!listening && !closed && !s->cfg->tcp_established)
 			add_string(s->problems,
-			           "TCP connection %s -> %s (%s) of pid %d (%s): set TcpEstablished=yes to checkpoint it", strna(l),
-			           strna(rm), state, (int) h->pid, comm);
+			           "TCP connection %s -> %s (%s) of pid %d (%s): set TcpEstablished=yes to checkpoint it", k->local,
+			           k->remote, state, (int) h->pid, comm);
 	}
 }
 
@@ -661,8 +654,7 @@ static void discover_network(struct discover_state *x) {
 			                        "and their host ends: %s", strerror(-r));
 	}
 	json_object_set_new(net, "interfaces", interfaces);
-	scan_tcp(&x->scan, x->root, false, tcp);
-	scan_tcp(&x->scan, x->root, true, tcp);
+	scan_tcp(&x->scan, x->root, tcp);
 	json_object_set_new(net, "tcp", tcp);
 	discover_unix_peers(x, unix_ext);
 	json_object_set_new(net, "unix_external", unix_ext);

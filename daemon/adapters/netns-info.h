@@ -2,12 +2,16 @@
 #pragma once
 
 /* What a network namespace holds, asked from inside it (netlink sockets opened in the
- * namespace of a task): interfaces, unix sockets and their peers; and the address format of
- * /proc/PID/net/tcp{,6}. */
+ * namespace of a task, netlink.h): interfaces (rtnetlink), unix sockets and their peers, TCP
+ * sockets (both sock_diag). */
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
+
+/* Appends {"name", "kind", "up", "index"} for every interface of pid's network namespace
+ * (rtnetlink; the names of /proc/PID/net/dev if that fails). */
+int netns_list_interfaces(pid_t pid, json_t *interfaces);
 
 /* Unix socket inode -> peer inode and bound name, from sock_diag (NETLINK_SOCK_DIAG). */
 struct unix_peer {
@@ -20,24 +24,30 @@ struct unix_table {
 	size_t n;
 };
 
-/* A netlink socket of the given protocol inside pid's network namespace (setns() of a network
- * namespace affects only the calling thread, which is switched back before returning). */
-int netlink_in_netns(pid_t pid, int protocol);
-/* Sends one netlink request and calls cb (may be NULL) for every message of the answer; ends at
- * NLMSG_DONE, at an acknowledgement or error (returned), or after a single-part answer. */
-struct nlmsghdr;
-int netlink_talk(int fd, const void *req, size_t len, int (*cb)(struct nlmsghdr *h, void *userdata),
-                 void *userdata);
-/* Appends {"name", "kind", "up", "index"} for every interface of pid's network namespace
- * (rtnetlink; the names of /proc/PID/net/dev if that fails). */
-int netns_list_interfaces(pid_t pid, json_t *interfaces);
-
 /* Adds every unix socket of pid's network namespace (pid 0: the caller's) to the table. */
 int unix_table_load(pid_t pid, struct unix_table *t);
 const struct unix_peer *unix_table_find(const struct unix_table *t, unsigned ino);
 void unix_table_done(struct unix_table *t);
 
-/* "ESTABLISHED", "LISTEN", ... for the st column of /proc/net/tcp. */
+/* One TCP socket (sock_diag INET_DIAG): the kernel's TCP state (TCP_ESTABLISHED ... from
+ * <netinet/tcp.h>), its inode (0 for a socket no file refers to: TIME_WAIT, a request not yet
+ * accepted), and its addresses as "127.0.0.1:6379" or "[::1]:6379". */
+struct tcp_socket {
+	unsigned long ino;
+	unsigned state;
+	char local[64], remote[64];
+};
+
+struct tcp_table {
+	struct tcp_socket *e;
+	size_t n;
+};
+
+/* Adds the IPv4 TCP sockets of pid's network namespace (pid 0: the caller's), then the IPv6
+ * ones: listening, connected and closing, as /proc/PID/net/tcp{,6} list them (not the sockets
+ * that are only bound). */
+int tcp_table_load(pid_t pid, struct tcp_table *t);
+void tcp_table_done(struct tcp_table *t);
+
+/* "ESTABLISHED", "LISTEN", ... for a TCP state; "?" for an unknown one. */
 const char *tcp_state_name(unsigned st);
-/* "0100007F:18EB" (tcp) or 32 hex digits and a port (tcp6) -> "127.0.0.1:6379" / "[::1]:6379". */
-char *format_proc_address(const char *s, bool v6);

@@ -2,7 +2,6 @@
 /* veth pairs between a container and the host: found by rtnetlink before the dump, the host side
  * made ready around CRIU's restore. See veth.h. */
 #include <arpa/inet.h>
-#include <assert.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
@@ -13,247 +12,57 @@
 #include <stdarg.h>
 #include <sys/socket.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "macro.h"
-#include "netns-info.h"
+#include "netlink.h"
 #include "time-util.h"
 #include "veth.h"
 
 /* ---- rtnetlink ------------------------------------------------------------------------------ */
 
-struct nl_link {
-	int index, master, link, link_netnsid;
-	bool has_link_netnsid;
-	unsigned mtu, flags;
-	char name[IFNAMSIZ];
-	char kind[32];
-};
-
-struct nl_links {
-	struct nl_link *l;
-	size_t n;
-};
-
-static void nl_links_done(struct nl_links *ls) {
-	free(ls->l);
-	*ls = (struct nl_links) {};
-}
-
-static const struct nl_link *nl_links_by_name(const struct nl_links *ls, const char *name) {
-	for (size_t i = 0; name && i < ls->n; i++)
-		if (streq(ls->l[i].name, name))
-			return &ls->l[i];
-	return NULL;
-}
-
-static const struct nl_link *nl_links_by_index(const struct nl_links *ls, int index) {
-	for (size_t i = 0; i < ls->n; i++)
-		if (ls->l[i].index == index)
-			return &ls->l[i];
-	return NULL;
-}
-
-/* A request message with room for a few attributes. */
-struct nl_req {
-	struct nlmsghdr h;
-	char body[512];
-};
-
-static void *nl_body(struct nl_req *r) {
-	return NLMSG_DATA(&r->h);
-}
-
-static void nl_init(struct nl_req *r, uint16_t type, uint16_t flags, size_t body_len) {
-	memset(r, 0, sizeof(*r));
-	r->h.nlmsg_len = NLMSG_LENGTH(body_len);
-	r->h.nlmsg_type = type;
-	r->h.nlmsg_flags = NLM_F_REQUEST | flags;
-}
-
-static void nl_attr(struct nl_req *r, uint16_t type, const void *data, size_t len) {
-	struct rtattr *a = (struct rtattr *) ((char *) &r->h + NLMSG_ALIGN(r->h.nlmsg_len));
-	assert(NLMSG_ALIGN(r->h.nlmsg_len) + RTA_SPACE(len) <= sizeof(*r));
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
-	r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_SPACE(len);
-}
-
-static int nl_talk(int fd, struct nl_req *r, int (*cb)(struct nlmsghdr *h, void *userdata), void *userdata) {
-	return netlink_talk(fd, &r->h, r->h.nlmsg_len, cb, userdata);
-}
-
 /* rtnetlink in ckptd's own network namespace. */
-static int rtnl_open(void) {
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return negative_errno();
-	struct timeval tv = { .tv_sec = 2 };
-	(void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
+static int rtnl_open(struct mnl_socket **ret) {
+	return nl_open(0, NETLINK_ROUTE, ret);
 }
 
-static int link_parse_cb(struct nlmsghdr *h, void *userdata) {
-	struct nl_links *ls = userdata;
-	if (h->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct nl_link l = { .index = ifi->ifi_index, .flags = ifi->ifi_flags };
-	int len = (int) IFLA_PAYLOAD(h);
-	for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		switch (a->rta_type) {
-		case IFLA_IFNAME:
-			snprintf(l.name, sizeof(l.name), "%.*s", (int) RTA_PAYLOAD(a), (const char *) RTA_DATA(a));
-			break;
-		case IFLA_MASTER:
-			memcpy(&l.master, RTA_DATA(a), sizeof(int));
-			break;
-		case IFLA_LINK:
-			memcpy(&l.link, RTA_DATA(a), sizeof(int));
-			break;
-		case IFLA_LINK_NETNSID:
-			memcpy(&l.link_netnsid, RTA_DATA(a), sizeof(int));
-			l.has_link_netnsid = true;
-			break;
-		case IFLA_MTU:
-			memcpy(&l.mtu, RTA_DATA(a), sizeof(unsigned));
-			break;
-		case IFLA_LINKINFO: {
-			int l2 = (int) RTA_PAYLOAD(a);
-			for (struct rtattr *b = RTA_DATA(a); RTA_OK(b, l2); b = RTA_NEXT(b, l2))
-				if (b->rta_type == IFLA_INFO_KIND)
-					snprintf(l.kind, sizeof(l.kind), "%.*s", (int) RTA_PAYLOAD(b),
-					         (const char *) RTA_DATA(b));
-			break;
-		}
-		}
-	}
-	if (!l.kind[0] && (l.flags & IFF_LOOPBACK))
-		snprintf(l.kind, sizeof(l.kind), "loopback");
-	struct nl_link *a = realloc(ls->l, (ls->n + 1) * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	ls->l = a;
-	ls->l[ls->n++] = l;
-	return 0;
-}
-
-static int links_load(int fd, struct nl_links *ret) {
-	struct nl_req r;
-	nl_init(&r, RTM_GETLINK, NLM_F_DUMP, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *) nl_body(&r))->ifi_family = AF_UNSPEC;
-	int k = nl_talk(fd, &r, link_parse_cb, ret);
-	if (k < 0)
-		nl_links_done(ret);
-	return k;
-}
-
-/* One interface of ckptd's network namespace by name: 0 and *ret, -ENODEV if there is none. */
-static int link_by_name(int fd, const char *name, struct nl_link *ret) {
-	struct nl_req r;
-	nl_init(&r, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *) nl_body(&r))->ifi_family = AF_UNSPEC;
-	nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
-	_cleanup_(nl_links_done) struct nl_links ls = {};
-	int k = nl_talk(fd, &r, link_parse_cb, &ls);
-	if (k < 0)
-		return k;
-	if (ls.n == 0 || !streq(ls.l[0].name, name))
-		return -ENODEV;
-	*ret = ls.l[0];
-	return 0;
-}
-
-static int nsid_cb(struct nlmsghdr *h, void *userdata) {
+static int nsid_cb(const struct nlmsghdr *h, void *userdata) {
 	int *ret = userdata;
-	if (h->nlmsg_type != RTM_NEWNSID)
+	const struct nlattr *tb[NETNSA_MAX + 1] = {};
+	if (h->nlmsg_type != RTM_NEWNSID || nl_parse(h, sizeof(struct rtgenmsg), tb, NETNSA_MAX) < 0)
 		return 0;
-	int len = (int) h->nlmsg_len - (int) NLMSG_SPACE(sizeof(struct rtgenmsg));
-	for (struct rtattr *a = (struct rtattr *) ((char *) NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
-	     RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == NETNSA_NSID)
-			memcpy(ret, RTA_DATA(a), sizeof(int));
+	*ret = (int) nl_u32(tb[NETNSA_NSID], (uint32_t) *ret);
 	return 0;
 }
 
 /* The id under which ckptd's network namespace knows pid's (IFLA_LINK_NETNSID of links into
  * it); -1 if none is assigned. */
-static int netnsid_of(int fd, pid_t pid, int *ret) {
+static int netnsid_of(struct mnl_socket *nl, pid_t pid, int *ret) {
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/ns/net", (int) pid);
 	_cleanup_close_ int ns = open(p, O_RDONLY | O_CLOEXEC);
 	if (ns < 0)
 		return negative_errno();
-	struct nl_req r;
-	nl_init(&r, RTM_GETNSID, 0, sizeof(struct rtgenmsg));
-	((struct rtgenmsg *) nl_body(&r))->rtgen_family = AF_UNSPEC;
-	uint32_t v = (uint32_t) ns;
-	nl_attr(&r, NETNSA_FD, &v, sizeof(v));
+	char buf[NL_REQUEST_MAX];
+	struct rtgenmsg *g = nl_request(buf, RTM_GETNSID, 0, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32((struct nlmsghdr *) buf, NETNSA_FD, (uint32_t) ns);
 	*ret = -1;
-	return nl_talk(fd, &r, nsid_cb, ret);
+	return nl_talk(nl, (struct nlmsghdr *) buf, nsid_cb, ret);
 }
 
 /* ---- addresses ------------------------------------------------------------------------------ */
 
-struct addr_query {
-	int index; /* 0: every interface */
-	json_t *by_index; /* index (as a string) -> array of addresses */
-};
-
-/* {"family", "address", "peer"?, "prefixlen"} of one RTM_NEWADDR; link-local IPv6 addresses
- * are skipped (the kernel makes them again when the link comes up). */
-static int addr_cb(struct nlmsghdr *h, void *userdata) {
-	struct addr_query *q = userdata;
-	if (h->nlmsg_type != RTM_NEWADDR)
-		return 0;
-	struct ifaddrmsg *ifa = NLMSG_DATA(h);
-	if ((q->index && (int) ifa->ifa_index != q->index) || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
-		return 0;
-	if (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_LINK)
-		return 0;
-	const void *local = NULL, *address = NULL;
-	int len = (int) IFA_PAYLOAD(h);
-	for (struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFA_LOCAL)
-			local = RTA_DATA(a);
-		else if (a->rta_type == IFA_ADDRESS)
-			address = RTA_DATA(a);
-	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
-	const void *mine = local ? local : address;
-	const void *peer = local && address && memcmp(local, address, alen) != 0 ? address : NULL;
-	if (!mine)
-		return 0;
-	char a1[INET6_ADDRSTRLEN], a2[INET6_ADDRSTRLEN];
-	inet_ntop(ifa->ifa_family, mine, a1, sizeof(a1));
-	if (peer)
-		inet_ntop(ifa->ifa_family, peer, a2, sizeof(a2));
+/* Appends item to the list of interface index in by_index (index as a string -> array). */
+static void by_index_append(json_t *by_index, unsigned index, json_t *item) {
 	char key[16];
-	snprintf(key, sizeof(key), "%u", ifa->ifa_index);
-	json_t *list = json_object_get(q->by_index, key);
+	snprintf(key, sizeof(key), "%u", index);
+	json_t *list = json_object_get(by_index, key);
 	if (!list) {
 		list = json_array();
-		json_object_set_new(q->by_index, key, list);
+		json_object_set_new(by_index, key, list);
 	}
-	json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:i}", "family", ifa->ifa_family == AF_INET ? "inet" : "inet6",
-	                                      "address", a1, "peer", peer ? a2 : NULL, "prefixlen", ifa->ifa_prefixlen));
-	return 0;
-}
-
-/* Addresses of every interface of the namespace fd talks to, by index (as a string). */
-static int addresses_load(int fd, json_t **ret) {
-	struct nl_req r;
-	nl_init(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
-	((struct ifaddrmsg *) nl_body(&r))->ifa_family = AF_UNSPEC;
-	struct addr_query q = { .by_index = json_object() };
-	if (!q.by_index)
-		return -ENOMEM;
-	int k = nl_talk(fd, &r, addr_cb, &q);
-	if (k < 0) {
-		json_decref(q.by_index);
-		return k;
-	}
-	*ret = q.by_index;
-	return 0;
+	json_array_append_new(list, item);
 }
 
 static json_t *list_of(json_t *by_index, int index) {
@@ -263,30 +72,61 @@ static json_t *list_of(json_t *by_index, int index) {
 	return a ? json_incref(a) : json_array();
 }
 
+/* Dumps `type` (RTM_GETADDR, RTM_GETROUTE; a family header of extra_len bytes, AF_UNSPEC) into a
+ * new object of lists by interface index, which cb fills. */
+static int dump_by_index(struct mnl_socket *nl, uint16_t type, size_t extra_len, nl_message_cb cb, json_t **ret) {
+	char buf[NL_REQUEST_MAX];
+	(void) nl_request(buf, type, NLM_F_DUMP, extra_len); /* the family, first byte of each, is AF_UNSPEC */
+	_cleanup_(json_decrefp) json_t *by_index = json_object();
+	if (!by_index)
+		return -ENOMEM;
+	int k = nl_talk(nl, (struct nlmsghdr *) buf, cb, by_index);
+	if (k < 0)
+		return k;
+	*ret = TAKE_PTR(by_index);
+	return 0;
+}
+
+/* {"family", "address", "peer"?, "prefixlen"} of one RTM_NEWADDR; link-local IPv6 addresses
+ * are skipped (the kernel makes them again when the link comes up). */
+static int addr_cb(const struct nlmsghdr *h, void *userdata) {
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(h);
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	if (h->nlmsg_type != RTM_NEWADDR || nl_parse(h, sizeof(*ifa), tb, IFA_MAX) < 0 ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return 0;
+	if (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_LINK)
+		return 0;
+	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
+	const void *local = nl_payload(tb[IFA_LOCAL], alen), *address = nl_payload(tb[IFA_ADDRESS], alen);
+	const void *mine = local ? local : address;
+	const void *peer = local && address && memcmp(local, address, alen) != 0 ? address : NULL;
+	if (!mine)
+		return 0;
+	char a1[INET6_ADDRSTRLEN], a2[INET6_ADDRSTRLEN];
+	inet_ntop(ifa->ifa_family, mine, a1, sizeof(a1));
+	if (peer)
+		inet_ntop(ifa->ifa_family, peer, a2, sizeof(a2));
+	by_index_append(userdata, ifa->ifa_index, json_pack("{s:s,s:s,s:s?,s:i}", "family",
+	                ifa->ifa_family == AF_INET ? "inet" : "inet6", "address", a1, "peer", peer ? a2 : NULL,
+	                "prefixlen", ifa->ifa_prefixlen));
+	return 0;
+}
+
 /* Routes of the main table through one interface that someone added (not the kernel's prefix
  * routes): {"family", "dst", "prefixlen", "gateway"?, "metric"?, "scope", "protocol"}. They go
  * with the host end when it is deleted, so a routed veth's /32 routes must be re-added. */
-static int route_cb(struct nlmsghdr *h, void *userdata) {
-	json_t *by_index = userdata;
-	if (h->nlmsg_type != RTM_NEWROUTE)
-		return 0;
-	struct rtmsg *rt = NLMSG_DATA(h);
-	if ((rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) || rt->rtm_type != RTN_UNICAST ||
+static int route_cb(const struct nlmsghdr *h, void *userdata) {
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(h);
+	const struct nlattr *tb[RTA_MAX + 1] = {};
+	if (h->nlmsg_type != RTM_NEWROUTE || nl_parse(h, sizeof(*rt), tb, RTA_MAX) < 0 ||
+	    (rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) || rt->rtm_type != RTN_UNICAST ||
 	    rt->rtm_protocol == RTPROT_KERNEL)
 		return 0;
-	unsigned table = rt->rtm_table;
-	int oif = 0;
-	uint32_t metric = 0;
-	const void *dst = NULL, *gw = NULL;
-	int len = (int) RTM_PAYLOAD(h);
-	for (struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		switch (a->rta_type) {
-		case RTA_TABLE: memcpy(&table, RTA_DATA(a), sizeof(table)); break;
-		case RTA_OIF: memcpy(&oif, RTA_DATA(a), sizeof(oif)); break;
-		case RTA_PRIORITY: memcpy(&metric, RTA_DATA(a), sizeof(metric)); break;
-		case RTA_DST: dst = RTA_DATA(a); break;
-		case RTA_GATEWAY: gw = RTA_DATA(a); break;
-		}
+	size_t alen = rt->rtm_family == AF_INET ? 4 : 16;
+	uint32_t table = nl_u32(tb[RTA_TABLE], rt->rtm_table), metric = nl_u32(tb[RTA_PRIORITY], 0);
+	int oif = (int) nl_u32(tb[RTA_OIF], 0);
+	const void *dst = nl_payload(tb[RTA_DST], alen), *gw = nl_payload(tb[RTA_GATEWAY], alen);
 	if (table != RT_TABLE_MAIN || oif <= 0)
 		return 0;
 	char d[INET6_ADDRSTRLEN] = "", g[INET6_ADDRSTRLEN] = "";
@@ -296,32 +136,9 @@ static int route_cb(struct nlmsghdr *h, void *userdata) {
 		snprintf(d, sizeof(d), "%s", rt->rtm_family == AF_INET ? "0.0.0.0" : "::");
 	if (gw)
 		inet_ntop(rt->rtm_family, gw, g, sizeof(g));
-	char key[16];
-	snprintf(key, sizeof(key), "%d", oif);
-	json_t *list = json_object_get(by_index, key);
-	if (!list) {
-		list = json_array();
-		json_object_set_new(by_index, key, list);
-	}
-	json_array_append_new(list, json_pack("{s:s,s:s,s:i,s:s?,s:I,s:i,s:i}", "family",
+	by_index_append(userdata, (unsigned) oif, json_pack("{s:s,s:s,s:i,s:s?,s:I,s:i,s:i}", "family",
 	        rt->rtm_family == AF_INET ? "inet" : "inet6", "dst", d, "prefixlen", rt->rtm_dst_len, "gateway",
 	        gw ? g : NULL, "metric", (json_int_t) metric, "scope", rt->rtm_scope, "protocol", rt->rtm_protocol));
-	return 0;
-}
-
-static int routes_load(int fd, json_t **ret) {
-	struct nl_req r;
-	nl_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
-	((struct rtmsg *) nl_body(&r))->rtm_family = AF_UNSPEC;
-	json_t *by_index = json_object();
-	if (!by_index)
-		return -ENOMEM;
-	int k = nl_talk(fd, &r, route_cb, by_index);
-	if (k < 0) {
-		json_decref(by_index);
-		return k;
-	}
-	*ret = by_index;
 	return 0;
 }
 
@@ -358,28 +175,29 @@ static json_t *interface_by_name(json_t *interfaces, const char *name) {
 }
 
 int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems) {
-	_cleanup_close_ int ct_fd = netlink_in_netns(pid, NETLINK_ROUTE);
-	if (ct_fd < 0)
-		return ct_fd;
-	_cleanup_close_ int host_fd = rtnl_open();
-	if (host_fd < 0)
-		return host_fd;
+	_cleanup_nl_ struct mnl_socket *ct_nl = NULL, *host_nl = NULL;
+	int r = nl_open(pid, NETLINK_ROUTE, &ct_nl);
+	if (r < 0)
+		return r;
+	r = rtnl_open(&host_nl);
+	if (r < 0)
+		return r;
 	_cleanup_(nl_links_done) struct nl_links ct = {}, host = {};
 	_cleanup_(json_decrefp) json_t *ct_addrs = NULL, *host_addrs = NULL, *host_routes = NULL;
 	int nsid = -1;
-	int r = links_load(ct_fd, &ct);
+	r = nl_links_load(ct_nl, &ct);
 	if (r >= 0)
-		r = addresses_load(ct_fd, &ct_addrs);
+		r = dump_by_index(ct_nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &ct_addrs);
 	/* The host's links first: listing a link into another namespace assigns that namespace
 	 * an id, which netnsid_of() then finds. */
 	if (r >= 0)
-		r = links_load(host_fd, &host);
+		r = nl_links_load(host_nl, &host);
 	if (r >= 0)
-		r = addresses_load(host_fd, &host_addrs);
+		r = dump_by_index(host_nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &host_addrs);
 	if (r >= 0)
-		r = routes_load(host_fd, &host_routes);
+		r = dump_by_index(host_nl, RTM_GETROUTE, sizeof(struct rtmsg), route_cb, &host_routes);
 	if (r >= 0)
-		r = netnsid_of(host_fd, pid, &nsid);
+		r = netnsid_of(host_nl, pid, &nsid);
 	if (r < 0)
 		return r;
 
@@ -473,46 +291,48 @@ int veth_plan_load(json_t *discovery, struct veth_plan *ret) {
 int veth_check(const struct veth_plan *p, char **ret_error) {
 	if (p->n == 0)
 		return 0;
-	_cleanup_close_ int fd = rtnl_open();
+	_cleanup_nl_ struct mnl_socket *nl = NULL;
 	_cleanup_(nl_links_done) struct nl_links host = {};
-	int r = fd < 0 ? fd : links_load(fd, &host);
+	int r = rtnl_open(&nl);
+	if (r >= 0)
+		r = nl_links_load(nl, &host);
 	if (r < 0)
-		return asprintf(ret_error, "cannot list the host's network interfaces: %s", strerror(-r)), r;
+		return error_setf(ret_error, r, "cannot list the host's network interfaces: %m");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct veth_end *e = &p->e[i];
 		const struct nl_link *b = e->bridge ? nl_links_by_name(&host, e->bridge) : NULL;
 		if (e->bridge && !b)
-			return asprintf(ret_error, "bridge %s does not exist on the host: the container's veth %s (host end %s) "
-			                           "was in it; create the bridge, then roll back", e->bridge, e->container_if,
-			                e->host_if), -ENODEV;
+			return error_setf(ret_error, -ENODEV, "bridge %s does not exist on the host: the container's veth %s "
+			                  "(host end %s) was in it; create the bridge, then roll back", e->bridge,
+			                  e->container_if, e->host_if);
 		if (b && !streq(b->kind, "bridge"))
-			return asprintf(ret_error, "%s is a %s, not a bridge: the container's veth %s (host end %s) was in a "
-			                           "bridge of that name", e->bridge, b->kind[0] ? b->kind : "device of unknown kind",
-			                e->container_if, e->host_if), -EINVAL;
+			return error_setf(ret_error, -EINVAL, "%s is a %s, not a bridge: the container's veth %s (host end %s) "
+			                  "was in a bridge of that name", e->bridge,
+			                  b->kind[0] ? b->kind : "device of unknown kind", e->container_if, e->host_if);
 		const struct nl_link *h = nl_links_by_name(&host, e->host_if);
 		if (h && !streq(h->kind, "veth"))
-			return asprintf(ret_error, "the host has a %s interface named %s, the name of the container's veth host "
-			                           "end (for %s): CRIU could not re-create it; rename or remove that interface",
-			                h->kind[0] ? h->kind : "non-veth", e->host_if, e->container_if), -EEXIST;
+			return error_setf(ret_error, -EEXIST, "the host has a %s interface named %s, the name of the "
+			                  "container's veth host end (for %s): CRIU could not re-create it; rename or remove "
+			                  "that interface", h->kind[0] ? h->kind : "non-veth", e->host_if, e->container_if);
 	}
 	return 0;
 }
 
-static int link_delete(int fd, int index) {
-	struct nl_req r;
-	nl_init(&r, RTM_DELLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
-	struct ifinfomsg *ifi = nl_body(&r);
+static int link_delete(struct mnl_socket *nl, int index) {
+	char buf[NL_REQUEST_MAX];
+	struct ifinfomsg *ifi = nl_request(buf, RTM_DELLINK, NLM_F_ACK, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
-	return nl_talk(fd, &r, NULL, NULL);
+	return nl_talk(nl, (struct nlmsghdr *) buf, NULL, NULL);
 }
 
 int veth_clear_host_ends(const struct veth_plan *p, json_t *warnings, char **ret_error) {
 	if (p->n == 0)
 		return 0;
-	_cleanup_close_ int fd = rtnl_open();
-	if (fd < 0)
-		return asprintf(ret_error, "cannot open rtnetlink: %s", strerror(-fd)), fd;
+	_cleanup_nl_ struct mnl_socket *nl = NULL;
+	int k = rtnl_open(&nl);
+	if (k < 0)
+		return error_setf(ret_error, k, "cannot open rtnetlink: %m");
 	/* The old host ends go with the old network namespace, which the kernel tears down in the
 	 * background after its last task is gone: usually within tens of milliseconds. */
 	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
@@ -520,7 +340,7 @@ int veth_clear_host_ends(const struct veth_plan *p, json_t *warnings, char **ret
 		bool lingering = false;
 		for (size_t i = 0; i < p->n && !lingering; i++) {
 			struct nl_link l;
-			lingering = link_by_name(fd, p->e[i].host_if, &l) >= 0;
+			lingering = nl_link_by_name(nl, p->e[i].host_if, &l) >= 0;
 		}
 		if (!lingering || now_usec(CLOCK_MONOTONIC) >= deadline)
 			break;
@@ -529,19 +349,19 @@ int veth_clear_host_ends(const struct veth_plan *p, json_t *warnings, char **ret
 	for (size_t i = 0; i < p->n; i++) {
 		const struct veth_end *e = &p->e[i];
 		struct nl_link l;
-		int r = link_by_name(fd, e->host_if, &l);
+		int r = nl_link_by_name(nl, e->host_if, &l);
 		if (r == -ENODEV)
 			continue;
 		if (r < 0)
-			return asprintf(ret_error, "cannot look up the host interface %s: %s", e->host_if, strerror(-r)), r;
+			return error_setf(ret_error, r, "cannot look up the host interface %s: %m", e->host_if);
 		if (!streq(l.kind, "veth"))
-			return asprintf(ret_error, "the host has a %s interface named %s, the name of the container's veth host "
-			                           "end (for %s): CRIU could not re-create it", l.kind[0] ? l.kind : "non-veth",
-			                e->host_if, e->container_if), -EEXIST;
-		r = link_delete(fd, l.index);
+			return error_setf(ret_error, -EEXIST, "the host has a %s interface named %s, the name of the "
+			                  "container's veth host end (for %s): CRIU could not re-create it",
+			                  l.kind[0] ? l.kind : "non-veth", e->host_if, e->container_if);
+		r = link_delete(nl, l.index);
 		if (r < 0 && r != -ENODEV)
-			return asprintf(ret_error, "cannot delete the old host end %s of the container's veth %s: %s", e->host_if,
-			                e->container_if, strerror(-r)), r;
+			return error_setf(ret_error, r, "cannot delete the old host end %s of the container's veth %s: %m",
+			                  e->host_if, e->container_if);
 		_cleanup_free_ char *w = NULL;
 		if (asprintf(&w, "deleted the old host end %s of the container's veth %s: it outlived the container's "
 		                 "tasks by a second", e->host_if, e->container_if) >= 0)
@@ -550,10 +370,9 @@ int veth_clear_host_ends(const struct veth_plan *p, json_t *warnings, char **ret
 	return 0;
 }
 
-static int link_set(int fd, int index, unsigned mtu, bool up) {
-	struct nl_req r;
-	nl_init(&r, RTM_NEWLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
-	struct ifinfomsg *ifi = nl_body(&r);
+static int link_set(struct mnl_socket *nl, int index, unsigned mtu, bool up) {
+	char buf[NL_REQUEST_MAX];
+	struct ifinfomsg *ifi = nl_request(buf, RTM_NEWLINK, NLM_F_ACK, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
 	if (up) {
@@ -561,11 +380,11 @@ static int link_set(int fd, int index, unsigned mtu, bool up) {
 		ifi->ifi_flags = IFF_UP;
 	}
 	if (mtu)
-		nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
-	return nl_talk(fd, &r, NULL, NULL);
+		mnl_attr_put_u32((struct nlmsghdr *) buf, IFLA_MTU, mtu);
+	return nl_talk(nl, (struct nlmsghdr *) buf, NULL, NULL);
 }
 
-static int address_add(int fd, int index, json_t *a) {
+static int address_add(struct mnl_socket *nl, int index, json_t *a) {
 	const char *family = json_string_value(json_object_get(a, "family"));
 	const char *addr = json_string_value(json_object_get(a, "address"));
 	const char *peer = json_string_value(json_object_get(a, "peer"));
@@ -574,19 +393,18 @@ static int address_add(int fd, int index, json_t *a) {
 	size_t len = af == AF_INET ? 4 : 16;
 	if (!addr || inet_pton(af, addr, local) != 1 || (peer && inet_pton(af, peer, remote) != 1))
 		return -EINVAL;
-	struct nl_req r;
-	nl_init(&r, RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(struct ifaddrmsg));
-	struct ifaddrmsg *ifa = nl_body(&r);
+	char buf[NL_REQUEST_MAX];
+	struct ifaddrmsg *ifa = nl_request(buf, RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(*ifa));
 	ifa->ifa_family = (unsigned char) af;
 	ifa->ifa_prefixlen = (unsigned char) json_integer_value(json_object_get(a, "prefixlen"));
 	ifa->ifa_index = (unsigned) index;
 	if (af == AF_INET || peer)
-		nl_attr(&r, IFA_LOCAL, local, len);
-	nl_attr(&r, IFA_ADDRESS, peer ? remote : local, len);
-	return nl_talk(fd, &r, NULL, NULL);
+		mnl_attr_put((struct nlmsghdr *) buf, IFA_LOCAL, len, local);
+	mnl_attr_put((struct nlmsghdr *) buf, IFA_ADDRESS, len, peer ? remote : local);
+	return nl_talk(nl, (struct nlmsghdr *) buf, NULL, NULL);
 }
 
-static int route_add(int fd, int index, json_t *rt) {
+static int route_add(struct mnl_socket *nl, int index, json_t *rt) {
 	const char *family = json_string_value(json_object_get(rt, "family"));
 	const char *dst = json_string_value(json_object_get(rt, "dst"));
 	const char *gw = json_string_value(json_object_get(rt, "gateway"));
@@ -595,9 +413,9 @@ static int route_add(int fd, int index, json_t *rt) {
 	size_t len = af == AF_INET ? 4 : 16;
 	if (!dst || inet_pton(af, dst, d) != 1 || (gw && inet_pton(af, gw, g) != 1))
 		return -EINVAL;
-	struct nl_req r;
-	nl_init(&r, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(struct rtmsg));
-	struct rtmsg *m = nl_body(&r);
+	char buf[NL_REQUEST_MAX];
+	struct nlmsghdr *h = (struct nlmsghdr *) buf;
+	struct rtmsg *m = nl_request(buf, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(*m));
 	m->rtm_family = (unsigned char) af;
 	m->rtm_dst_len = (unsigned char) json_integer_value(json_object_get(rt, "prefixlen"));
 	m->rtm_table = RT_TABLE_MAIN;
@@ -605,38 +423,39 @@ static int route_add(int fd, int index, json_t *rt) {
 	m->rtm_scope = (unsigned char) json_integer_value(json_object_get(rt, "scope"));
 	m->rtm_type = RTN_UNICAST;
 	if (m->rtm_dst_len > 0)
-		nl_attr(&r, RTA_DST, d, len);
+		mnl_attr_put(h, RTA_DST, len, d);
 	if (gw)
-		nl_attr(&r, RTA_GATEWAY, g, len);
-	uint32_t oif = (uint32_t) index, metric = (uint32_t) json_integer_value(json_object_get(rt, "metric"));
-	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+		mnl_attr_put(h, RTA_GATEWAY, len, g);
+	uint32_t metric = (uint32_t) json_integer_value(json_object_get(rt, "metric"));
+	mnl_attr_put_u32(h, RTA_OIF, (uint32_t) index);
 	if (metric)
-		nl_attr(&r, RTA_PRIORITY, &metric, sizeof(metric));
-	return nl_talk(fd, &r, NULL, NULL);
+		mnl_attr_put_u32(h, RTA_PRIORITY, metric);
+	return nl_talk(nl, h, NULL, NULL);
 }
 
 int veth_configure_host_ends(struct veth_plan *p, char **ret_error) {
 	p->configured = true;
 	if (p->n == 0)
 		return 0;
-	_cleanup_close_ int fd = rtnl_open();
-	if (fd < 0)
-		return asprintf(ret_error, "cannot open rtnetlink: %s", strerror(-fd)), fd;
+	_cleanup_nl_ struct mnl_socket *nl = NULL;
+	int opened = rtnl_open(&nl);
+	if (opened < 0)
+		return error_setf(ret_error, opened, "cannot open rtnetlink: %m");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct veth_end *e = &p->e[i];
 		struct nl_link l;
-		int r = link_by_name(fd, e->host_if, &l);
+		int r = nl_link_by_name(nl, e->host_if, &l);
 		if (r < 0)
-			return asprintf(ret_error, "the host end %s of the container's veth %s is not there after the restore: %s",
-			                e->host_if, e->container_if, strerror(-r)), r;
-		if (e->mtu && l.mtu != e->mtu && (r = link_set(fd, l.index, e->mtu, false)) < 0)
-			return asprintf(ret_error, "cannot set the MTU of %s to %u: %s", e->host_if, e->mtu, strerror(-r)), r;
+			return error_setf(ret_error, r, "the host end %s of the container's veth %s is not there after the "
+			                  "restore: %m", e->host_if, e->container_if);
+		if (e->mtu && l.mtu != e->mtu && (r = link_set(nl, l.index, e->mtu, false)) < 0)
+			return error_setf(ret_error, r, "cannot set the MTU of %s to %u: %m", e->host_if, e->mtu);
 		if (e->bridge)
 			continue; /* CRIU put it into the bridge and set it up */
 		size_t k;
 		json_t *a;
 		json_array_foreach(e->addresses, k, a) {
-			r = address_add(fd, l.index, a);
+			r = address_add(nl, l.index, a);
 			if (r < 0 && r != -EEXIST) {
 				_cleanup_free_ char *text = NULL;
 				size_t size = 0;
@@ -646,21 +465,21 @@ int veth_configure_host_ends(struct veth_plan *p, char **ret_error) {
 					addresses_append_text(f, one);
 					fclose(f);
 				}
-				return asprintf(ret_error, "cannot give the address %s back to the host end %s of the container's "
-				                           "veth %s: %s", strna(text), e->host_if, e->container_if, strerror(-r)), r;
+				return error_setf(ret_error, r, "cannot give the address %s back to the host end %s of the "
+				                  "container's veth %s: %m", strna(text), e->host_if, e->container_if);
 			}
 		}
-		if (e->up && (r = link_set(fd, l.index, 0, true)) < 0)
-			return asprintf(ret_error, "cannot set the host end %s of the container's veth %s up: %s", e->host_if,
-			                e->container_if, strerror(-r)), r;
+		if (e->up && (r = link_set(nl, l.index, 0, true)) < 0)
+			return error_setf(ret_error, r, "cannot set the host end %s of the container's veth %s up: %m",
+			                  e->host_if, e->container_if);
 		/* Routes through the host end (a routed container's /32), once the link is up. */
 		json_array_foreach(e->routes, k, a) {
-			r = route_add(fd, l.index, a);
+			r = route_add(nl, l.index, a);
 			if (r < 0 && r != -EEXIST)
-				return asprintf(ret_error, "cannot add the route to %s/%lld via the host end %s of the container's "
-				                           "veth %s again: %s", strna(json_string_value(json_object_get(a, "dst"))),
-				                (long long) json_integer_value(json_object_get(a, "prefixlen")), e->host_if,
-				                e->container_if, strerror(-r)), r;
+				return error_setf(ret_error, r, "cannot add the route to %s/%lld via the host end %s of the "
+				                  "container's veth %s again: %m", strna(json_string_value(json_object_get(a, "dst"))),
+				                  (long long) json_integer_value(json_object_get(a, "prefixlen")), e->host_if,
+				                  e->container_if);
 		}
 	}
 	return 0;

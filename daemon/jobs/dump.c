@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 
 #include "backend.h"
+#include "cgroup-memory.h"
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
@@ -327,14 +328,16 @@ static int dump_check_volumes(struct dump *d, char **ret_error) {
 static int dump_allocate(struct dump *d, char **ret_error) {
 	struct job *j = d->job;
 	uint64_t resident = 0;
-	(void) cgroup_resident_bytes(d->cfg->cgroup, &resident);
+	const char *estimated_from = NULL;
+	(void) cgroup_memory_estimate(d->cfg->cgroup, &resident, &estimated_from);
 	uint64_t needed = images_needed(resident);
 	int r = mkdir_p(j->state_dir, 0700);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot create state directory %s: %m", j->state_dir);
 	if (free_bytes(j->state_dir) < needed)
 		return error_setf(ret_error, -ENOSPC, "not enough space in %s for the images: need about %" PRIu64
-		                  " MiB, %" PRIu64 " MiB free", j->state_dir, needed >> 20, free_bytes(j->state_dir) >> 20);
+		                  " MiB (estimated from %s), %" PRIu64 " MiB free", j->state_dir, needed >> 20,
+		                  strna(estimated_from), free_bytes(j->state_dir) >> 20);
 	r = catalog_allocate_id(j->state_dir, j->container, &d->id);
 	if (r == -EOVERFLOW)
 		return error_setf(ret_error, r, "the pair ids of container %s are used up (%s/containers/%s/last-id or a "
@@ -356,8 +359,8 @@ static int dump_allocate(struct dump *d, char **ret_error) {
 		else if (!fits) {
 			(void) rm_rf(d->pair_dir);
 			return error_setf(ret_error, -ENOSPC, "Staging=memory, but %s has only %" PRIu64 " MiB free for about "
-			                  "%" PRIu64 " MiB of images", j->staging_dir, free_bytes(j->staging_dir) >> 20,
-			                  needed >> 20);
+			                  "%" PRIu64 " MiB of images (estimated from %s)", j->staging_dir,
+			                  free_bytes(j->staging_dir) >> 20, needed >> 20, strna(estimated_from));
 		}
 	}
 	if (use_memory && asprintf(&d->staged, "%s/%s-%" PRIu64, j->staging_dir, j->container, d->id) < 0) {

@@ -5,7 +5,6 @@
 
 #include "macro.h"
 #include "mountinfo.h"
-#include "netns-info.h"
 #include "test-util.h"
 
 static const char host_text[] =
@@ -103,18 +102,6 @@ TEST(paths) {
 	ASSERT_STREQ(d, "/mnt/ct");
 	_cleanup_free_ char *e = mountinfo_unescape("/a\\040b\\011c\\134d");
 	ASSERT_STREQ(e, "/a b\tc\\d");
-}
-
-TEST(proc_net_tcp) {
-	_cleanup_free_ char *v4 = format_proc_address("0100007F:18EB", false);
-	ASSERT_STREQ(v4, "127.0.0.1:6379");
-	_cleanup_free_ char *any = format_proc_address("00000000:0000", false);
-	ASSERT_STREQ(any, "0.0.0.0:0");
-	_cleanup_free_ char *v6 = format_proc_address("00000000000000000000000001000000:1F90", true);
-	ASSERT_STREQ(v6, "[::1]:8080");
-	ASSERT_STREQ(tcp_state_name(0x01), "ESTABLISHED");
-	ASSERT_STREQ(tcp_state_name(0x0A), "LISTEN");
-	ASSERT_STREQ(tcp_state_name(0x99), "?");
 }
 
 TEST(flags_for_mounting_again) {

@@ -637,6 +637,25 @@ TEST(period_labels_edges) {
 	char label[RETENTION_PERIOD_LABEL_MAX];
 
 	set_tz("UTC");
+	/* ISO weeks at year boundaries, written out (the generated check above compares with
+	 * strftime(), which the code now uses too). */
+	static const struct {
+		const char *when, *week;
+	} weeks[] = {
+		{ "2020-12-31 12:00", "2020-W53" }, /* Thursday: 2020 has 53 weeks */
+		{ "2021-01-03 23:59", "2020-W53" }, /* Sunday: still the last week of 2020 */
+		{ "2021-01-04 00:00", "2021-W01" },
+		{ "2024-12-29 23:59", "2024-W52" },
+		{ "2024-12-30 00:00", "2025-W01" }, /* Monday: week 1 of 2025 starts in 2024 */
+		{ "2026-01-01 00:00", "2026-W01" },
+		{ "2027-01-03 12:00", "2026-W53" },
+		{ "2010-01-03 12:00", "2009-W53" },
+		{ "2000-02-29 12:00", "2000-W09" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(weeks); i++) {
+		ASSERT_OK(retention_period_label(RETENTION_WEEKLY, utc(weeks[i].when), label));
+		ASSERT_STREQ(label, weeks[i].week);
+	}
 	/* Before the epoch, a µs value rounds towards the past. */
 	ASSERT_OK(retention_period_label(RETENTION_DAILY, -1, label));
 	ASSERT_STREQ(label, "1969-12-31");
