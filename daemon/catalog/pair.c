@@ -71,6 +71,34 @@ static int list_pair_dirs(const char *state_dir, const char *name, uint64_t **re
 	return 0;
 }
 
+/* Creates pairs/ID with the "incomplete" marker inside, in one step as far as a crash can see:
+ * pairs/.ID.new gets the marker first and is then renamed into place, so a pair directory without
+ * its marker never exists (recovery removes a leftover .ID.new that holds nothing else). */
+static int pair_dir_create(const char *state_dir, const char *name, uint64_t id) {
+	_cleanup_close_ int pfd = -EBADF;
+	int r = catalog_open_subdir(state_dir, name, "pairs", true, &pfd);
+	if (r < 0)
+		return r;
+	char entry[32], tmp[40];
+	snprintf(entry, sizeof(entry), "%" PRIu64, id);
+	snprintf(tmp, sizeof(tmp), "." "%" PRIu64 ".new", id);
+	r = catalog_remove_unborn_pair(pfd, tmp);
+	if (r < 0)
+		return r;
+	if (mkdirat(pfd, tmp, 0700) < 0)
+		return negative_errno();
+	_cleanup_close_ int dfd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return negative_errno();
+	_cleanup_close_ int mfd = openat(dfd, PAIR_INCOMPLETE_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	                                 0600);
+	if (mfd < 0 || fsync(mfd) < 0 || fsync(dfd) < 0)
+		return negative_errno();
+	if (renameat2(pfd, tmp, pfd, entry, RENAME_NOREPLACE) < 0)
+		return negative_errno();
+	return fsync(pfd) < 0 ? negative_errno() : 0;
+}
+
 int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_id) {
 	_cleanup_free_ char *cdir = catalog_container_dir(state_dir, name);
 	_cleanup_free_ char *last = path_join(state_dir, "containers", name, "last-id");
@@ -108,17 +136,7 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	if (r < 0)
 		return r;
 
-	_cleanup_free_ char *pdir = catalog_pair_dir(state_dir, name, id);
-	if (!pdir)
-		return -ENOMEM;
-	r = mkdir_p(pdir, 0700);
-	if (r < 0)
-		return r;
-	/* "Made by ckptd, not complete yet": what lets the next start sweep it after a crash. */
-	_cleanup_free_ char *marker = path_join(pdir, PAIR_INCOMPLETE_MARKER);
-	if (!marker)
-		return -ENOMEM;
-	r = write_file_atomic(marker, "", 0, 0600);
+	r = pair_dir_create(state_dir, name, id);
 	if (r < 0)
 		return r;
 	*ret_id = id;

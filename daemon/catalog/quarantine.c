@@ -200,6 +200,32 @@ static bool marked_incomplete(int pfd, const char *entry) {
 	return fd >= 0 && fstatat(fd, PAIR_INCOMPLETE_MARKER, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode);
 }
 
+int catalog_remove_unborn_pair(int pfd, const char *entry) {
+	_cleanup_close_ int dfd = openat(pfd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	_cleanup_strv_free_ char **entries = NULL;
+	int r = list_entries(dfd, &entries);
+	if (r < 0)
+		return r;
+	for (char **e = entries; *e; e++)
+		if (!streq(*e, PAIR_INCOMPLETE_MARKER))
+			return -ENOTEMPTY; /* not what pair_dir_create() leaves: not ours to remove */
+	if (entries[0] && unlinkat(dfd, PAIR_INCOMPLETE_MARKER, 0) < 0)
+		return negative_errno();
+	return unlinkat(pfd, entry, AT_REMOVEDIR) < 0 ? negative_errno() : 1;
+}
+
+/* ".ID.new": a pair directory being created when a predecessor died. */
+static bool is_unborn_pair(const char *entry) {
+	uint64_t id;
+	size_t n = strlen(entry);
+	if (entry[0] != '.' || n < 6 || !streq(entry + n - 4, ".new"))
+		return false;
+	_cleanup_free_ char *digits = strndup(entry + 1, n - 5);
+	return digits && parse_entry_id(digits, false, &id);
+}
+
 static int recover_container(const char *state_dir, const char *name, json_t *intents) {
 	_cleanup_close_ int pfd = -EBADF;
 	int r = catalog_open_subdir(state_dir, name, "pairs", false, &pfd);
@@ -215,6 +241,13 @@ static int recover_container(const char *state_dir, const char *name, json_t *in
 	int ret = 0;
 	for (char **e = entries; *e; e++) {
 		uint64_t id;
+		if (is_unborn_pair(*e)) {
+			r = catalog_remove_unborn_pair(pfd, *e);
+			if (r < 0)
+				log_warning("%s: %s/containers/%s/pairs/%s holds more than a pair directory being created does: "
+				            "left alone", name, state_dir, name, *e);
+			continue;
+		}
 		if (!parse_entry_id(*e, false, &id))
 			continue; /* not a pair directory ckptd could have made: not ours to judge */
 		_cleanup_free_ char *why = NULL;

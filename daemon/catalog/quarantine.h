@@ -55,3 +55,6 @@ uint64_t quarantine_max_id(const char *state_dir, const char *name);
 /* Removes ENTRY under dfd and everything below it; never follows a symlink, never crosses into
  * another filesystem. Missing = success. */
 int rm_rf_at(int dfd, const char *entry);
+/* Removes pairs/ENTRY (a ".ID.new" of pair_dir_create()) when it holds nothing but the incomplete
+ * marker: 1 removed, 0 not there, -ENOTEMPTY it holds something else (left alone). */
+int catalog_remove_unborn_pair(int pfd, const char *entry);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* freeze-and-dump: the pipeline of DESIGN.md, steps 1-7, in that order.
- *   validate -> syncfs + record intent -> [criu warm-up] -> freeze -> snapshot -> dump -> thaw
+ *   validate -> record intent + syncfs -> [criu warm-up] -> freeze -> snapshot -> dump -> thaw
  *   -> persist images, checksums -> pair.json (complete) -> forget the intent.
  * Freeze and snapshot run at CRIU's pre-dump notification; any failure after freezing thaws
  * first, then cleans up, then reports. */
@@ -401,9 +401,15 @@ static int dump_prepare(struct dump *d, char **ret_error) {
  * its pre-dump point we freeze and snapshot; then it dumps. */
 static int dump_run(struct dump *d, char **ret_error) {
 	struct job *j = d->job;
+	/* The intent first: a crash from here on leaves a journal entry naming every place this job
+	 * may create (the pair directory, the snapshots' directories), so recovery removes them all. */
+	job_set_step(j, "intent");
+	int r = intent_record(j->state_dir, j->container, d->intent);
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot record the intent in %s/journal: %m", j->state_dir);
+
 	job_progress(j, "sync", "flushing %zu volume(s)", d->n);
 	d->t_sync = now_usec(CLOCK_MONOTONIC);
-	int r = 0;
 	for (size_t i = 0; r >= 0 && i < d->n; i++) {
 		_cleanup_free_ char *error = NULL;
 		r = d->backends[i]->prepare(d->cfg->volumes[i], d->snapshots[i], &d->params, &error);
@@ -412,10 +418,6 @@ static int dump_run(struct dump *d, char **ret_error) {
 			return error_pass(ret_error, r, &error);
 	}
 	d->t_synced = now_usec(CLOCK_MONOTONIC);
-	job_set_step(j, "intent");
-	r = intent_record(j->state_dir, j->container, d->intent);
-	if (r < 0)
-		return error_setf(ret_error, r, "cannot record the intent in %s/journal: %m", j->state_dir);
 
 	job_progress(j, "dump", "CRIU dumps process tree %d", (int) d->root);
 	struct criu_dump_options o = {

@@ -36,12 +36,21 @@ ln -s "$VICTIM" "$P/9"                             # a symlink where a pair dire
 VICTIM2=$T/victim2 && mkdir "$VICTIM2" && echo keep >"$VICTIM2/keep.txt"
 mkdir -p "$S/other/pairs/1" && echo '{"broken' >"$S/other/pairs/1/pair.json"
 ln -s "$VICTIM2" "$S/other/quarantine"             # quarantine/ must never be followed
+mkdir "$P/.10.new" && : >"$P/.10.new/incomplete"   # a pair directory being created at a crash
+mkdir "$P/.11.new" && : >"$P/.11.new/incomplete" && echo keep >"$P/.11.new/precious" # holds more: not ours
+VICTIM3=$T/victim3 && mkdir "$VICTIM3" && : >"$VICTIM3/incomplete"
+ln -s "$VICTIM3" "$P/.12.new"                      # a symlink named like one
+mkdir "$P/.x.new" && : >"$P/.x.new/incomplete"      # not a name ckptd makes
 rm -f "$S/$name/last-id"
 sums_before=$(cd "$P" && sha256sum 1/pair.json 3/pair.json 4/pair.json)
 
 t_daemon_start
 for id in 1 2 3 4; do [ -d "$MNT/.ckptd/$name/$id/vol" ] || t_fail "snapshot of pair $id is gone"; done
 t_assert_eq "$(ls "$P" | tr '\n' ' ')" "2 " "pair directories left in pairs/"
+[ ! -e "$P/.10.new" ] || t_fail "a pair directory left half-created by a crash was not removed"
+t_assert_eq "$(ls "$P/.11.new" | tr '\n' ' ')" "incomplete precious " ".11.new holding more than the marker was touched"
+[ -L "$P/.12.new" ] && [ -f "$VICTIM3/incomplete" ] || t_fail "the .12.new symlink or its target was touched"
+[ -f "$P/.x.new/incomplete" ] || t_fail ".x.new (not a ckptd name) was touched"
 Q=$S/$name/quarantine
 for id in 1 3 4 8 9; do
 	compgen -G "$Q/$id-*" >/dev/null || t_fail "pair $id is not in quarantine: $(ls "$Q")"
