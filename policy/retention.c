@@ -386,21 +386,28 @@ static void decisions_free(struct retention_decision *d, size_t n) {
 	free(d);
 }
 
-int retention_decide(
+/* One run of retention_decide(), across its steps. */
+struct decide {
+	const struct retention_config *cfg;
+	const struct retention_pair *pairs;
+	size_t n;
+	struct sort_item *order;  /* the complete pairs, newest first */
+	size_t n_complete;
+	struct pair_state *state; /* per input pair */
+	bool disabled;            /* no count rule at all: every pair is kept by them */
+	size_t n_remove, n_space_removed;
+	/* MinFreeSpace */
+	bool space_checked, space_ok;
+	uint64_t min_free, free_now;
+	char *message;
+};
+
+static int check_input(
 		const struct retention_config *cfg,
 		const struct retention_pair *pairs,
 		size_t n,
 		const struct retention_space *space,
-		struct retention_result *ret) {
-
-	_cleanup_free_ struct sort_item *order = NULL;
-	_cleanup_free_ struct pair_state *state = NULL;
-	_cleanup_free_ char *message = NULL;
-	struct retention_decision *decisions = NULL;
-	size_t n_complete = 0, n_remove = 0, n_space_removed = 0;
-	bool disabled, space_checked = false, space_ok = true;
-	uint64_t min_free = 0, free_now = 0;
-	int r;
+		const struct retention_result *ret) {
 
 	if (!cfg || !ret || (n > 0 && !pairs))
 		return -EINVAL;
@@ -410,127 +417,173 @@ int retention_decide(
 		return -EINVAL;
 	if (space && space->free_bytes > space->total_bytes)
 		return -EINVAL;
+	return check_unique_ids(pairs, n);
+}
 
-	r = check_unique_ids(pairs, n);
-	if (r < 0)
-		return r;
-
+/* The complete pairs, newest first; the newest marked. */
+static int order_complete(struct decide *x) {
 	/* n + 1: calloc(0) may return NULL */
-	order = calloc(n + 1, sizeof *order);
-	state = calloc(n + 1, sizeof *state);
-	if (!order || !state)
+	x->order = calloc(x->n + 1, sizeof *x->order);
+	x->state = calloc(x->n + 1, sizeof *x->state);
+	if (!x->order || !x->state)
 		return -ENOMEM;
 
-	for (size_t i = 0; i < n; i++)
-		if (pairs[i].complete)
-			order[n_complete++] = (struct sort_item) {
-				.created_usec = pairs[i].created_usec,
-				.id = pairs[i].id,
+	for (size_t i = 0; i < x->n; i++)
+		if (x->pairs[i].complete)
+			x->order[x->n_complete++] = (struct sort_item) {
+				.created_usec = x->pairs[i].created_usec,
+				.id = x->pairs[i].id,
 				.index = i,
 			};
-	qsort(order, n_complete, sizeof *order, sort_item_compare_newest_first);
+	qsort(x->order, x->n_complete, sizeof *x->order, sort_item_compare_newest_first);
 
-	if (n_complete > 0)
-		state[order[0].index].newest = true;
+	if (x->n_complete > 0)
+		x->state[x->order[0].index].newest = true;
+	return 0;
+}
 
-	/* Count rules. */
-	disabled = cfg->keep_last == 0;
-	for (size_t i = 0; i < n_complete && i < cfg->keep_last; i++)
-		state[order[i].index].last_rank = (unsigned) i + 1;
+/* KeepLast= and the period rules; a complete pair none of them keeps is removed. */
+static int apply_count_rules(struct decide *x) {
+	const struct retention_config *cfg = x->cfg;
+	int r;
+
+	x->disabled = cfg->keep_last == 0;
+	for (size_t i = 0; i < x->n_complete && i < cfg->keep_last; i++)
+		x->state[x->order[i].index].last_rank = (unsigned) i + 1;
 
 	for (enum retention_period p = 0; p < _RETENTION_PERIOD_MAX; p++) {
 		unsigned limit = period_limit(cfg, p);
 
 		if (limit > 0)
-			disabled = false;
-		r = apply_period_rule(p, limit, pairs, order, n_complete, state);
+			x->disabled = false;
+		r = apply_period_rule(p, limit, x->pairs, x->order, x->n_complete, x->state);
 		if (r < 0)
 			return r;
 	}
 
-	for (size_t i = 0; i < n_complete; i++) {
-		const struct retention_pair *pair = &pairs[order[i].index];
-		struct pair_state *st = &state[order[i].index];
-		bool kept = disabled || st->newest || pair->pinned || st->last_rank > 0;
+	for (size_t i = 0; i < x->n_complete; i++) {
+		const struct retention_pair *pair = &x->pairs[x->order[i].index];
+		struct pair_state *st = &x->state[x->order[i].index];
+		bool kept = x->disabled || st->newest || pair->pinned || st->last_rank > 0;
 
 		for (enum retention_period p = 0; p < _RETENTION_PERIOD_MAX; p++)
 			kept = kept || st->by_period[p];
 		if (!kept) {
 			st->remove = true;
-			n_remove++;
+			x->n_remove++;
 		}
 	}
+	return 0;
+}
 
-	/* Free space: count what the count rules free, then delete more, oldest first. */
-	if (space) {
-		free_now = space->free_bytes;
-		for (size_t i = 0; i < n_complete; i++)
-			if (state[order[i].index].remove)
-				free_now = add_saturating(free_now, pairs[order[i].index].bytes);
+/* Free space: count what the count rules free, then delete more, oldest first. */
+static int apply_space_rule(struct decide *x, const struct retention_space *space) {
+	const struct retention_config *cfg = x->cfg;
+
+	if (!space)
+		return 0;
+	x->free_now = space->free_bytes;
+	for (size_t i = 0; i < x->n_complete; i++)
+		if (x->state[x->order[i].index].remove)
+			x->free_now = add_saturating(x->free_now, x->pairs[x->order[i].index].bytes);
+
+	if (cfg->min_free_percent == 0 && cfg->min_free_bytes == 0)
+		return 0;
+	x->space_checked = true;
+	x->min_free = cfg->min_free_percent > 0 ? percent_of(space->total_bytes, cfg->min_free_percent)
+						: cfg->min_free_bytes;
+
+	for (size_t i = x->n_complete; i > 0 && x->free_now < x->min_free; i--) {
+		const struct retention_pair *pair = &x->pairs[x->order[i - 1].index];
+		struct pair_state *st = &x->state[x->order[i - 1].index];
+
+		if (st->remove || st->newest || pair->pinned)
+			continue;
+
+		st->remove = true;
+		st->by_space = true;
+		st->free_before = x->free_now;
+		x->free_now = add_saturating(x->free_now, pair->bytes);
+		x->n_remove++;
+		x->n_space_removed++;
 	}
 
-	if (space && (cfg->min_free_percent > 0 || cfg->min_free_bytes > 0)) {
-		space_checked = true;
-		min_free = cfg->min_free_percent > 0 ? percent_of(space->total_bytes, cfg->min_free_percent)
-						     : cfg->min_free_bytes;
+	if (x->free_now < x->min_free) {
+		char now[32], min[32];
 
-		for (size_t i = n_complete; i > 0 && free_now < min_free; i--) {
-			const struct retention_pair *pair = &pairs[order[i - 1].index];
-			struct pair_state *st = &state[order[i - 1].index];
-
-			if (st->remove || st->newest || pair->pinned)
-				continue;
-
-			st->remove = true;
-			st->by_space = true;
-			st->free_before = free_now;
-			free_now = add_saturating(free_now, pair->bytes);
-			n_remove++;
-			n_space_removed++;
-		}
-
-		if (free_now < min_free) {
-			char now[32], min[32];
-
-			space_ok = false;
-			format_free(cfg, free_now, space->total_bytes, now);
-			format_min_free(cfg, min);
-			if (asprintf(&message,
-				     "MinFreeSpace=%s cannot be reached: free %s after deleting %zu pair%s "
-				     "(%zu for MinFreeSpace), nothing else may be deleted",
-				     min, now, n_remove, n_remove == 1 ? "" : "s", n_space_removed) < 0) {
-				message = NULL;
-				return -ENOMEM;
-			}
+		x->space_ok = false;
+		format_free(cfg, x->free_now, space->total_bytes, now);
+		format_min_free(cfg, min);
+		if (asprintf(&x->message,
+			     "MinFreeSpace=%s cannot be reached: free %s after deleting %zu pair%s "
+			     "(%zu for MinFreeSpace), nothing else may be deleted",
+			     min, now, x->n_remove, x->n_remove == 1 ? "" : "s", x->n_space_removed) < 0) {
+			x->message = NULL;
+			return -ENOMEM;
 		}
 	}
+	return 0;
+}
 
-	/* Decisions, in input order. */
-	if (n > 0) {
-		decisions = calloc(n, sizeof *decisions);
+/* Decisions, in input order. */
+static int build_decisions(struct decide *x, uint64_t total_bytes, struct retention_decision **ret) {
+	struct retention_decision *decisions = NULL;
+	int r;
+
+	if (x->n > 0) {
+		decisions = calloc(x->n, sizeof *decisions);
 		if (!decisions)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		decisions[i].id = pairs[i].id;
-		decisions[i].remove = state[i].remove;
-		r = build_reason(cfg, disabled, space ? space->total_bytes : 0, &pairs[i], &state[i],
-				 &decisions[i].reason);
+	for (size_t i = 0; i < x->n; i++) {
+		decisions[i].id = x->pairs[i].id;
+		decisions[i].remove = x->state[i].remove;
+		r = build_reason(x->cfg, x->disabled, total_bytes, &x->pairs[i], &x->state[i], &decisions[i].reason);
 		if (r < 0) {
-			decisions_free(decisions, n);
+			decisions_free(decisions, x->n);
 			return r;
 		}
+	}
+	*ret = decisions;
+	return 0;
+}
+
+int retention_decide(
+		const struct retention_config *cfg,
+		const struct retention_pair *pairs,
+		size_t n,
+		const struct retention_space *space,
+		struct retention_result *ret) {
+
+	struct decide x = { .cfg = cfg, .pairs = pairs, .n = n, .space_ok = true };
+	struct retention_decision *decisions = NULL;
+	int r;
+
+	r = check_input(cfg, pairs, n, space, ret);
+	if (r >= 0)
+		r = order_complete(&x);
+	if (r >= 0)
+		r = apply_count_rules(&x);
+	if (r >= 0)
+		r = apply_space_rule(&x, space);
+	if (r >= 0)
+		r = build_decisions(&x, space ? space->total_bytes : 0, &decisions);
+	free(x.order);
+	free(x.state);
+	if (r < 0) {
+		free(x.message);
+		return r;
 	}
 
 	*ret = (struct retention_result) {
 		.decisions = decisions,
 		.n_decisions = n,
-		.n_remove = n_remove,
-		.space_checked = space_checked,
-		.space_ok = space_ok,
-		.min_free_bytes = min_free,
-		.free_bytes_after = free_now,
-		.message = TAKE_PTR(message),
+		.n_remove = x.n_remove,
+		.space_checked = x.space_checked,
+		.space_ok = x.space_ok,
+		.min_free_bytes = x.min_free,
+		.free_bytes_after = x.free_now,
+		.message = x.message,
 	};
 	return 0;
 }

@@ -10,7 +10,10 @@
  * <parent> is reached through directory fds, one component at a time, never through a symlink;
  * .ckptd, NAME, ID and NAME/rollback must be directories owned by root that nobody else may
  * write to; a snapshot is deleted only when it is a read-only subvolume there. Anything else is
- * refused with its path, never followed. */
+ * refused with its path, never followed.
+ *
+ * This file is the backend's vtable; ckptd's directories are btrfs-snapdir.c's, the nested
+ * subvolumes btrfs-nested.c's. */
 #include <btrfsutil.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,42 +28,22 @@
 #include <sys/sysmacros.h>
 
 #include "backend.h"
+#include "btrfs-internal.h"
 #include "error.h"
 #include "fileio.h"
 #include "macro.h"
 #include "mountinfo.h"
 
-#define NESTED_SUFFIX ".nested"
-#define ROLLBACK_DIR "rollback"
-
-/* libbtrfsutil reports its own error codes and leaves errno from the failing call. */
-static int btrfs_errno(enum btrfs_util_error e) {
-	switch (e) {
-	case BTRFS_UTIL_ERROR_NOT_BTRFS:
-	case BTRFS_UTIL_ERROR_NOT_SUBVOLUME:
-		return -EMEDIUMTYPE;
-	default:
-		return errno > 0 ? -errno : -EIO;
-	}
-}
-
-static void close_fd(int *fd) {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -EBADF;
-}
-
-/* Why a directory that ckptd looks for is not usable, as a sentence naming DIR/NAME. */
-static int refuse(char **ret_error, int r, const char *dir, const char *name) {
-	if (r == -ELOOP)
-		return error_setf(ret_error, r, "%s/%s is a symlink, not ckptd's: refusing to follow it", dir, name);
-	if (r == -EPERM)
-		return error_setf(ret_error, r,
-		                  "%s/%s is owned by someone other than root or writable by others, so not ckptd's: "
-		                  "refusing to use it", dir, name);
-	if (r == -ENOTDIR)
-		return error_setf(ret_error, r, "%s/%s is not a directory, not ckptd's: refusing to use it", dir, name);
-	return error_setf(ret_error, r, "%s/%s: %m", dir, name);
+static int identify_fd(int fd, struct volume_identity *ret) {
+	struct stat st;
+	uint64_t id;
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	enum btrfs_util_error e = btrfs_util_subvolume_id_fd(fd, &id);
+	if (e != BTRFS_UTIL_OK)
+		return btrfs_errno(e);
+	*ret = (struct volume_identity) { .dev = st.st_dev, .id = id };
+	return 0;
 }
 
 /* The volume, opened without following a symlink in its path. */
@@ -76,285 +59,6 @@ static int open_volume(const char *volume, char **ret_error) {
 		                  real ? real : "", real ? ")" : "");
 	}
 	return error_setf(ret_error, fd, "volume %s: %m", volume);
-}
-
-static int subvolume_check_fd(int fd, const char *what, char **ret_error) {
-	enum btrfs_util_error e = btrfs_util_is_subvolume_fd(fd);
-	if (e == BTRFS_UTIL_ERROR_NOT_BTRFS)
-		return error_setf(ret_error, -EMEDIUMTYPE, "%s is not on a btrfs filesystem", what);
-	if (e == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
-		return error_setf(ret_error, -EMEDIUMTYPE, "%s is a directory, not a btrfs subvolume", what);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "%s: %s: %m", what, btrfs_util_strerror(e));
-	return 0;
-}
-
-static int identify_fd(int fd, struct volume_identity *ret) {
-	struct stat st;
-	uint64_t id;
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	enum btrfs_util_error e = btrfs_util_subvolume_id_fd(fd, &id);
-	if (e != BTRFS_UTIL_OK)
-		return btrfs_errno(e);
-	*ret = (struct volume_identity) { .dev = st.st_dev, .id = id };
-	return 0;
-}
-
-/* A path relative to a volume, as snapshot() records it: no empty, ".", ".." or ".ckptd"
- * component. */
-static bool nested_path_is_valid(const char *p) {
-	if (!p || !*p || *p == '/' || strlen(p) >= PATH_MAX)
-		return false;
-	for (const char *c = p; *c;) {
-		size_t n = strcspn(c, "/");
-		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.') ||
-		    (n == 6 && strncmp(c, ".ckptd", 6) == 0))
-			return false;
-		c += n;
-		if (*c == '/')
-			c++;
-		if (*c == '\0' && c[-1] == '/')
-			return false;
-	}
-	return true;
-}
-
-/* Opens the directory of a nested path below DIRFD (its parent, for "a/b": "a"; DIRFD itself
- * for "b") and points *ret_leaf at the last component. */
-static int open_nested_parent(int dirfd, const char *path, char *buf, size_t size, const char **ret_leaf) {
-	if (snprintf(buf, size, "%s", path) >= (int) size)
-		return -ENAMETOOLONG;
-	char *slash = strrchr(buf, '/');
-	if (!slash) {
-		*ret_leaf = buf;
-		int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? negative_errno() : fd;
-	}
-	*slash = '\0';
-	*ret_leaf = slash + 1;
-	return openat_beneath(dirfd, buf, O_RDONLY | O_DIRECTORY);
-}
-
-/* Calls fn for every subvolume nested in the subvolume at FD (paths relative to it; parents
- * first, or children first with post_order) until fn returns a negative errno. WHAT names the
- * subvolume in messages. */
-typedef int (*nested_fn)(int fd, const char *what, const char *path, void *userdata, char **ret_error);
-static int for_each_nested(int fd, const char *what, bool post_order, nested_fn fn, void *userdata, char **ret_error) {
-	struct btrfs_util_subvolume_iterator *it = NULL;
-	enum btrfs_util_error e = btrfs_util_create_subvolume_iterator_fd(
-	        fd, 0, post_order ? BTRFS_UTIL_SUBVOLUME_ITERATOR_POST_ORDER : 0, &it);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what, btrfs_util_strerror(e));
-	int r = 0;
-	for (;;) {
-		char *p = NULL;
-		e = btrfs_util_subvolume_iterator_next(it, &p, NULL);
-		if (e != BTRFS_UTIL_OK) {
-			if (e != BTRFS_UTIL_ERROR_STOP_ITERATION)
-				r = error_setf(ret_error, btrfs_errno(e), "cannot list the subvolumes in %s: %s", what,
-				               btrfs_util_strerror(e));
-			break;
-		}
-		r = fn(fd, what, p, userdata, ret_error);
-		free(p);
-		if (r < 0)
-			break;
-	}
-	btrfs_util_destroy_subvolume_iterator(it);
-	return r;
-}
-
-/* The directories of a snapshot <parent>/.ckptd/NAME/ID/<base>, opened one by one. */
-struct snapdir {
-	int parent_fd, ckptd_fd, name_fd, id_fd;
-	char *buf;
-	const char *parent, *name, *id, *base;
-	char *ckptd_path, *name_path, *id_path; /* for messages */
-};
-
-static void snapdir_done(struct snapdir *d) {
-	close_fd(&d->parent_fd);
-	close_fd(&d->ckptd_fd);
-	close_fd(&d->name_fd);
-	close_fd(&d->id_fd);
-	free(d->buf);
-	free(d->ckptd_path);
-	free(d->name_path);
-	free(d->id_path);
-	*d = (struct snapdir) { .parent_fd = -EBADF, .ckptd_fd = -EBADF, .name_fd = -EBADF, .id_fd = -EBADF };
-}
-
-static int snapdir_parse(const char *snapshot, struct snapdir *d) {
-	*d = (struct snapdir) { .parent_fd = -EBADF, .ckptd_fd = -EBADF, .name_fd = -EBADF, .id_fd = -EBADF };
-	d->buf = strdup(snapshot);
-	if (!d->buf)
-		return -ENOMEM;
-	const char *parts[4]; /* base, id, name, ".ckptd" */
-	for (int i = 0; i < 4; i++) {
-		char *slash = strrchr(d->buf, '/');
-		if (!slash || (slash == d->buf && i < 3) || !slash[1])
-			return -EINVAL;
-		*slash = '\0';
-		parts[i] = slash + 1;
-	}
-	if (!streq(parts[3], ".ckptd") || strspn(parts[1], "0123456789") != strlen(parts[1]))
-		return -EINVAL;
-	d->base = parts[0];
-	d->id = parts[1];
-	d->name = parts[2];
-	d->parent = d->buf[0] ? d->buf : "/";
-	d->ckptd_path = path_join(d->parent, ".ckptd");
-	d->name_path = d->ckptd_path ? path_join(d->ckptd_path, d->name) : NULL;
-	d->id_path = d->name_path ? path_join(d->name_path, d->id) : NULL;
-	return d->id_path ? 0 : -ENOMEM;
-}
-
-/* Opens (create: makes) .ckptd/NAME/ID below the snapshot's parent. -ENOENT (without a
- * message) when a level is missing and create is false. */
-static int snapdir_open(const char *snapshot, bool create, struct snapdir *d, char **ret_error) {
-	int r = snapdir_parse(snapshot, d);
-	if (r == -EINVAL)
-		return error_setf(ret_error, r, "%s is not a ckptd snapshot path (PARENT/.ckptd/NAME/ID/BASENAME)", snapshot);
-	if (r < 0)
-		return r;
-	d->parent_fd = open_nofollow(d->parent, O_RDONLY | O_DIRECTORY);
-	if (d->parent_fd < 0) {
-		if (d->parent_fd == -ENOENT && !create)
-			return -ENOENT;
-		return error_setf(ret_error, d->parent_fd, "%s: %m%s", d->parent,
-		                  d->parent_fd == -ELOOP ? " (a symlink in the path: refusing to follow it)" : "");
-	}
-	/* A concurrent job of another container may remove an empty .ckptd between our mkdir and
-	 * our open: try again. */
-	for (int attempt = 0;; attempt++) {
-		d->ckptd_fd = open_private_dir(d->parent_fd, ".ckptd", create);
-		if (d->ckptd_fd >= 0)
-			d->name_fd = open_private_dir(d->ckptd_fd, d->name, create);
-		if (d->name_fd >= 0)
-			d->id_fd = open_private_dir(d->name_fd, d->id, create);
-		if (d->id_fd >= 0)
-			return 0;
-		r = d->ckptd_fd < 0 ? d->ckptd_fd : d->name_fd < 0 ? d->name_fd : d->id_fd;
-		if (r != -ENOENT || !create || attempt >= 3)
-			break;
-		close_fd(&d->ckptd_fd);
-		close_fd(&d->name_fd);
-	}
-	if (r == -ENOENT && !create)
-		return -ENOENT;
-	if (d->ckptd_fd < 0)
-		return refuse(ret_error, r, d->parent, ".ckptd");
-	if (d->name_fd < 0)
-		return refuse(ret_error, r, d->ckptd_path, d->name);
-	return refuse(ret_error, r, d->name_path, d->id);
-}
-
-/* Deletes the read-only subvolume NAME in DIRFD (a ckptd snapshot); a missing one is success. */
-static int delete_snapshot_at(int dirfd, const char *dir, const char *name, char **ret_error) {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		struct stat st;
-		if (errno == ENOENT)
-			return 0;
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
-			return refuse(ret_error, -ELOOP, dir, name);
-		return refuse(ret_error, negative_errno(), dir, name);
-	}
-	bool ro = false;
-	if (btrfs_util_is_subvolume_fd(fd) != BTRFS_UTIL_OK || btrfs_util_get_subvolume_read_only_fd(fd, &ro) != BTRFS_UTIL_OK ||
-	    !ro)
-		return error_setf(ret_error, -EPERM, "%s/%s is not a read-only subvolume, so not a ckptd snapshot: left alone",
-		                  dir, name);
-	enum btrfs_util_error e = btrfs_util_delete_subvolume_fd(dirfd, name, 0);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot delete snapshot %s/%s: %s: %m", dir, name,
-		                  btrfs_util_strerror(e));
-	return 0;
-}
-
-static int delete_nested(int fd, const char *what, const char *path, _unused_ void *userdata, char **ret_error) {
-	char buf[PATH_MAX];
-	const char *leaf;
-	_cleanup_close_ int pfd = open_nested_parent(fd, path, buf, sizeof(buf), &leaf);
-	if (pfd < 0)
-		return error_setf(ret_error, pfd, "cannot reach subvolume %s/%s: %m", what, path);
-	enum btrfs_util_error e = btrfs_util_delete_subvolume_fd(pfd, leaf, 0);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot delete subvolume %s/%s: %s: %m", what, path,
-		                  btrfs_util_strerror(e));
-	return 0;
-}
-
-/* Deletes the subvolume NAME in DIRFD with every subvolume nested in it, children first, each
- * reached below it without following a symlink. For ckptd's own working copies only. */
-static int delete_tree_at(int dirfd, const char *dir, const char *name, char **ret_error) {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : refuse(ret_error, negative_errno(), dir, name);
-	_cleanup_free_ char *what = path_join(dir, name);
-	if (!what)
-		return -ENOMEM;
-	int r = subvolume_check_fd(fd, what, ret_error);
-	if (r < 0)
-		return r;
-	r = for_each_nested(fd, what, true, delete_nested, NULL, ret_error);
-	if (r < 0)
-		return r;
-	enum btrfs_util_error e = btrfs_util_delete_subvolume_fd(dirfd, name, 0);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot delete %s: %s: %m", what, btrfs_util_strerror(e));
-	return 0;
-}
-
-/* Removes the snapshot at d (its nested snapshots first), then the levels that became empty. */
-static int snapdir_remove(struct snapdir *d, char **ret_error) {
-	_cleanup_free_ char *nested = NULL, *nested_path = NULL;
-	if (asprintf(&nested, "%s" NESTED_SUFFIX, d->base) < 0 || !(nested_path = path_join(d->id_path, nested)))
-		return -ENOMEM;
-	int nfd = open_private_dir(d->id_fd, nested, false);
-	if (nfd < 0 && nfd != -ENOENT)
-		return refuse(ret_error, nfd, d->id_path, nested);
-	if (nfd >= 0) {
-		DIR *dir = fdopendir(nfd);
-		if (!dir) {
-			int r = negative_errno();
-			close(nfd);
-			return error_setf(ret_error, r, "%s: %m", nested_path);
-		}
-		_cleanup_closedir_ DIR *dd = dir;
-		for (struct dirent *de; (de = readdir(dd));) {
-			if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-				continue;
-			if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
-				return error_setf(ret_error, -EPERM, "%s/%s is not a ckptd snapshot: left alone", nested_path,
-				                  de->d_name);
-			int r = delete_snapshot_at(dirfd(dd), nested_path, de->d_name, ret_error);
-			if (r < 0)
-				return r;
-		}
-		if (unlinkat(d->id_fd, nested, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			return error_setf(ret_error, negative_errno(), "cannot remove %s: %m", nested_path);
-	}
-	int r = delete_snapshot_at(d->id_fd, d->id_path, d->base, ret_error);
-	if (r < 0)
-		return r;
-	/* ID, then NAME, then .ckptd, each only when empty. */
-	if (unlinkat(d->name_fd, d->id, AT_REMOVEDIR) >= 0 && unlinkat(d->ckptd_fd, d->name, AT_REMOVEDIR) >= 0)
-		(void) unlinkat(d->parent_fd, ".ckptd", AT_REMOVEDIR);
-	return 0;
-}
-
-/* Before freezing: every subvolume nested in the volume (snapshot() takes them in the window)
- * can be reached below it without a symlink. */
-static int nested_reachable(int fd, const char *what, const char *path, _unused_ void *userdata, char **ret_error) {
-	if (!nested_path_is_valid(path))
-		return 0; /* below a .ckptd directory: not snapshotted */
-	int sfd = openat_beneath(fd, path, O_RDONLY | O_DIRECTORY);
-	if (sfd < 0)
-		return error_setf(ret_error, sfd, "nested subvolume %s/%s cannot be reached without a symlink: %m", what, path);
-	close(sfd);
-	return 0;
 }
 
 static bool btrfs_recognizes(const char *volume) {
@@ -392,10 +96,10 @@ static int btrfs_check(const char *volume, const struct volume_identity *expect,
 	_cleanup_free_ char *what = NULL;
 	if (asprintf(&what, "volume %s", volume) < 0)
 		return -ENOMEM;
-	int r = subvolume_check_fd(fd, what, ret_error);
+	int r = btrfs_subvolume_check_fd(fd, what, ret_error);
 	if (r < 0)
 		return r;
-	r = for_each_nested(fd, volume, false, nested_reachable, NULL, ret_error);
+	r = btrfs_nested_check_reachable(fd, volume, ret_error);
 	if (r < 0 || !expect || expect->id == 0)
 		return r;
 	struct volume_identity now;
@@ -456,39 +160,6 @@ static int btrfs_prepare(const char *volume, const char *snapshot, _unused_ cons
 	return 0;
 }
 
-struct snapshot_nested {
-	struct snapdir *d;
-	json_t *paths;   /* what was snapshotted: nested snapshot k is paths[k - 1] */
-	int dir_fd;      /* ID/<base>.nested, made at the first one */
-};
-
-/* Those below a .ckptd directory are ckptd's own snapshots of another volume, not the
- * container's data: skipped. */
-static int snapshot_nested_one(int fd, const char *what, const char *path, void *userdata, char **ret_error) {
-	struct snapshot_nested *n = userdata;
-	if (!nested_path_is_valid(path))
-		return 0;
-	if (n->dir_fd < 0) {
-		_cleanup_free_ char *name = NULL;
-		if (asprintf(&name, "%s" NESTED_SUFFIX, n->d->base) < 0)
-			return -ENOMEM;
-		n->dir_fd = open_private_dir(n->d->id_fd, name, true);
-		if (n->dir_fd < 0)
-			return refuse(ret_error, n->dir_fd, n->d->id_path, name);
-	}
-	_cleanup_close_ int sfd = openat_beneath(fd, path, O_RDONLY | O_DIRECTORY);
-	if (sfd < 0)
-		return error_setf(ret_error, sfd, "nested subvolume %s/%s cannot be reached without a symlink: %m", what, path);
-	char k[32];
-	snprintf(k, sizeof(k), "%zu", json_array_size(n->paths) + 1);
-	enum btrfs_util_error e = btrfs_util_create_snapshot_fd2(sfd, n->dir_fd, k, BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY,
-	                                                         NULL, NULL);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "snapshot of nested subvolume %s/%s failed: %s: %m", what, path,
-		                  btrfs_util_strerror(e));
-	return json_array_append_new(n->paths, json_string(path)) < 0 ? -ENOMEM : 0;
-}
-
 static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ const struct snapshot_params *params,
                           json_t **ret_nested, char **ret_error) {
 	_cleanup_close_ int fd = open_volume(volume, ret_error);
@@ -508,18 +179,13 @@ static int btrfs_snapshot(const char *volume, const char *snapshot, _unused_ con
 
 	/* The subvolumes nested in the volume are not in its snapshot (only an empty directory is):
 	 * each gets its own, in the same window. */
-	struct snapshot_nested n = { .d = &d, .paths = json_array(), .dir_fd = -EBADF };
-	r = n.paths ? for_each_nested(fd, volume, false, snapshot_nested_one, &n, ret_error) : -ENOMEM;
-	if (n.dir_fd >= 0)
-		close(n.dir_fd);
+	json_t *paths = NULL;
+	r = btrfs_nested_snapshot(fd, volume, &d, &paths, ret_error);
 	if (r < 0) {
-		json_decref(n.paths);
 		(void) snapdir_remove(&d, NULL); /* nothing of a failed snapshot stays */
 		return r;
 	}
-	if (json_array_size(n.paths) == 0)
-		json_decref(TAKE_PTR(n.paths));
-	*ret_nested = n.paths;
+	*ret_nested = paths;
 	return 0;
 }
 
@@ -558,142 +224,150 @@ static int btrfs_exists(const char *snapshot, size_t n_nested) {
 	return 1;
 }
 
-/* A subvolume nested in the volume below a .ckptd directory is another volume's snapshot, which
- * a rollback of this one would delete with the replaced state. */
-static int not_foreign_snapshot(_unused_ int fd, const char *what, const char *path, _unused_ void *userdata,
-                                char **ret_error) {
-	if (nested_path_is_valid(path))
-		return 0;
-	return error_setf(ret_error, -EBUSY, "volume %s holds ckptd snapshots of another volume (%s/%s): rolling it back "
-	                  "would delete them; move that volume out of this one", what, what, path);
+/* One volume's rollback on its way: the pair's snapshot, the live volume, and the copy that
+ * replaces it. */
+struct rollback {
+	const char *volume, *snapshot;
+	struct snapdir d;
+	int snap_fd;                  /* the pair's snapshot, ID/<base> */
+	char *dir_buf, *base_buf;     /* for dirname() and basename() of the volume */
+	const char *vdir, *vbase;
+	int vol_fd, parent_fd;        /* the live volume and its directory */
+	struct volume_identity live;
+	int rb_fd;                    /* NAME/rollback, where the copy is made */
+	char *rdir, *next;            /* its path, and the copy's */
+};
+
+static void rollback_done(struct rollback *rb) {
+	snapdir_done(&rb->d);
+	closep(&rb->snap_fd);
+	closep(&rb->vol_fd);
+	closep(&rb->parent_fd);
+	closep(&rb->rb_fd);
+	free(rb->dir_buf);
+	free(rb->base_buf);
+	free(rb->rdir);
+	free(rb->next);
 }
 
-/* Puts the pair's nested snapshots into the fresh copy at COPY_FD, each where its empty
- * placeholder directory is. */
-static int restore_nested(struct snapdir *d, int copy_fd, const char *copy_path, json_t *nested, char **ret_error) {
-	_cleanup_free_ char *name = NULL, *path = NULL;
-	if (asprintf(&name, "%s" NESTED_SUFFIX, d->base) < 0 || !(path = path_join(d->id_path, name)))
-		return -ENOMEM;
-	_cleanup_close_ int nfd = open_private_dir(d->id_fd, name, false);
-	if (nfd < 0)
-		return refuse(ret_error, nfd, d->id_path, name);
+/* The pair's snapshot, a subvolume in ckptd's directory; its nested paths plain relative ones. */
+static int rollback_open_snapshot(struct rollback *rb, json_t *nested, char **ret_error) {
 	size_t i;
 	json_t *v;
-	json_array_foreach(nested, i, v) {
-		const char *p = json_string_value(v);
-		char k[32], buf[PATH_MAX];
-		const char *leaf;
-		snprintf(k, sizeof(k), "%zu", i + 1);
-		_cleanup_close_ int sfd = openat(nfd, k, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sfd < 0 || btrfs_util_is_subvolume_fd(sfd) != BTRFS_UTIL_OK)
-			return error_setf(ret_error, sfd < 0 ? negative_errno() : -EMEDIUMTYPE,
-			                  "snapshot %s/%s of nested subvolume %s is missing or not a subvolume", path, k, strna(p));
-		_cleanup_close_ int pfd = open_nested_parent(copy_fd, p, buf, sizeof(buf), &leaf);
-		if (pfd < 0)
-			return error_setf(ret_error, pfd, "cannot reach %s/%s without a symlink: %m", copy_path, p);
-		if (unlinkat(pfd, leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			return error_setf(ret_error, negative_errno(), "cannot make room for nested subvolume %s/%s: %m",
-			                  copy_path, p);
-		enum btrfs_util_error e = btrfs_util_create_snapshot_fd2(sfd, pfd, leaf, 0, NULL, NULL);
-		if (e != BTRFS_UTIL_OK)
-			return error_setf(ret_error, btrfs_errno(e), "cannot put nested subvolume %s back from %s/%s: %s: %m", p,
-			                  path, k, btrfs_util_strerror(e));
+	json_array_foreach(nested, i, v)
+		if (!btrfs_nested_path_is_valid(json_string_value(v)))
+			return error_setf(ret_error, -EBADMSG, "nested subvolume path '%s' of %s is not a plain relative path",
+			                  strna(json_string_value(v)), rb->snapshot);
+
+	int r = snapdir_open(rb->snapshot, false, &rb->d, ret_error);
+	if (r == -ENOENT)
+		return error_setf(ret_error, r, "snapshot %s is missing", rb->snapshot);
+	if (r < 0)
+		return r;
+	rb->snap_fd = openat(rb->d.id_fd, rb->d.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rb->snap_fd < 0 || btrfs_util_is_subvolume_fd(rb->snap_fd) != BTRFS_UTIL_OK)
+		return error_setf(ret_error, -ENOENT, "snapshot %s is missing or not a subvolume", rb->snapshot);
+	return 0;
+}
+
+/* The live volume: its directory and its name there, both reached without a symlink; its
+ * identity, and no other volume's snapshots in it. */
+static int rollback_open_live(struct rollback *rb, char **ret_error) {
+	rb->dir_buf = strdup(rb->volume);
+	rb->base_buf = strdup(rb->volume);
+	if (!rb->dir_buf || !rb->base_buf)
+		return -ENOMEM;
+	rb->vdir = dirname(rb->dir_buf);
+	rb->vbase = basename(rb->base_buf);
+	rb->vol_fd = open_volume(rb->volume, ret_error);
+	if (rb->vol_fd < 0)
+		return rb->vol_fd;
+	rb->parent_fd = open_nofollow(rb->vdir, O_RDONLY | O_DIRECTORY);
+	if (rb->parent_fd < 0)
+		return error_setf(ret_error, rb->parent_fd, "%s: %m", rb->vdir);
+	int r = identify_fd(rb->vol_fd, &rb->live);
+	if (r < 0)
+		return error_setf(ret_error, r, "volume %s: cannot read its subvolume id: %m", rb->volume);
+	return btrfs_nested_check_not_foreign(rb->vol_fd, rb->volume, ret_error);
+}
+
+/* A writable snapshot of the pair's snapshot, with its nested ones put back, at NAME/rollback/
+ * <volume basename>. */
+static int rollback_make_copy(struct rollback *rb, json_t *nested, char **ret_error) {
+	rb->rb_fd = open_private_dir(rb->d.name_fd, ROLLBACK_DIR, true);
+	if (rb->rb_fd < 0)
+		return btrfs_refuse(ret_error, rb->rb_fd, rb->d.name_path, ROLLBACK_DIR);
+	rb->rdir = path_join(rb->d.name_path, ROLLBACK_DIR);
+	rb->next = rb->rdir ? path_join(rb->rdir, rb->vbase) : NULL;
+	if (!rb->next)
+		return -ENOMEM;
+	/* A leftover of an interrupted rollback: never the live volume, drop it. */
+	int r = btrfs_delete_tree_at(rb->rb_fd, rb->rdir, rb->vbase, ret_error);
+	if (r < 0)
+		return r;
+	enum btrfs_util_error e = btrfs_util_create_snapshot_fd2(rb->snap_fd, rb->rb_fd, rb->vbase, 0, NULL, NULL);
+	if (e != BTRFS_UTIL_OK)
+		return error_setf(ret_error, btrfs_errno(e), "cannot create %s from snapshot %s: %s: %m", rb->next,
+		                  rb->snapshot, btrfs_util_strerror(e));
+	if (json_array_size(nested) > 0) {
+		_cleanup_close_ int cfd = openat(rb->rb_fd, rb->vbase, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		r = cfd < 0 ? error_setf(ret_error, negative_errno(), "%s: %m", rb->next) :
+		              btrfs_nested_restore(&rb->d, cfd, rb->next, nested, ret_error);
+		if (r < 0) {
+			(void) btrfs_delete_tree_at(rb->rb_fd, rb->rdir, rb->vbase, NULL);
+			return r;
+		}
 	}
 	return 0;
 }
 
-static int btrfs_rollback(const char *volume, const char *snapshot, json_t *nested, char **ret_error) {
-	size_t i;
-	json_t *v;
-	json_array_foreach(nested, i, v)
-		if (!nested_path_is_valid(json_string_value(v)))
-			return error_setf(ret_error, -EBADMSG, "nested subvolume path '%s' of %s is not a plain relative path",
-			                  strna(json_string_value(v)), snapshot);
-
-	_cleanup_(snapdir_done) struct snapdir d = {};
-	int r = snapdir_open(snapshot, false, &d, ret_error);
-	if (r == -ENOENT)
-		return error_setf(ret_error, r, "snapshot %s is missing", snapshot);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int sfd = openat(d.id_fd, d.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0 || btrfs_util_is_subvolume_fd(sfd) != BTRFS_UTIL_OK)
-		return error_setf(ret_error, -ENOENT, "snapshot %s is missing or not a subvolume", snapshot);
-
-	/* The live volume: its directory and its name there, both reached without a symlink. */
-	_cleanup_free_ char *a = strdup(volume), *b = strdup(volume);
-	if (!a || !b)
-		return -ENOMEM;
-	const char *vdir = dirname(a), *vbase = basename(b);
-	_cleanup_close_ int vfd = open_volume(volume, ret_error);
-	if (vfd < 0)
-		return vfd;
-	_cleanup_close_ int pfd = open_nofollow(vdir, O_RDONLY | O_DIRECTORY);
-	if (pfd < 0)
-		return error_setf(ret_error, pfd, "%s: %m", vdir);
-	struct volume_identity live;
-	r = identify_fd(vfd, &live);
-	if (r < 0)
-		return error_setf(ret_error, r, "volume %s: cannot read its subvolume id: %m", volume);
-	r = for_each_nested(vfd, volume, false, not_foreign_snapshot, NULL, ret_error);
-	if (r < 0)
-		return r;
-
-	/* A writable snapshot of the pair's snapshot (with its nested ones put back) is made in
-	 * ckptd's own directory, then swapped in atomically: the live path is either all old or all
-	 * new, and the pair's snapshots stay as they were. */
-	_cleanup_close_ int rfd = open_private_dir(d.name_fd, ROLLBACK_DIR, true);
-	if (rfd < 0)
-		return refuse(ret_error, rfd, d.name_path, ROLLBACK_DIR);
-	_cleanup_free_ char *rdir = path_join(d.name_path, ROLLBACK_DIR);
-	_cleanup_free_ char *next = rdir ? path_join(rdir, vbase) : NULL;
-	if (!next)
-		return -ENOMEM;
-	/* A leftover of an interrupted rollback: never the live volume, drop it. */
-	r = delete_tree_at(rfd, rdir, vbase, ret_error);
-	if (r < 0)
-		return r;
-	enum btrfs_util_error e = btrfs_util_create_snapshot_fd2(sfd, rfd, vbase, 0, NULL, NULL);
-	if (e != BTRFS_UTIL_OK)
-		return error_setf(ret_error, btrfs_errno(e), "cannot create %s from snapshot %s: %s: %m", next, snapshot,
-		                  btrfs_util_strerror(e));
-	if (json_array_size(nested) > 0) {
-		_cleanup_close_ int cfd = openat(rfd, vbase, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		r = cfd < 0 ? error_setf(ret_error, negative_errno(), "%s: %m", next) :
-		              restore_nested(&d, cfd, next, nested, ret_error);
-		if (r < 0) {
-			(void) delete_tree_at(rfd, rdir, vbase, NULL);
-			return r;
-		}
-	}
-
+/* The copy swapped in atomically, then the replaced state deleted. */
+static int rollback_swap(struct rollback *rb, char **ret_error) {
+	int rfd = rb->rb_fd, pfd = rb->parent_fd;
+	const char *volume = rb->volume, *vbase = rb->vbase;
 	if (renameat2(rfd, vbase, pfd, vbase, RENAME_EXCHANGE) < 0) {
-		r = negative_errno();
-		(void) delete_tree_at(rfd, rdir, vbase, NULL);
+		int r = negative_errno();
+		(void) btrfs_delete_tree_at(rfd, rb->rdir, vbase, NULL);
 		if (r == -EBUSY)
 			return error_setf(ret_error, r, "cannot replace volume %s: it is a mount point or in use", volume);
 		return error_setf(ret_error, r, "cannot replace volume %s: %m", volume);
 	}
-	/* What came out must be the volume checked above, not something swapped in since. */
+	/* What came out must be the volume checked before, not something swapped in since. */
 	struct volume_identity out = {};
 	_cleanup_close_ int ofd = openat(rfd, vbase, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (ofd < 0 || identify_fd(ofd, &out) < 0 || out.dev != live.dev || out.id != live.id) {
+	if (ofd < 0 || identify_fd(ofd, &out) < 0 || out.dev != rb->live.dev || out.id != rb->live.id) {
 		if (renameat2(rfd, vbase, pfd, vbase, RENAME_EXCHANGE) < 0)
 			return error_setf(ret_error, -ESTALE,
 			                  "volume %s was replaced by something else during the rollback; what was there is now "
-			                  "at %s and the pair's copy at %s: check both by hand", volume, next, volume);
-		(void) delete_tree_at(rfd, rdir, vbase, NULL);
+			                  "at %s and the pair's copy at %s: check both by hand", volume, rb->next, volume);
+		(void) btrfs_delete_tree_at(rfd, rb->rdir, vbase, NULL);
 		return error_setf(ret_error, -ESTALE, "volume %s was replaced by something else during the rollback: "
 		                  "nothing was changed", volume);
 	}
 	/* "next" now holds the replaced state; the live volume is the pair's. */
 	_cleanup_free_ char *why = NULL;
-	r = delete_tree_at(rfd, rdir, vbase, &why);
-	(void) unlinkat(d.name_fd, ROLLBACK_DIR, AT_REMOVEDIR);
+	int r = btrfs_delete_tree_at(rfd, rb->rdir, vbase, &why);
+	(void) unlinkat(rb->d.name_fd, ROLLBACK_DIR, AT_REMOVEDIR);
 	if (r < 0)
 		return error_setf(ret_error, 0, "volume %s rolled back, but the replaced state %s could not be deleted: %s",
-		                  volume, next, strna(why));
+		                  volume, rb->next, strna(why));
 	return 0;
+}
+
+/* A writable snapshot of the pair's snapshot (with its nested ones put back) is made in ckptd's
+ * own directory, then swapped in atomically: the live path is either all old or all new, and
+ * the pair's snapshots stay as they were. */
+static int btrfs_rollback(const char *volume, const char *snapshot, json_t *nested, char **ret_error) {
+	_cleanup_(rollback_done) struct rollback rb = {
+		.volume = volume, .snapshot = snapshot,
+		.d = { .parent_fd = -EBADF, .ckptd_fd = -EBADF, .name_fd = -EBADF, .id_fd = -EBADF },
+		.snap_fd = -EBADF, .vol_fd = -EBADF, .parent_fd = -EBADF, .rb_fd = -EBADF,
+	};
+	int r;
+	if ((r = rollback_open_snapshot(&rb, nested, ret_error)) < 0 || (r = rollback_open_live(&rb, ret_error)) < 0 ||
+	    (r = rollback_make_copy(&rb, nested, ret_error)) < 0)
+		return r;
+	return rollback_swap(&rb, ret_error);
 }
 
 static int btrfs_space(const char *volume, uint64_t *ret_total, uint64_t *ret_free) {
@@ -722,3 +396,4 @@ const struct snapshot_backend btrfs_backend = {
 	.rollback = btrfs_rollback,
 	.space = btrfs_space,
 };
+

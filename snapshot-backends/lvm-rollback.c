@@ -32,6 +32,50 @@ static int thin_recover(const char *volume, const struct lvm_name *n, const char
 	return has_old || has_next;
 }
 
+/* The origin unmounted (its mounts are m) and held open by nobody; on failure it is mounted
+ * again and the unused rollback volume NEXT removed. */
+static int thin_release_origin(const char *volume, const struct lvm_name *n, const char *next, dev_t dev,
+                               struct lv_info *o, const struct mounts *m, char **ret_error) {
+	int r = unmount_all(volume, dev, o->path, m, ret_error);
+	if (r >= 0 && lv_lookup(n->vg, n->lv, o, ret_error) > 0 && lv_is_open(o)) {
+		_cleanup_free_ char *holders = device_holders_describe(dev, m);
+		r = error_setf(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o->path,
+		         holders ? holders : "nothing found in /proc (a kernel user: another device-mapper device, swap?)");
+		_cleanup_free_ char *why = NULL;
+		if (remount_all(o->path, m, &why) < 0)
+			log_warning("%s", strna(why));
+	}
+	if (r < 0) {
+		(void) lv_remove(n->vg, next, "removing the unused rollback volume", NULL);
+		return r;
+	}
+	return 0;
+}
+
+/* The swap: LV becomes OLD, NEXT becomes LV. LVM has no atomic exchange; thin_recover() handles
+ * a crash in between. On failure LV is put back, NEXT removed and the origin (DEVICE) mounted
+ * again. */
+static int thin_swap(const struct lvm_name *n, const char *next, const char *old, const char *device,
+                     const struct mounts *m, char **ret_error) {
+	int r = lv_rename(n->vg, n->lv, old, ret_error);
+	if (r >= 0) {
+		r = lv_rename(n->vg, next, n->lv, ret_error);
+		if (r < 0 && lv_rename(n->vg, old, n->lv, NULL) < 0) {
+			_cleanup_free_ char *why = TAKE_PTR(*ret_error);
+			return error_setf(ret_error, r, "%s; and renaming %s/%s back to %s failed: rename it by hand", strna(why),
+			            n->vg, old, n->lv);
+		}
+	}
+	if (r < 0) {
+		(void) lv_remove(n->vg, next, "removing the unused rollback volume", NULL);
+		_cleanup_free_ char *why = NULL;
+		if (remount_all(device, m, &why) < 0)
+			log_warning("%s", strna(why));
+		return r;
+	}
+	return 0;
+}
+
 static int thin_rollback(const char *volume, const char *snapshot, const struct lvm_name *n, const struct lvm_name *s,
                          struct vg_report *rep, char **ret_error) {
 	char next[LV_NAME_MAX + 16], old[LV_NAME_MAX + 16], source[2 * LV_NAME_MAX + 2];
@@ -58,7 +102,7 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 	if (lv_is_active(&o)) {
 		r = mounts_of_device("/proc/self/mountinfo", major(dev), minor(dev), &m);
 		if (r < 0)
-			return error_setf(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %s", volume, strerror(-r));
+			return error_setf(ret_error, r, "volume %s: cannot read /proc/self/mountinfo: %m", volume);
 	}
 
 	/* The new volume first, while the old one is still in place: nothing changed if this fails. */
@@ -71,37 +115,12 @@ static int thin_rollback(const char *volume, const char *snapshot, const struct 
 	if (r < 0)
 		return r;
 
-	r = unmount_all(volume, dev, o.path, &m, ret_error);
-	if (r >= 0 && lv_lookup(n->vg, n->lv, &o, ret_error) > 0 && lv_is_open(&o)) {
-		_cleanup_free_ char *holders = device_holders_describe(dev, &m);
-		r = error_setf(ret_error, -EBUSY, "volume %s (%s) is still open after unmounting it; held by: %s", volume, o.path,
-		         holders ? holders : "nothing found in /proc (a kernel user: another device-mapper device, swap?)");
-		_cleanup_free_ char *why = NULL;
-		if (remount_all(o.path, &m, &why) < 0)
-			log_warning("%s", strna(why));
-	}
-	if (r < 0) {
-		(void) lv_remove(n->vg, next, "removing the unused rollback volume", NULL);
+	r = thin_release_origin(volume, n, next, dev, &o, &m, ret_error);
+	if (r < 0)
 		return r;
-	}
-
-	/* The swap. LVM has no atomic exchange; thin_recover() handles a crash in between. */
-	r = lv_rename(n->vg, n->lv, old, ret_error);
-	if (r >= 0) {
-		r = lv_rename(n->vg, next, n->lv, ret_error);
-		if (r < 0 && lv_rename(n->vg, old, n->lv, NULL) < 0) {
-			_cleanup_free_ char *why = TAKE_PTR(*ret_error);
-			return error_setf(ret_error, r, "%s; and renaming %s/%s back to %s failed: rename it by hand", strna(why),
-			            n->vg, old, n->lv);
-		}
-	}
-	if (r < 0) {
-		(void) lv_remove(n->vg, next, "removing the unused rollback volume", NULL);
-		_cleanup_free_ char *why = NULL;
-		if (remount_all(o.path, &m, &why) < 0)
-			log_warning("%s", strna(why));
+	r = thin_swap(n, next, old, o.path, &m, ret_error);
+	if (r < 0)
 		return r;
-	}
 
 	/* The live volume is the pair's state now; mount it where the old one was (same path:
 	 * /dev/VG/LV). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* struct discovery: its JSON codec (pair.json's "discovery", Inspect's reply), the CRIU options
- * it asks for, and what a restore needs to be there first. The probing is in discover.c. */
+ * it asks for, and what a restore needs to be there first. The probing is in discover*.c. */
 #include <sys/stat.h>
 
 #include "discover.h"

@@ -2,7 +2,8 @@
 /* rollback: verify the pair -> safety pair of the current state -> stop the tasks -> roll every
  * volume back (the pair's snapshots stay) -> CRIU restore -> check the root task runs.
  * restore --processes-only: check the files the image needs, then CRIU restore only.
- * verify: checksums of the images and presence of the snapshots. */
+ * verify: checksums of the images and presence of the snapshots.
+ * The restore itself (CRIU, the veths around it, the checks) is restore.c's. */
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include "pair.h"
 #include "pair-ops.h"
 #include "quarantine.h"
+#include "restore.h"
 #include "time-util.h"
 #include "veth.h"
 
@@ -50,148 +52,6 @@ static int verify_pair(struct job *j, const struct pair *p, char **ret_error) {
 		                  j->pair, r < 0 ? strerror(-r) : json_string_value(json_array_get(problems, 0)));
 	}
 	json_decref(problems);
-	return 0;
-}
-
-/* The restored tree must be running, and the cgroup not frozen (on v1 a restored task may come
- * back frozen when the freezer state was restored with it). */
-static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, char **ret_error) {
-	if (cgroup_is_frozen(cgroup, kind) > 0) {
-		int r = cgroup_thaw(cgroup, kind);
-		if (r < 0)
-			return error_setf(ret_error, r, "restored tasks are frozen and cgroup %s cannot be thawed: %m", cgroup);
-	}
-	/* CRIU has exited; give a task that dies with it (a restored parent-death signal) or right
-	 * after start the moment to show it. */
-	usleep(100 * 1000);
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
-	_cleanup_free_ char *stat = NULL;
-	if (read_one_line_file(p, &stat) < 0)
-		return error_setf(ret_error, -ESRCH, "the restored root task %d is gone", (int) pid);
-	char *close_paren = strrchr(stat, ')');
-	if (!close_paren || close_paren[1] == '\0' || close_paren[2] == 'Z' || close_paren[2] == 'X')
-		return error_setf(ret_error, -ESRCH, "the restored root task %d exited right away", (int) pid);
-	return 0;
-}
-
-struct restore_target {
-	struct job *job;
-	const char *cgroup;
-	struct veth_plan *veths;
-	const char *log;
-	char *error; /* why the post-restore hook stopped the restore */
-};
-
-/* CRIU runs in the container's cgroup, so the tasks it forks are born there. */
-static int on_restore_spawned(pid_t pid, void *userdata) {
-	struct restore_target *t = userdata;
-	job_set_criu_pid(t->job, pid);
-	return cgroup_attach(t->cgroup, pid);
-}
-
-/* CRIU's post-restore point (tasks restored, network still locked): a veth CRIU did not know
- * where to put (both ends land in the container, cut off, and criu exits 0) fails the restore;
- * the host ends get their configuration back before traffic flows. */
-static int on_restore_post(void *userdata) {
-	struct restore_target *t = userdata;
-	if (veth_log_has_unknown_peer(t->log)) {
-		t->error = strdup("criu did not know where to put a veth's peer (\"Unknown peer net namespace\" in its "
-		                  "log): the container would have been cut off");
-		return -1;
-	}
-	if (veth_configure_host_ends(t->veths, &t->error) < 0)
-		return -1;
-	if (t->veths->n > 0)
-		job_progress(t->job, "restore", "host ends of %zu veth pair(s) ready before the network unlock",
-		             t->veths->n);
-	return 0;
-}
-
-/* Before anything is stopped: the bridges of the container's veths exist, and no other kind of
- * interface has the name of a host end. */
-static int check_network(const struct pair *pair, char **ret_error) {
-	_cleanup_(veth_plan_done) struct veth_plan p = {};
-	_cleanup_free_ char *error = NULL;
-	int r = veth_plan_load(pair->discovery, &p);
-	if (r >= 0)
-		r = veth_check(&p, &error);
-	if (r < 0)
-		return error_pass(ret_error, r, &error);
-	return 0;
-}
-static int record_step(struct job *j, json_t *intent, const char *step);
-
-/* The processes of the pair, restored into the cgroup; the job's state says what the container
- * looks like if this fails. */
-static int restore_processes(struct job *j, const struct pair *pair, const char *cgroup, enum cgroup_kind kind,
-                             json_t *warnings, pid_t *ret_pid, json_t *intent, char **ret_error) {
-	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
-	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
-	_cleanup_free_ char *log = dir ? path_join(dir, "restore.log") : NULL;
-	_cleanup_free_ char *error = NULL;
-	if (!images || !log)
-		return error_setf(ret_error, -ENOMEM, "out of memory");
-	struct criu_restore_options o = {
-		.criu_path = j->criu_path,
-		.images_dir = images,
-		.work_dir = dir,
-		.log_name = "restore.log",
-		.shell_job = pair->shell_job,
-		.tcp_established = pair->tcp_established,
-		.file_locks = pair->file_locks,
-	};
-	/* The view the dump had: root directory, mounts from the host, network lock. */
-	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
-	int r = discovery_from_json(pair->discovery, &discovery, &error);
-	if (r >= 0) {
-		discovery_criu_options(discovery, &o.ns);
-		r = discovery_prepare_restore(discovery, warnings, &error);
-	}
-	if (r < 0)
-		return error_pass(ret_error, r, &error);
-	/* veth pairs: the old host ends gone, CRIU told where the new ones go. */
-	_cleanup_(veth_plan_done) struct veth_plan veths = {};
-	r = veth_plan_load(pair->discovery, &veths);
-	if (r < 0)
-		return error_setf(ret_error, r, "the veth pairs recorded in the pair are unusable: %m");
-	if ((r = veth_check(&veths, &error)) < 0 || (r = veth_clear_host_ends(&veths, warnings, &error)) < 0)
-		return error_pass(ret_error, r, &error);
-	o.veths = veths.criu;
-	o.n_veths = veths.n;
-	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log };
-	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };
-	pid_t pid;
-	r = criu_run_restore(&o, &hooks, &pid, &error);
-	job_set_criu_pid(j, 0);
-	if (r < 0 && target.error) {
-		(void) error_setf(ret_error, r, "%s (restore log: %s)", target.error, log);
-		free(target.error);
-		return r;
-	}
-	bool unknown_peer = veth_log_has_unknown_peer(log);
-	if (r < 0 && unknown_peer)
-		return error_setf(ret_error, r, "criu did not know where to put a veth's peer (\"Unknown peer net "
-		                  "namespace\"): %s", error ? error : strerror(-r));
-	if (r < 0)
-		return error_pass(ret_error, r, &error);
-	if (unknown_peer) { /* and no post-restore notification stopped it */
-		(void) cgroup_kill_all(cgroup, kind, 10 * USEC_PER_SEC, NULL);
-		return error_setf(ret_error, -ENXIO, "criu did not know where to put a veth's peer (\"Unknown peer net "
-		                  "namespace\" in %s): the restored tasks were stopped", log);
-	}
-	/* No post-restore notification came: the tasks run already, so what fails here is said,
-	 * not undone. */
-	if (!veths.configured && veth_configure_host_ends(&veths, &error) < 0) {
-		log_warning("%s: %s", j->container, strna(error));
-		json_array_append_new(warnings, json_string(strna(error)));
-	}
-	if (intent)
-		(void) record_step(j, intent, "check");
-	r = check_running(cgroup, kind, pid, &error);
-	if (r < 0)
-		return error_setf(ret_error, r, "%s (restore log: %s/restore.log)", error ? error : strerror(-r), dir);
-	*ret_pid = pid;
 	return 0;
 }
 
@@ -358,7 +218,7 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
 	if ((r = load_pair(j, &rb->pair, ret_error)) < 0 ||
 	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
-	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = check_network(rb->pair, ret_error)) < 0)
+	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
 	r = cgroup_detect(rb->cgroup, &rb->kind);
 	if (r < 0)
@@ -475,7 +335,11 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	(void) record_step(j, rb.intent, "restore");
 	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
-	r = restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, rb.intent, ret_error);
+	r = restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	if (r >= 0) {
+		(void) record_step(j, rb.intent, "check");
+		r = restore_check_running(j, rb.cgroup, rb.kind, pid, ret_error);
+	}
 	if (r < 0) {
 		keep_for_attention(j, rb.intent, "restore");
 		return r;
@@ -508,39 +372,6 @@ int job_rollback(struct job *j) {
 	return finish(j, r, &error, result);
 }
 
-/* Every regular file the image needs, with the size it had: a clear list instead of CRIU's
- * first obscure error. */
-static int check_files(struct job *j, const struct pair *pair, char **ret_error) {
-	job_progress(j, "check-files", "checking the files the image needs");
-	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
-	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
-	if (!images)
-		return error_setf(ret_error, -ENOMEM, "out of memory");
-	json_t *problems = json_array();
-	_cleanup_free_ char *error = NULL;
-	_cleanup_(discovery_freep) struct discovery *discovery = NULL;
-	int r = discovery_from_json(pair->discovery, &discovery, &error);
-	if (r < 0) {
-		json_decref(problems);
-		return error_pass(ret_error, r, &error);
-	}
-	const char *root = discovery_root(discovery);
-	r = problems ? image_files_check(images, root ? root : "/", problems, &error) : -ENOMEM;
-	if (r < 0) {
-		json_decref(problems);
-		return error_prefixf(ret_error, r, &error, "cannot read the file records of %s", images);
-	}
-	if (json_array_size(problems) > 0) {
-		job_set_state(j, "nothing changed; no process was started");
-		job_set_details(j, problems);
-		return error_setf(ret_error, -ESTALE, "the filesystem differs from pair %s/%" PRIu64 " in %zu file(s): %s",
-		                  j->container, j->pair, json_array_size(problems),
-		                  json_string_value(json_array_get(problems, 0)));
-	}
-	json_decref(problems);
-	return 0;
-}
-
 static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	_cleanup_(pair_freep) struct pair *pair = NULL;
@@ -563,14 +394,16 @@ static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	if (n > 0)
 		return error_setf(ret_error, -EBUSY, "cgroup %s still has %zu task(s): stop them first, or use rollback",
 		                  cgroup, n);
-	if ((r = check_files(j, pair, ret_error)) < 0)
+	if ((r = restore_check_files(j, pair, ret_error)) < 0)
 		return r;
 
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
 	job_set_state(j, "no process is running from this pair");
 	pid_t pid;
 	_cleanup_(json_decrefp) json_t *warnings = json_array();
-	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, NULL, ret_error);
+	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, ret_error);
+	if (r >= 0)
+		r = restore_check_running(j, cgroup, kind, pid, ret_error);
 	if (r < 0)
 		return r;
 	(void) intent_clear_attention(j->state_dir, j->container);
