@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
+#include "dump.h"
 #include "error.h"
 #include "fileio.h"
 #include "image-files.h"
@@ -21,6 +22,7 @@
 #include "pair.h"
 #include "pair-ops.h"
 #include "quarantine.h"
+#include "rollback.h"
 #include "time-util.h"
 #include "veth.h"
 

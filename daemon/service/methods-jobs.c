@@ -2,6 +2,7 @@
 /* The methods that do work: each starts a job (job.h) through the registry, which replies when
  * it is done; here only decoding, authorization and the refusals (one job per container, slots). */
 #include "delete.h"
+#include "dump.h"
 #include "inspect.h"
 #include "job.h"
 #include "macro.h"
@@ -9,6 +10,7 @@
 #include "methods.h"
 #include "prune.h"
 #include "registry.h"
+#include "rollback.h"
 #include "server.h"
 
 struct job_args {
