@@ -41,16 +41,14 @@ static int list_pairs_json(const char *state_dir, const char *name, json_t **ret
 }
 
 int method_list(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", NULL };
-	const char *name = NULL, *bad = NULL;
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
-	if (varlink_param_string(call->parameters, "container", false, &name, &bad) < 0)
-		return invalid_parameter(c, bad);
+	const char *name = NULL;
+	int r = unpack_params(c, call->parameters, "{s?s}", "container", &name);
+	if (r <= 0)
+		return r;
 	if (name && !container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	json_t *pairs = NULL;
-	int r = list_pairs_json(c->manager->state_dir, name, &pairs);
+	r = list_pairs_json(c->manager->state_dir, name, &pairs);
 	if (r >= 0)
 		r = catalog_list_damaged(c->manager->state_dir, name, pairs);
 	if (r < 0) {
@@ -73,12 +71,13 @@ int method_list(struct connection *c, struct varlink_call *call) {
 static int load_pair_param(struct connection *c, struct varlink_call *call, const char **ret_name,
                            struct pair **ret_pair) {
 	uint64_t id;
-	if (get_container_and_id(c, call->parameters, ret_name, &id) < 0)
-		return 0;
+	int r = get_container_and_id(c, call->parameters, ret_name, &id);
+	if (r <= 0)
+		return r;
 	if (!container_name_is_valid(*ret_name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", *ret_name));
 	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair_record(c->manager->state_dir, *ret_name, id, true, ret_pair, &why);
+	r = catalog_load_pair_record(c->manager->state_dir, *ret_name, id, true, ret_pair, &why);
 	if (r < 0)
 		return reply_load_error(c, *ret_name, id, r, why);
 	return 1;
@@ -140,9 +139,9 @@ static const char *container_state(struct container *ct, bool busy) {
 }
 
 int method_containers(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { NULL };
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
+	int r = unpack_params(c, call->parameters, "{}");
+	if (r <= 0)
+		return r;
 	struct manager *m = c->manager;
 	json_t *list = json_array();
 	for (size_t i = 0; i < m->n_containers; i++) {
@@ -167,15 +166,15 @@ int method_containers(struct connection *c, struct varlink_call *call) {
 		pair_array_free(pairs, n);
 	}
 	json_t *reply = json_pack("{s:o}", "containers", list);
-	int r = connection_reply(c, reply, false);
+	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }
 
 int method_status(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { NULL };
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
+	int r = unpack_params(c, call->parameters, "{}");
+	if (r <= 0)
+		return r;
 	struct manager *m = c->manager;
 	json_t *jobs = json_array(), *errors = json_array();
 	for (size_t i = 0; i < job_registry_size(&m->jobs); i++) {
@@ -206,7 +205,7 @@ int method_status(struct connection *c, struct varlink_call *call) {
 	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
 	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array());
 	json_decref(damaged);
-	int r = connection_reply(c, reply, false);
+	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }
@@ -214,9 +213,9 @@ int method_status(struct connection *c, struct varlink_call *call) {
 /* The user has seen what an interrupted rollback left and dealt with it: stop reporting it. */
 int method_acknowledge(struct connection *c, struct varlink_call *call) {
 	const char *name;
-	int r;
-	if (get_container_only(c, call->parameters, &name) < 0)
-		return 0;
+	int r = get_container_only(c, call->parameters, &name);
+	if (r <= 0)
+		return r;
 	if (!container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	struct job *holder = manager_container_job(c->manager, name);
