@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* Varlink wire format over jansson: framing (NUL-terminated JSON objects), strict validation of
- * calls and replies, serialisation and parameter helpers (varlink-client.c: a small blocking client).
+ * calls and replies, serialisation, and method parameters unpacked by jansson (json_unpack_ex() with
+ * JSON_STRICT) with the offending parameter named (varlink-client.c: a small blocking client).
  *
  * Parsing is strict on purpose: duplicate keys are refused (JSON_REJECT_DUPLICATES; two
  * parsers could otherwise read different values from one message), as are unknown top-level

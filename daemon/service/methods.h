@@ -17,9 +17,14 @@ struct container;
 #define ERR(name) "io.ckptd.Manager." name
 
 int invalid_parameter(struct connection *c, const char *name);
-/* The helpers below return 1 when the parameters are what the method takes; otherwise they have
- * answered (InvalidParameter naming the offending one) and return what the caller returns (0, or
- * what sending the reply or unpacking returned, < 0). */
+/* A container named by the caller: valid name, configured, config parses. Sends the error and
+ * returns NULL otherwise (*ret_r gets what connection_error returned). */
+struct container *lookup(struct connection *c, const char *name, bool need_config, int *ret_r);
+int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why);
+
+/* Parameters. These helpers return 1 when the parameters are what the method takes; otherwise
+ * they have answered (InvalidParameter naming the offending one) and return what the caller
+ * returns (0, or what sending the reply or unpacking returned, < 0). */
 /* Unpacks params with varlink_params_unpack() and FORMAT. */
 int unpack_params(struct connection *c, json_t *params, const char *format, ...);
 /* A pair id: positive. */
@@ -28,10 +33,6 @@ int pair_id_param(struct connection *c, json_int_t id, uint64_t *ret_id);
 int get_container_and_id(struct connection *c, json_t *params, const char **ret_name, uint64_t *ret_id);
 /* Exactly "container". */
 int get_container_only(struct connection *c, json_t *params, const char **ret_name);
-/* A container named by the caller: valid name, configured, config parses. Sends the error and
- * returns NULL otherwise (*ret_r gets what connection_error returned). */
-struct container *lookup(struct connection *c, const char *name, bool need_config, int *ret_r);
-int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why);
 
 typedef int (*method_t)(struct connection *c, struct varlink_call *call);
 int method_freeze_and_dump(struct connection *c, struct varlink_call *call);
