@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* Varlink wire format over jansson: framing (NUL-terminated JSON objects), strict validation of
- * calls and replies, serialisation and parameter helpers (varlink-client.c: a small blocking client).
+ * calls and replies, serialisation, and method parameters unpacked by jansson (json_unpack_ex() with
+ * JSON_STRICT) with the offending parameter named (varlink-client.c: a small blocking client).
  *
  * Parsing is strict on purpose: duplicate keys are refused (JSON_REJECT_DUPLICATES; two
  * parsers could otherwise read different values from one message), as are unknown top-level
@@ -417,107 +418,105 @@ int varlink_error_format(const char *error, json_t *parameters, char **ret, size
 	return message_dump(j, VARLINK_REPLY_MAX, ret, ret_size);
 }
 
-/* Looks a parameter up: 1 and *ret if present, 0 if absent (or null, the Varlink spelling of an
- * absent optional value) and not required, -EINVAL otherwise. */
-static int param_get(json_t *params, const char *name, bool required, json_t **ret, const char **ret_bad) {
-	json_t *v;
+/* One parameter of a method's unpack format: its key, its value's format character, and
+ * whether the key may be missing ("s?"). */
+struct param_spec {
+	const char *key;
+	char type;
+	bool optional;
+};
 
-	if (!name || (params && !json_is_object(params)))
-		goto bad;
+#define PARAMS_MAX 16
 
-	v = params ? json_object_get(params, name) : NULL;
-	if (!v || json_is_null(v)) {
-		if (required)
-			goto bad;
-		return 0;
+/* The parameters FORMAT names, reading the keys from AP as json_unpack() will (each key is
+ * followed by one destination pointer). Only what methods need: an object of keys with
+ * s (string), I (integer) or b (boolean) values. */
+static int params_format_parse(const char *format, va_list ap, struct param_spec *specs, size_t *ret_n) {
+	size_t n = 0;
+	bool want_key = true;
+	for (const char *f = format; *f; f++) {
+		if (strchr("{}:, ", *f))
+			continue;
+		if (want_key) {
+			if (*f != 's' || n >= PARAMS_MAX)
+				return -EINVAL;
+			specs[n] = (struct param_spec) { .key = va_arg(ap, const char *), .optional = f[1] == '?' };
+			f += specs[n].optional;
+		} else {
+			if (!strchr("sIb", *f))
+				return -EINVAL;
+			specs[n++].type = *f;
+			(void) va_arg(ap, void *);
+		}
+		want_key = !want_key;
 	}
-
-	*ret = v;
-	return 1;
-
-bad:
-	if (ret_bad)
-		*ret_bad = name;
-	return -EINVAL;
+	*ret_n = n;
+	return want_key ? 0 : -EINVAL;
 }
 
-int varlink_param_string(json_t *params, const char *name, bool required, const char **ret, const char **ret_bad) {
-	json_t *v;
-	int r;
-
-	r = param_get(params, name, required, &v, ret_bad);
-	if (r <= 0)
-		return r;
-	if (!json_is_string(v)) {
-		if (ret_bad)
-			*ret_bad = name;
-		return -EINVAL;
-	}
-
-	*ret = json_string_value(v);
-	return 1;
+static const struct param_spec *params_find(const struct param_spec *specs, size_t n, const char *key) {
+	for (size_t i = 0; i < n; i++)
+		if (streq(specs[i].key, key))
+			return &specs[i];
+	return NULL;
 }
 
-int varlink_param_uint(json_t *params, const char *name, bool required, unsigned long long *ret, const char **ret_bad) {
-	json_t *v;
-	int r;
-
-	r = param_get(params, name, required, &v, ret_bad);
-	if (r <= 0)
-		return r;
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		if (ret_bad)
-			*ret_bad = name;
-		return -EINVAL;
-	}
-
-	*ret = (unsigned long long) json_integer_value(v);
-	return 1;
+static bool param_fits(char type, json_t *v) {
+	return (type == 's' && json_is_string(v)) || (type == 'I' && json_is_integer(v)) ||
+	       (type == 'b' && json_is_boolean(v));
 }
 
-int varlink_param_bool(json_t *params, const char *name, bool required, bool *ret, const char **ret_bad) {
-	json_t *v;
-	int r;
-
-	r = param_get(params, name, required, &v, ret_bad);
-	if (r <= 0)
-		return r;
-	if (!json_is_boolean(v)) {
-		if (ret_bad)
-			*ret_bad = name;
-		return -EINVAL;
-	}
-
-	*ret = json_is_true(v);
-	return 1;
-}
-
-static bool strv_contains(const char *const *l, const char *s) {
-	for (; l && *l; l++)
-		if (streq(*l, s))
-			return true;
-
-	return false;
-}
-
-int varlink_params_check_known(json_t *params, const char *const *known, const char **ret_bad) {
+/* What json_unpack_ex() refused, as a parameter name: the first key of params the format does not
+ * know, in message order, else the first parameter of the format that is missing from present (params
+ * without nulls) or has the wrong type there. */
+static const char *params_offender(json_t *params, json_t *present, const struct param_spec *specs, size_t n) {
 	const char *key;
 	json_t *v;
+	json_object_foreach(params, key, v)
+		if (!params_find(specs, n, key))
+			return key;
+	for (size_t i = 0; i < n; i++) {
+		v = json_object_get(present, specs[i].key);
+		if (v ? !param_fits(specs[i].type, v) : !specs[i].optional)
+			return specs[i].key;
+	}
+	return "parameters";
+}
 
-	if (!params)
-		return 0;
-	if (!json_is_object(params)) {
-		if (ret_bad)
-			*ret_bad = "parameters";
+int varlink_params_vunpack(json_t *params, const char **ret_bad, const char *format, va_list ap) {
+	struct param_spec specs[PARAMS_MAX];
+	size_t n;
+	va_list aq;
+	va_copy(aq, ap);
+	int r = params_format_parse(format, aq, specs, &n);
+	va_end(aq);
+	if (r < 0)
+		return r;
+	if (params && !json_is_object(params)) {
+		*ret_bad = "parameters";
 		return -EINVAL;
 	}
-
+	/* null is the Varlink spelling of an absent value: a known key that holds it is left out */
+	_cleanup_json_ json_t *present = json_object();
+	if (!present)
+		return -ENOMEM;
+	const char *key;
+	json_t *v;
 	json_object_foreach(params, key, v)
-		if (!strv_contains(known, key)) {
-			if (ret_bad)
-				*ret_bad = key;
-			return -EINVAL;
-		}
-
+		if (!(json_is_null(v) && params_find(specs, n, key)) && json_object_set(present, key, v) < 0)
+			return -ENOMEM;
+	json_error_t error;
+	if (json_vunpack_ex(present, &error, JSON_STRICT, format, ap) < 0) {
+		*ret_bad = params_offender(params, present, specs, n);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int varlink_params_unpack(json_t *params, const char **ret_bad, const char *format, ...) {
+	va_list ap;
+	va_start(ap, format);
+	int r = varlink_params_vunpack(params, ret_bad, format, ap);
+	va_end(ap);
+	return r;
 }

@@ -8,6 +8,7 @@
  * helpers at the end (used by ckptctl and tests). */
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -66,14 +67,15 @@ struct varlink_reply {
 void varlink_reply_done(struct varlink_reply *r);
 int varlink_reply_parse(const char *msg, struct varlink_reply *ret);
 
-/* Parameter helpers for method handlers: they return -EINVAL and set *ret_bad to the
- * parameter name on a wrong type or a missing required parameter. Otherwise 1 and *ret if
- * the parameter is present, 0 (and *ret untouched) if it is absent or null and optional. */
-int varlink_param_string(json_t *params, const char *name, bool required, const char **ret, const char **ret_bad);
-int varlink_param_uint(json_t *params, const char *name, bool required, unsigned long long *ret, const char **ret_bad);
-int varlink_param_bool(json_t *params, const char *name, bool required, bool *ret, const char **ret_bad);
-/* Rejects parameters not in the NULL-terminated list: -EINVAL, *ret_bad = the first unknown. */
-int varlink_params_check_known(json_t *params, const char *const *known, const char **ret_bad);
+/* A method's parameters, unpacked by jansson: json_unpack_ex() with JSON_STRICT and FORMAT, an
+ * object of keys with s (const char *), I (json_int_t) or b (int) values, a key written "s?"
+ * being optional ("{s:s, s:I, s?b}", "container", &name, "id", &id, "force", &force). A null
+ * value counts as absent; destinations of absent keys are left untouched; strings point into
+ * params. -EINVAL when the parameters do not fit, *ret_bad naming the offending one (the first
+ * unknown key in message order, else the first missing or mistyped parameter of the format; the
+ * string lives as long as params or is static); -ENOMEM. */
+int varlink_params_unpack(json_t *params, const char **ret_bad, const char *format, ...);
+int varlink_params_vunpack(json_t *params, const char **ret_bad, const char *format, va_list ap);
 
 /* Blocking client side (ckptctl, tests). */
 int varlink_connect(const char *path, int *ret_fd);

@@ -176,16 +176,3 @@ int pair_remove_volumes(const char *state_dir, const char *container, uint64_t i
 		return error_setf(ret_error, r, "cannot remove %s: %m", dir);
 	return 0;
 }
-
-int pair_remove(const char *state_dir, const char *container, uint64_t id, json_t *volumes, const char *staging,
-                char **ret_error) {
-	struct pair_volume *v = NULL;
-	size_t n = 0;
-	_cleanup_free_ char *error = NULL;
-	int r = volumes ? pair_volumes_from_json(volumes, &v, &n, &error) : 0;
-	if (r < 0)
-		return error_prefixf(ret_error, r, &error, "pair %s/%" PRIu64, container, id);
-	r = pair_remove_volumes(state_dir, container, id, v, n, staging, ret_error);
-	pair_volumes_free(v, n);
-	return r;
-}

@@ -23,7 +23,3 @@ int pair_volume_check(const char *container, uint64_t id, const struct pair_volu
  * a volume record fails pair_volume_check(). */
 int pair_remove_volumes(const char *state_dir, const char *container, uint64_t id, const struct pair_volume *v,
                         size_t n, const char *staging, char **ret_error);
-/* The same for volume records in JSON form (pair.json's "volumes", the journal's "snapshots"),
- * decoded with pair_volumes_from_json(). */
-int pair_remove(const char *state_dir, const char *container, uint64_t id, json_t *volumes,
-                const char *staging, char **ret_error);

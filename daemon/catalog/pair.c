@@ -143,15 +143,6 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
 	return 0;
 }
 
-bool pair_is_complete(json_t *pair) {
-	return streq_ptr(json_string_value(json_object_get(pair, "state")), "complete");
-}
-
-uint64_t pair_id(json_t *pair) {
-	json_int_t id = json_integer_value(json_object_get(pair, "id"));
-	return id > 0 ? (uint64_t) id : 0;
-}
-
 /* pair.json of CONTAINER/ID as text parsed, or -ENOENT when there is no such pair directory. */
 static int load_json(const char *state_dir, const char *name, uint64_t id, json_t **ret, char **ret_error) {
 	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, id);
@@ -171,8 +162,8 @@ static int load_json(const char *state_dir, const char *name, uint64_t id, json_
 	return 0;
 }
 
-static int load(const char *state_dir, const char *name, uint64_t id, bool require_complete, json_t **ret_json,
-                struct pair **ret, char **ret_error) {
+static int load(const char *state_dir, const char *name, uint64_t id, bool require_complete, struct pair **ret,
+                char **ret_error) {
 	_cleanup_json_ json_t *j = NULL;
 	int r = load_json(state_dir, name, id, &j, ret_error);
 	if (r < 0)
@@ -185,8 +176,6 @@ static int load(const char *state_dir, const char *name, uint64_t id, bool requi
 		return error_setf(ret_error, -EBADMSG, "%s", "pair.json names another pair");
 	if (require_complete && !pair_is_complete_record(p))
 		return -EINPROGRESS;
-	if (ret_json)
-		*ret_json = TAKE_PTR(j);
 	if (ret)
 		*ret = TAKE_PTR(p);
 	return 0;
@@ -194,12 +183,7 @@ static int load(const char *state_dir, const char *name, uint64_t id, bool requi
 
 int catalog_load_pair_record(const char *state_dir, const char *name, uint64_t id, bool require_complete,
                              struct pair **ret, char **ret_error) {
-	return load(state_dir, name, id, require_complete, NULL, ret, ret_error);
-}
-
-int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
-                      json_t **ret, char **ret_error) {
-	return load(state_dir, name, id, require_complete, ret, NULL, ret_error);
+	return load(state_dir, name, id, require_complete, ret, ret_error);
 }
 
 int catalog_list_containers(const char *state_dir, char ***ret_names) {
@@ -235,38 +219,53 @@ int catalog_list_containers(const char *state_dir, char ***ret_names) {
 	return 0;
 }
 
-static int list_one(const char *state_dir, const char *name, json_t *array) {
+void pair_array_free(struct pair **a, size_t n) {
+	for (size_t i = 0; a && i < n; i++)
+		pair_free(a[i]);
+	free(a);
+}
+
+/* Appends the complete pairs of one container to *a (*n of them). */
+static int list_one(const char *state_dir, const char *name, struct pair ***a, size_t *n) {
 	_cleanup_free_ uint64_t *ids = NULL;
-	size_t n;
-	int r = list_pair_dirs(state_dir, name, &ids, &n);
+	size_t n_ids;
+	int r = list_pair_dirs(state_dir, name, &ids, &n_ids);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		json_t *pair;
-		if (catalog_load_pair(state_dir, name, ids[i], true, &pair, NULL) < 0)
+	for (size_t i = 0; i < n_ids; i++) {
+		_cleanup_(pair_freep) struct pair *p = NULL;
+		r = load(state_dir, name, ids[i], true, &p, NULL);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
 			continue; /* incomplete or damaged: never listed as a pair */
-		if (json_array_append_new(array, pair) < 0)
+		struct pair **b = realloc(*a, (*n + 1) * sizeof(struct pair *));
+		if (!b)
 			return -ENOMEM;
+		*a = b;
+		(*a)[(*n)++] = TAKE_PTR(p);
 	}
 	return 0;
 }
 
-int catalog_list_pairs(const char *state_dir, const char *name, json_t **ret_array) {
-	_cleanup_json_ json_t *array = json_array();
-	if (!array)
-		return -ENOMEM;
+int catalog_list_pairs(const char *state_dir, const char *name, struct pair ***ret, size_t *ret_n) {
+	struct pair **a = NULL;
+	size_t n = 0;
 	int r;
 	if (name)
-		r = list_one(state_dir, name, array);
+		r = list_one(state_dir, name, &a, &n);
 	else {
 		_cleanup_strv_free_ char **names = NULL;
 		r = catalog_list_containers(state_dir, &names);
 		for (char **c = names; r >= 0 && c && *c; c++)
-			r = list_one(state_dir, *c, array);
+			r = list_one(state_dir, *c, &a, &n);
 	}
-	if (r < 0)
+	if (r < 0) {
+		pair_array_free(a, n);
 		return r;
-	*ret_array = TAKE_PTR(array);
+	}
+	*ret = a;
+	*ret_n = n;
 	return 0;
 }
 
@@ -277,7 +276,7 @@ int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		r = load(state_dir, name, ids[i], true, NULL, NULL, NULL);
+		r = load(state_dir, name, ids[i], true, NULL, NULL);
 		if (r >= 0)
 			continue;
 		if (r == -ENOMEM)
@@ -289,32 +288,68 @@ int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **
 	return 0;
 }
 
-int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, json_t *pair) {
-	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, name, id);
+static int compare_keys(const void *a, const void *b) {
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A copy of v whose objects, at every depth, hold their keys in sorted order (values that are
+ * neither objects nor arrays are shared). NULL: out of memory. */
+static json_t *json_sorted(json_t *v) {
+	json_t *copy, *e;
+	if (json_is_array(v)) {
+		size_t i;
+		copy = json_array();
+		json_array_foreach(v, i, e)
+			if (copy && json_array_append_new(copy, json_sorted(e)) < 0)
+				json_decref(TAKE_PTR(copy));
+		return copy;
+	}
+	if (!json_is_object(v))
+		return json_incref(v);
+	size_t n = 0;
+	const char *key;
+	_cleanup_free_ const char **keys = calloc(json_object_size(v) + 1, sizeof(char *));
+	copy = keys ? json_object() : NULL;
+	if (!copy)
+		return NULL;
+	json_object_foreach(v, key, e)
+		keys[n++] = key;
+	qsort(keys, n, sizeof(char *), compare_keys);
+	for (size_t i = 0; copy && i < n; i++)
+		if (json_object_set_new(copy, keys[i], json_sorted(json_object_get(v, keys[i]))) < 0)
+			json_decref(TAKE_PTR(copy));
+	return copy;
+}
+
+int catalog_pair_to_json(const struct pair *p, json_t **ret) {
+	_cleanup_json_ json_t *j = NULL;
+	int r = pair_to_json(p, &j);
+	if (r < 0)
+		return r;
+	*ret = json_sorted(j);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int catalog_write_pair_record(const char *state_dir, const struct pair *p) {
+	_cleanup_free_ char *dir = catalog_pair_dir(state_dir, p->container, p->id);
 	if (!dir)
 		return -ENOMEM;
+	_cleanup_json_ json_t *j = NULL;
+	int r = pair_to_json(p, &j);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *file = path_join(dir, "pair.json");
-	_cleanup_free_ char *text = json_dumps(pair, JSON_INDENT(2) | JSON_SORT_KEYS);
+	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!file || !text)
 		return -ENOMEM;
-	size_t len = strlen(text);
-	text[len] = '\0';
 	_cleanup_free_ char *withnl = NULL;
 	if (asprintf(&withnl, "%s\n", text) < 0)
 		return -ENOMEM;
-	int r = write_file_atomic(file, withnl, len + 1, 0600);
+	r = write_file_atomic(file, withnl, strlen(withnl), 0600);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *marker = path_join(dir, PAIR_INCOMPLETE_MARKER);
 	if (marker)
 		(void) unlink(marker);
 	return 0;
-}
-
-int catalog_write_pair_record(const char *state_dir, const struct pair *p) {
-	_cleanup_json_ json_t *j = NULL;
-	int r = pair_to_json(p, &j);
-	if (r < 0)
-		return r;
-	return catalog_write_pair(state_dir, p->container, p->id, j);
 }

@@ -28,13 +28,11 @@ int catalog_allocate_id(const char *state_dir, const char *name, uint64_t *ret_i
  * require_complete). */
 int catalog_load_pair_record(const char *state_dir, const char *name, uint64_t id, bool require_complete,
                              struct pair **ret, char **ret_error);
-/* The same, as the JSON object the file holds (validated the same way), for readers that pass
- * it on to the wire unchanged. */
-int catalog_load_pair(const char *state_dir, const char *name, uint64_t id, bool require_complete,
-                      json_t **ret, char **ret_error);
 
-/* Complete pairs of one container (or of all, name == NULL), sorted by container then id. */
-int catalog_list_pairs(const char *state_dir, const char *name, json_t **ret_array);
+/* Complete pairs of one container (or of all, name == NULL), sorted by container then id: an
+ * array of *ret_n records, freed with pair_array_free(). */
+int catalog_list_pairs(const char *state_dir, const char *name, struct pair ***ret, size_t *ret_n);
+void pair_array_free(struct pair **a, size_t n);
 
 /* Ids of pair directories that are not complete pairs (crash leftovers), ascending. */
 int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **ret_ids, size_t *ret_n);
@@ -42,11 +40,10 @@ int catalog_list_incomplete(const char *state_dir, const char *name, uint64_t **
 /* Containers that have a catalog directory. NULL-terminated, sorted. */
 int catalog_list_containers(const char *state_dir, char ***ret_names);
 
-int catalog_write_pair(const char *state_dir, const char *name, uint64_t id, json_t *pair);
-/* Encodes the record with pair_to_json() and writes it. */
+/* Encodes the record with pair_to_json() and writes it as p->container/p->id's pair.json (keys
+ * sorted), atomically, then drops the pair's "incomplete" marker. */
 int catalog_write_pair_record(const char *state_dir, const struct pair *p);
 
-/* For readers of pair objects in JSON form that were validated by pair_from_json() (the listed
- * pairs): its "id" and whether its state is "complete". */
-bool pair_is_complete(json_t *pair);
-uint64_t pair_id(json_t *pair);
+/* A pair in the JSON form pair.json holds and the replies (List, Show) carry: pair_to_json()
+ * with the keys of every object in sorted order, as the file is written. -ENOMEM. */
+int catalog_pair_to_json(const struct pair *p, json_t **ret);

@@ -61,9 +61,9 @@ static int delete_damaged(struct job *j) {
 }
 
 int job_delete(struct job *j) {
-	_cleanup_(json_decrefp) json_t *pair = NULL;
+	_cleanup_(pair_freep) struct pair *pair = NULL;
 	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair(j->state_dir, j->container, j->pair, true, &pair, &why);
+	int r = catalog_load_pair_record(j->state_dir, j->container, j->pair, true, &pair, &why);
 	if (r < 0 && j->force && r != -EINPROGRESS)
 		return delete_damaged(j);
 	if (r == -EBADMSG) {
@@ -73,7 +73,7 @@ int job_delete(struct job *j) {
 	}
 	if (r < 0)
 		return finish_load_error(j, r, why);
-	r = pair_remove(j->state_dir, j->container, j->pair, json_object_get(pair, "volumes"), NULL, &why);
+	r = pair_remove_volumes(j->state_dir, j->container, j->pair, pair->volumes, pair->n_volumes, NULL, &why);
 	if (r < 0)
 		return job_finish_error(j, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s,s:s}", "container", j->container, "step", "delete", "message",

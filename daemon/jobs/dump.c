@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
+#include "dump.h"
 #include "error.h"
 #include "fileio.h"
 #include "intent.h"

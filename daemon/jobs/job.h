@@ -15,7 +15,6 @@
 #include "backend.h"
 #include "cgroup.h"
 #include "config.h"
-#include "pair-record.h"
 
 struct connection;
 struct snapshot_backend;
@@ -151,12 +150,3 @@ bool job_holds(struct job *j, const char *name);
 const struct container_config *job_held_config(struct job *j, const char *name);
 int job_start(struct job *j, int notify_fd);
 struct job *job_free(struct job *j);
-
-/* Bodies. */
-/* The freeze-and-dump pipeline; a new complete pair in *ret_pair. Rollback uses it for the
- * safety pair. On failure the job's step and state say where it stopped and what is left. */
-int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret_error);
-int job_freeze_and_dump(struct job *j);
-int job_rollback(struct job *j);
-int job_restore(struct job *j);
-int job_verify(struct job *j);

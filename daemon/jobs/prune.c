@@ -12,51 +12,31 @@
 #include "retention.h"
 #include "time-util.h"
 
-/* One container's retention; one object per pair appended to decisions if non-NULL. */
-static int prune_container(const char *state_dir, const char *name, const struct container_config *cfg, bool dry_run,
-                           json_t *decisions) {
-	if (!cfg)
-		return -EINVAL;
-	_cleanup_(json_decrefp) json_t *pairs = NULL;
-	int r = catalog_list_pairs(state_dir, name, &pairs);
-	if (r < 0)
-		return r;
-	size_t n = json_array_size(pairs);
-	if (n == 0)
-		return 0;
-	_cleanup_free_ struct retention_pair *rp = calloc(n, sizeof(*rp));
-	if (!rp)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		json_t *p = json_array_get(pairs, i);
-		uint64_t created = 0;
-		(void) parse_timestamp_utc(json_string_value(json_object_get(p, "created")), &created);
-		rp[i] = (struct retention_pair) {
-			.id = pair_id(p),
-			.created_usec = (int64_t) created,
-			.complete = pair_is_complete(p),
-			.pinned = json_is_true(json_object_get(p, "pinned")),
-			.bytes = (uint64_t) json_integer_value(json_object_get(json_object_get(p, "images"), "bytes")),
-		};
-	}
-	struct retention_space space = {};
-	bool have_space = false;
-	if (cfg->n_volumes > 0) {
-		const struct snapshot_backend *b = snapshot_backend_for(cfg->volumes[0]);
-		have_space = b && b->space(cfg->volumes[0], &space.total_bytes, &space.free_bytes) >= 0;
-	}
-	struct retention_result res = {};
-	r = retention_decide(&cfg->retention, rp, n, have_space ? &space : NULL, &res);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < res.n_decisions; i++) {
-		struct retention_decision *d = &res.decisions[i];
+/* The retention policy's view of a pair. */
+static struct retention_pair retention_pair_of(const struct pair *p) {
+	uint64_t created = 0;
+	(void) parse_timestamp_utc(p->created, &created);
+	return (struct retention_pair) {
+		.id = p->id,
+		.created_usec = (int64_t) created,
+		.complete = pair_is_complete_record(p),
+		.pinned = p->pinned,
+		.bytes = p->images.bytes == PAIR_ABSENT ? 0 : p->images.bytes,
+	};
+}
+
+/* Deletes (unless dry_run) what retention decided; one object per pair appended to decisions
+ * if non-NULL. pairs[i] is the pair of decision i. */
+static void apply_decisions(const char *state_dir, const char *name, struct pair **pairs,
+                            const struct retention_result *res, bool dry_run, json_t *decisions) {
+	for (size_t i = 0; i < res->n_decisions; i++) {
+		struct retention_decision *d = &res->decisions[i];
 		json_t *entry = json_pack("{s:s,s:I,s:b,s:s}", "container", name, "id", (json_int_t) d->id, "remove",
 		                          d->remove, "reason", d->reason);
 		if (d->remove && !dry_run) {
 			_cleanup_free_ char *why = NULL;
-			json_t *p = json_array_get(pairs, i);
-			int k = pair_remove(state_dir, name, d->id, json_object_get(p, "volumes"), NULL, &why);
+			int k = pair_remove_volumes(state_dir, name, d->id, pairs[i]->volumes, pairs[i]->n_volumes, NULL,
+			                            &why);
 			if (k < 0) {
 				log_error("%s: retention could not delete pair %" PRIu64 ": %s", name, d->id,
 				          why ? why : strerror(-k));
@@ -69,10 +49,46 @@ static int prune_container(const char *state_dir, const char *name, const struct
 			json_array_append(decisions, entry);
 		json_decref(entry);
 	}
+}
+
+/* One container's retention over its complete pairs (n > 0). */
+static int retain(const char *state_dir, const char *name, const struct container_config *cfg, bool dry_run,
+                  struct pair **pairs, size_t n, json_t *decisions) {
+	_cleanup_free_ struct retention_pair *rp = calloc(n, sizeof(*rp));
+	if (!rp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		rp[i] = retention_pair_of(pairs[i]);
+	struct retention_space space = {};
+	bool have_space = false;
+	if (cfg->n_volumes > 0) {
+		const struct snapshot_backend *b = snapshot_backend_for(cfg->volumes[0]);
+		have_space = b && b->space(cfg->volumes[0], &space.total_bytes, &space.free_bytes) >= 0;
+	}
+	struct retention_result res = {};
+	int r = retention_decide(&cfg->retention, rp, n, have_space ? &space : NULL, &res);
+	if (r < 0)
+		return r;
+	apply_decisions(state_dir, name, pairs, &res, dry_run, decisions);
 	if (res.message)
 		log_warning("%s: %s", name, res.message);
 	retention_result_done(&res);
 	return 0;
+}
+
+/* One container's retention; one object per pair appended to decisions if non-NULL. */
+static int prune_container(const char *state_dir, const char *name, const struct container_config *cfg, bool dry_run,
+                           json_t *decisions) {
+	if (!cfg)
+		return -EINVAL;
+	struct pair **pairs = NULL;
+	size_t n = 0;
+	int r = catalog_list_pairs(state_dir, name, &pairs, &n);
+	if (r < 0 || n == 0)
+		return r;
+	r = retain(state_dir, name, cfg, dry_run, pairs, n, decisions);
+	pair_array_free(pairs, n);
+	return r;
 }
 
 int job_prune(struct job *j) {

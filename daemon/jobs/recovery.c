@@ -14,6 +14,26 @@
 #include "quarantine.h"
 #include "recovery.h"
 
+/* Removes pair NAME/ID of an interrupted freeze-and-dump: the snapshots its intent record lists,
+ * its staging directory and its pair directory. */
+static int remove_half_made(const char *state_dir, const char *name, uint64_t id, json_t *intent) {
+	json_t *snapshots = json_object_get(intent, "snapshots");
+	struct pair_volume *v = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *why = NULL;
+	int r = snapshots ? pair_volumes_from_json(snapshots, &v, &n, &why) : 0;
+	if (r >= 0) {
+		r = pair_remove_volumes(state_dir, name, id, v, n, json_string_value(json_object_get(intent, "staging")),
+		                        &why);
+		pair_volumes_free(v, n);
+	}
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot remove half-made pair %" PRIu64 ": %s", name, id, strna(why));
+	log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
+	                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
+	return 0;
+}
+
 /* Thaws a cgroup a dead predecessor left frozen, removes the half-made pair of a freeze-and-dump
  * (only when it has no pair.json: a pair.json that is there but does not load is quarantined
  * later, never removed), and keeps an interrupted rollback in the journal, marked for the user.
@@ -22,7 +42,6 @@ static int recover_intent(const char *state_dir, json_t *intent) {
 	const char *name = json_string_value(json_object_get(intent, "container"));
 	const char *kind_str = json_string_value(json_object_get(intent, "kind"));
 	const char *cgroup = json_string_value(json_object_get(intent, "cgroup"));
-	const char *staging = json_string_value(json_object_get(intent, "staging"));
 	const char *step = json_string_value(json_object_get(intent, "step"));
 	uint64_t id = (uint64_t) json_integer_value(json_object_get(intent, "pair"));
 	enum cgroup_kind kind;
@@ -57,13 +76,9 @@ static int recover_intent(const char *state_dir, json_t *intent) {
 			log_warning("%s: pair %" PRIu64 " of an interrupted freeze-and-dump has a pair.json that does not "
 			            "load (%s): kept for quarantine", name, id, strna(damage));
 		else {
-			_cleanup_free_ char *why = NULL;
-			r = pair_remove(state_dir, name, id, json_object_get(intent, "snapshots"), staging, &why);
+			r = remove_half_made(state_dir, name, id, intent);
 			if (r < 0)
-				return log_error_errno(r, "%s: cannot remove half-made pair %" PRIu64 ": %s", name, id,
-				                       strna(why));
-			log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
-			                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
+				return r;
 		}
 	} else if (json_is_string(json_object_get(intent, "attention"))) {
 		log_warning("%s: needs attention: %s", name, json_string_value(json_object_get(intent, "attention")));

@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "criu.h"
 #include "discover.h"
+#include "dump.h"
 #include "error.h"
 #include "fileio.h"
 #include "image-files.h"
@@ -23,6 +24,7 @@
 #include "pair-ops.h"
 #include "quarantine.h"
 #include "restore.h"
+#include "rollback.h"
 #include "time-util.h"
 #include "veth.h"
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "rollback.h"
 #include "registry.h"
 
 int manager_job_new(struct manager *m, struct container *ct, const char *name, enum job_kind kind, job_body_t body,

@@ -17,22 +17,45 @@
 #include "server.h"
 #include "time-util.h"
 
+/* The complete pairs of one container (or all) as the JSON array List replies with. */
+static int list_pairs_json(const char *state_dir, const char *name, json_t **ret) {
+	struct pair **pairs = NULL;
+	size_t n = 0;
+	int r = catalog_list_pairs(state_dir, name, &pairs, &n);
+	if (r < 0)
+		return r;
+	json_t *a = json_array();
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		json_t *j = NULL;
+		r = a ? catalog_pair_to_json(pairs[i], &j) : -ENOMEM;
+		if (r >= 0 && json_array_append_new(a, j) < 0)
+			r = -ENOMEM;
+	}
+	pair_array_free(pairs, n);
+	if (r < 0) {
+		json_decref(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
 int method_list(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", NULL };
-	const char *name = NULL, *bad = NULL;
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
-	if (varlink_param_string(call->parameters, "container", false, &name, &bad) < 0)
-		return invalid_parameter(c, bad);
+	const char *name = NULL;
+	int r = unpack_params(c, call->parameters, "{s?s}", "container", &name);
+	if (r <= 0)
+		return r;
 	if (name && !container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
-	json_t *pairs;
-	int r = catalog_list_pairs(c->manager->state_dir, name, &pairs);
+	json_t *pairs = NULL;
+	r = list_pairs_json(c->manager->state_dir, name, &pairs);
 	if (r >= 0)
 		r = catalog_list_damaged(c->manager->state_dir, name, pairs);
-	if (r < 0)
+	if (r < 0) {
+		json_decref(pairs);
 		return connection_error(c, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s}", "container", strna(name), "step", "list", "message", strerror(-r)));
+	}
 	if (name && json_array_size(pairs) == 0 && !manager_find_container(c->manager, name)) {
 		json_decref(pairs);
 		return connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
@@ -45,26 +68,30 @@ int method_list(struct connection *c, struct varlink_call *call) {
 
 /* Show and Pin: the pair named by "container" and "id", loaded. 1 with *ret_pair, or the reply
  * already sent (0, or what sending it returned). */
-static int load_pair_param(struct connection *c, struct varlink_call *call, const char **ret_name, uint64_t *ret_id,
-                           json_t **ret_pair) {
-	static const char *const known[] = { "container", "id", NULL };
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, ret_name, ret_id) < 0)
-		return 0;
+static int load_pair_param(struct connection *c, struct varlink_call *call, const char **ret_name,
+                           struct pair **ret_pair) {
+	uint64_t id;
+	int r = get_container_and_id(c, call->parameters, ret_name, &id);
+	if (r <= 0)
+		return r;
 	if (!container_name_is_valid(*ret_name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", *ret_name));
 	_cleanup_free_ char *why = NULL;
-	int r = catalog_load_pair(c->manager->state_dir, *ret_name, *ret_id, true, ret_pair, &why);
+	r = catalog_load_pair_record(c->manager->state_dir, *ret_name, id, true, ret_pair, &why);
 	if (r < 0)
-		return reply_load_error(c, *ret_name, *ret_id, r, why);
+		return reply_load_error(c, *ret_name, id, r, why);
 	return 1;
 }
 
 int method_show(struct connection *c, struct varlink_call *call) {
 	const char *name;
-	uint64_t id;
-	json_t *pair;
-	int r = load_pair_param(c, call, &name, &id, &pair);
+	_cleanup_(pair_freep) struct pair *p = NULL;
+	int r = load_pair_param(c, call, &name, &p);
 	if (r <= 0)
+		return r;
+	json_t *pair;
+	r = catalog_pair_to_json(p, &pair);
+	if (r < 0)
 		return r;
 	_cleanup_(json_decrefp) json_t *attention = NULL;
 	(void) intent_attention(c->manager->state_dir, name, &attention);
@@ -77,13 +104,12 @@ int method_show(struct connection *c, struct varlink_call *call) {
 
 int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
 	const char *name;
-	uint64_t id;
-	_cleanup_(json_decrefp) json_t *pair = NULL;
-	int r = load_pair_param(c, call, &name, &id, &pair);
+	_cleanup_(pair_freep) struct pair *p = NULL;
+	int r = load_pair_param(c, call, &name, &p);
 	if (r <= 0)
 		return r;
-	json_object_set_new(pair, "pinned", json_boolean(pin));
-	r = catalog_write_pair(c->manager->state_dir, name, id, pair);
+	p->pinned = pin;
+	r = catalog_write_pair_record(c->manager->state_dir, p);
 	if (r < 0)
 		return connection_error(c, ERR("OperationFailed"),
 		                        json_pack("{s:s,s:s,s:s}", "container", name, "step", pin ? "pin" : "unpin",
@@ -113,17 +139,18 @@ static const char *container_state(struct container *ct, bool busy) {
 }
 
 int method_containers(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { NULL };
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
+	int r = unpack_params(c, call->parameters, "{}");
+	if (r <= 0)
+		return r;
 	struct manager *m = c->manager;
 	json_t *list = json_array();
 	for (size_t i = 0; i < m->n_containers; i++) {
 		struct container *ct = m->containers[i];
 		struct job *job = manager_container_job(m, ct->name);
-		json_t *pairs = NULL;
-		(void) catalog_list_pairs(m->state_dir, ct->name, &pairs);
-		size_t n = pairs ? json_array_size(pairs) : 0;
+		struct pair **pairs = NULL;
+		size_t n = 0;
+		if (catalog_list_pairs(m->state_dir, ct->name, &pairs, &n) < 0)
+			n = 0;
 		_cleanup_(json_decrefp) json_t *attention = NULL;
 		(void) intent_attention(m->state_dir, ct->name, &attention);
 		json_t *volumes = json_array();
@@ -133,22 +160,21 @@ int method_containers(struct connection *c, struct varlink_call *call) {
 		        "name", ct->name, "config", ct->config ? "ok" : "config-error", "error", ct->config_error,
 		        "cgroup", ct->config ? ct->config->cgroup : NULL, "volumes", volumes,
 		        "state", container_state(ct, job != NULL), "pairs", (int) n,
-		        "last_pair", n > 0 ? json_integer((json_int_t) pair_id(json_array_get(pairs, n - 1))) : NULL,
+		        "last_pair", n > 0 ? json_integer((json_int_t) pairs[n - 1]->id) : NULL,
 		        "job", job ? job_kind_to_string(job->kind) : NULL,
 		        "attention", json_string_value(json_object_get(json_array_get(attention, 0), "message"))));
-		if (pairs)
-			json_decref(pairs);
+		pair_array_free(pairs, n);
 	}
 	json_t *reply = json_pack("{s:o}", "containers", list);
-	int r = connection_reply(c, reply, false);
+	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }
 
 int method_status(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { NULL };
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
+	int r = unpack_params(c, call->parameters, "{}");
+	if (r <= 0)
+		return r;
 	struct manager *m = c->manager;
 	json_t *jobs = json_array(), *errors = json_array();
 	for (size_t i = 0; i < job_registry_size(&m->jobs); i++) {
@@ -179,7 +205,7 @@ int method_status(struct connection *c, struct varlink_call *call) {
 	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
 	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array());
 	json_decref(damaged);
-	int r = connection_reply(c, reply, false);
+	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }
@@ -187,9 +213,9 @@ int method_status(struct connection *c, struct varlink_call *call) {
 /* The user has seen what an interrupted rollback left and dealt with it: stop reporting it. */
 int method_acknowledge(struct connection *c, struct varlink_call *call) {
 	const char *name;
-	int r;
-	if (get_container_only(c, call->parameters, &name) < 0)
-		return 0;
+	int r = get_container_only(c, call->parameters, &name);
+	if (r <= 0)
+		return r;
 	if (!container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	struct job *holder = manager_container_job(c->manager, name);

@@ -2,6 +2,7 @@
 /* The methods that do work: each starts a job (job.h) through the registry, which replies when
  * it is done; here only decoding, authorization and the refusals (one job per container, slots). */
 #include "delete.h"
+#include "dump.h"
 #include "inspect.h"
 #include "job.h"
 #include "macro.h"
@@ -9,6 +10,7 @@
 #include "methods.h"
 #include "prune.h"
 #include "registry.h"
+#include "rollback.h"
 #include "server.h"
 
 struct job_args {
@@ -115,14 +117,12 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 }
 
 int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "tag", NULL };
-	const char *name, *tag = NULL, *bad = NULL;
-	int r;
-	if (check_params(c, call->parameters, known) < 0)
-		return 0;
-	if (varlink_param_string(call->parameters, "container", true, &name, &bad) < 0 ||
-	    varlink_param_string(call->parameters, "tag", false, &tag, &bad) < 0 || (tag && strlen(tag) > 256))
-		return invalid_parameter(c, bad ? bad : "tag");
+	const char *name, *tag = NULL;
+	int r = unpack_params(c, call->parameters, "{s:s, s?s}", "container", &name, "tag", &tag);
+	if (r <= 0)
+		return r;
+	if (tag && strlen(tag) > 256)
+		return invalid_parameter(c, "tag");
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
@@ -130,46 +130,44 @@ int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
 }
 
 int method_rollback(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", "safety_pair", "force", NULL };
-	const char *name, *bad = NULL;
-	uint64_t id;
-	bool safety = true, force = false;
-	int r;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
-	if (varlink_param_bool(call->parameters, "safety_pair", false, &safety, &bad) < 0 ||
-	    varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
-		return invalid_parameter(c, bad);
+	const char *name;
+	json_int_t id;
+	uint64_t pair;
+	int safety = true, force = false;
+	int r = unpack_params(c, call->parameters, "{s:s, s:I, s?b, s?b}", "container", &name, "id", &id, "safety_pair",
+	                      &safety, "force", &force);
+	if (r <= 0 || (r = pair_id_param(c, id, &pair)) <= 0)
+		return r;
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
 	return start_job(c, call, ct, name, JOB_ROLLBACK, job_rollback,
-	                 &(struct job_args) { .pair = id, .safety_pair = safety, .force = force });
+	                 &(struct job_args) { .pair = pair, .safety_pair = safety, .force = force });
 }
 
 int method_restore(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", "processes_only", NULL };
-	const char *name, *bad = NULL;
-	uint64_t id;
-	bool processes_only = false;
-	int r;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
-	if (varlink_param_bool(call->parameters, "processes_only", true, &processes_only, &bad) < 0 || !processes_only)
+	const char *name;
+	json_int_t id;
+	uint64_t pair;
+	int processes_only;
+	int r = unpack_params(c, call->parameters, "{s:s, s:I, s:b}", "container", &name, "id", &id, "processes_only",
+	                      &processes_only);
+	if (r <= 0 || (r = pair_id_param(c, id, &pair)) <= 0)
+		return r;
+	if (!processes_only)
 		return invalid_parameter(c, "processes_only");
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
-	return start_job(c, call, ct, name, JOB_RESTORE, job_restore, &(struct job_args) { .pair = id });
+	return start_job(c, call, ct, name, JOB_RESTORE, job_restore, &(struct job_args) { .pair = pair });
 }
 
 int method_verify(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", NULL };
 	const char *name;
 	uint64_t id;
-	int r;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
+	int r = get_container_and_id(c, call->parameters, &name, &id);
+	if (r <= 0)
+		return r;
 	struct container *ct = lookup(c, name, false, &r);
 	if (!ct)
 		return r;
@@ -179,9 +177,9 @@ int method_verify(struct connection *c, struct varlink_call *call) {
 /* What discovery sees in a running container, and whether it could be checkpointed now. */
 int method_inspect(struct connection *c, struct varlink_call *call) {
 	const char *name;
-	int r;
-	if (get_container_only(c, call->parameters, &name) < 0)
-		return 0;
+	int r = get_container_only(c, call->parameters, &name);
+	if (r <= 0)
+		return r;
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
@@ -189,30 +187,27 @@ int method_inspect(struct connection *c, struct varlink_call *call) {
 }
 
 int method_delete(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "id", "force", NULL };
-	const char *name, *bad = NULL;
-	uint64_t id;
-	bool force = false;
-	if (check_params(c, call->parameters, known) < 0 || get_container_and_id(c, call->parameters, &name, &id) < 0)
-		return 0;
-	if (varlink_param_bool(call->parameters, "force", false, &force, &bad) < 0)
-		return invalid_parameter(c, bad);
+	const char *name;
+	json_int_t id;
+	uint64_t pair;
+	int force = false;
+	int r = unpack_params(c, call->parameters, "{s:s, s:I, s?b}", "container", &name, "id", &id, "force", &force);
+	if (r <= 0 || (r = pair_id_param(c, id, &pair)) <= 0)
+		return r;
 	if (!container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	/* The pair is loaded, checked and removed by the job: removing snapshots may wait long on
 	 * storage. */
 	return start_job(c, call, manager_find_container(c->manager, name), name, JOB_DELETE, job_delete,
-	                 &(struct job_args) { .pair = id, .force = force });
+	                 &(struct job_args) { .pair = pair, .force = force });
 }
 
 int method_prune(struct connection *c, struct varlink_call *call) {
-	static const char *const known[] = { "container", "dry_run", NULL };
-	const char *name = NULL, *bad = NULL;
-	bool dry_run = false;
-	if (varlink_params_check_known(call->parameters, known, &bad) < 0 ||
-	    varlink_param_string(call->parameters, "container", false, &name, &bad) < 0 ||
-	    varlink_param_bool(call->parameters, "dry_run", false, &dry_run, &bad) < 0)
-		return invalid_parameter(c, strna(bad));
+	const char *name = NULL;
+	int dry_run = false;
+	int r = unpack_params(c, call->parameters, "{s?s, s?b}", "container", &name, "dry_run", &dry_run);
+	if (r <= 0)
+		return r;
 	if (name && !container_name_is_valid(name))
 		return connection_error(c, ERR("InvalidContainerName"), json_pack("{s:s}", "name", name));
 	struct container *only = name ? manager_find_container(c->manager, name) : NULL;

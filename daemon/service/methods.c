@@ -2,6 +2,8 @@
 /* The io.ckptd.Manager methods (and org.varlink.service for generic clients): the table, who
  * may call what, and the helpers the methods share. Quick methods answer on the event loop
  * (methods-catalog.c); everything that does work starts a job (methods-jobs.c). */
+#include <stdarg.h>
+
 #include "build-config.h"
 #include "config.h"
 #include "delete.h"
@@ -15,13 +17,22 @@ int invalid_parameter(struct connection *c, const char *name) {
 	return connection_error(c, VARLINK_ERROR_INVALID_PARAMETER, json_pack("{s:s}", "parameter", name));
 }
 
-int check_params(struct connection *c, json_t *params, const char *const *known) {
-	const char *bad = NULL;
-	if (varlink_params_check_known(params, known, &bad) < 0) {
-		invalid_parameter(c, bad ? bad : "parameters");
-		return -EINVAL;
-	}
-	return 0;
+int unpack_params(struct connection *c, json_t *params, const char *format, ...) {
+	const char *bad = "parameters";
+	va_list ap;
+	va_start(ap, format);
+	int r = varlink_params_vunpack(params, &bad, format, ap);
+	va_end(ap);
+	if (r == -EINVAL)
+		return invalid_parameter(c, bad);
+	return r < 0 ? r : 1;
+}
+
+int pair_id_param(struct connection *c, json_int_t id, uint64_t *ret_id) {
+	if (id <= 0)
+		return invalid_parameter(c, "id");
+	*ret_id = (uint64_t) id;
+	return 1;
 }
 
 /* A container named by the caller: valid name, configured, config parses. Sends the error and
@@ -46,28 +57,13 @@ struct container *lookup(struct connection *c, const char *name, bool need_confi
 }
 
 int get_container_and_id(struct connection *c, json_t *params, const char **ret_name, uint64_t *ret_id) {
-	const char *bad = NULL, *name;
-	unsigned long long id;
-	if (varlink_param_string(params, "container", true, &name, &bad) < 0 ||
-	    varlink_param_uint(params, "id", true, &id, &bad) < 0 || id == 0) {
-		invalid_parameter(c, bad ? bad : "id");
-		return -EINVAL;
-	}
-	*ret_name = name;
-	*ret_id = id;
-	return 0;
+	json_int_t id;
+	int r = unpack_params(c, params, "{s:s, s:I}", "container", ret_name, "id", &id);
+	return r <= 0 ? r : pair_id_param(c, id, ret_id);
 }
 
 int get_container_only(struct connection *c, json_t *params, const char **ret_name) {
-	static const char *const known[] = { "container", NULL };
-	const char *bad = NULL;
-	if (check_params(c, params, known) < 0)
-		return -EINVAL;
-	if (varlink_param_string(params, "container", true, ret_name, &bad) < 0) {
-		invalid_parameter(c, bad ? bad : "container");
-		return -EINVAL;
-	}
-	return 0;
+	return unpack_params(c, params, "{s:s}", "container", ret_name);
 }
 
 int reply_load_error(struct connection *c, const char *name, uint64_t id, int r, const char *why) {
@@ -86,13 +82,14 @@ static int method_get_info(struct connection *c, struct varlink_call *call) {
 }
 
 static int method_get_interface_description(struct connection *c, struct varlink_call *call) {
-	const char *iface = NULL, *bad = NULL;
-	if (varlink_param_string(call->parameters, "interface", true, &iface, &bad) < 0)
-		return invalid_parameter(c, "interface");
+	const char *iface;
+	int r = unpack_params(c, call->parameters, "{s:s}", "interface", &iface);
+	if (r <= 0)
+		return r;
 	if (!streq(iface, VARLINK_INTERFACE))
 		return connection_error(c, VARLINK_ERROR_INTERFACE_NOT_FOUND, json_pack("{s:s}", "interface", iface));
 	json_t *reply = json_pack("{s:s}", "description", varlink_interface_description);
-	int r = connection_reply(c, reply, false);
+	r = connection_reply(c, reply, false);
 	json_decref(reply);
 	return r;
 }

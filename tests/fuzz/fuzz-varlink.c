@@ -15,9 +15,9 @@ static void check_call(const char *msg) {
 	struct varlink_call c = {}, c2 = {};
 	_cleanup_free_ char *error = NULL, *out = NULL;
 	const char *s, *bad;
-	unsigned long long u;
+	json_int_t u;
 	size_t n;
-	bool b;
+	int b;
 	int r;
 
 	r = varlink_call_parse(msg, &c, &error);
@@ -30,10 +30,7 @@ static void check_call(const char *msg) {
 		abort();
 
 	/* the helpers on whatever the parameters hold */
-	(void) varlink_param_string(c.parameters, "container", false, &s, &bad);
-	(void) varlink_param_uint(c.parameters, "id", false, &u, &bad);
-	(void) varlink_param_bool(c.parameters, "safety", false, &b, &bad);
-	(void) varlink_params_check_known(c.parameters, (const char *const[]) { "container", "id", NULL }, &bad);
+	(void) varlink_params_unpack(c.parameters, &bad, "{s?s, s?I, s?b}", "container", &s, "id", &u, "safety", &b);
 
 	r = varlink_call_format(c.method, c.parameters, c.more, &out, &n);
 	if (r == 0) {

@@ -22,6 +22,22 @@ static json_t *sample_pair(const char *name, uint64_t id, const char *state) {
 	                 "/srv/.ckptd/web/1/web", "images", "bytes", (json_int_t) 10, "files", (json_int_t) 1);
 }
 
+/* Writes J as CONTAINER/ID's pair.json as it stands (also a record the codec would refuse, or one
+ * naming another pair), and drops the "incomplete" marker as a finished dump does. */
+static int write_pair_json(const char *state, const char *name, uint64_t id, json_t *j) {
+	_cleanup_free_ char *dir = catalog_pair_dir(state, name, id);
+	_cleanup_free_ char *file = dir ? path_join(dir, "pair.json") : NULL;
+	_cleanup_free_ char *marker = dir ? path_join(dir, PAIR_INCOMPLETE_MARKER) : NULL;
+	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!file || !marker || !text)
+		return -ENOMEM;
+	int r = write_file_atomic(file, text, strlen(text), 0600);
+	if (r < 0)
+		return r;
+	(void) unlink(marker);
+	return 0;
+}
+
 TEST(ids_are_never_reused) {
 	_cleanup_free_ char *state = make_state_dir();
 	ASSERT_NOT_NULL(state);
@@ -46,18 +62,25 @@ TEST(only_complete_valid_pairs_are_listed) {
 	for (int i = 0; i < 4; i++)
 		ASSERT_OK(catalog_allocate_id(state, "web", &id));
 	json_t *p1 = sample_pair("web", 1, "complete"), *p2 = sample_pair("web", 2, "in-progress");
-	ASSERT_OK(catalog_write_pair(state, "web", 1, p1));
-	ASSERT_OK(catalog_write_pair(state, "web", 2, p2));
+	ASSERT_OK(write_pair_json(state, "web", 1, p1));
+	ASSERT_OK(write_pair_json(state, "web", 2, p2));
 	/* 3: damaged pair.json; 4: no pair.json at all */
 	_cleanup_free_ char *d3 = catalog_pair_dir(state, "web", 3);
 	_cleanup_free_ char *f3 = path_join(d3, "pair.json");
 	ASSERT_OK(write_file_atomic(f3, "{\"container\": ", 14, 0600));
 
-	json_t *list;
-	ASSERT_OK(catalog_list_pairs(state, "web", &list));
-	ASSERT_EQ_U(json_array_size(list), 1);
-	ASSERT_EQ_U(pair_id(json_array_get(list, 0)), 1);
-	json_decref(list);
+	struct pair **list = NULL;
+	size_t n_list = 0;
+	ASSERT_OK(catalog_list_pairs(state, "web", &list, &n_list));
+	ASSERT_EQ_U(n_list, 1);
+	ASSERT_EQ_U(list[0]->id, 1);
+	ASSERT_STREQ(list[0]->container, "web");
+	pair_array_free(list, n_list);
+	/* all containers: none other has a pair */
+	ASSERT_OK(catalog_allocate_id(state, "db", &id));
+	ASSERT_OK(catalog_list_pairs(state, NULL, &list, &n_list));
+	ASSERT_EQ_U(n_list, 1);
+	pair_array_free(list, n_list);
 
 	_cleanup_free_ uint64_t *ids = NULL;
 	size_t n;
@@ -67,15 +90,16 @@ TEST(only_complete_valid_pairs_are_listed) {
 	ASSERT_EQ_U(ids[1], 3);
 	ASSERT_EQ_U(ids[2], 4);
 
-	json_t *loaded;
+	struct pair *loaded = NULL;
 	_cleanup_free_ char *why = NULL;
-	ASSERT_ERROR(catalog_load_pair(state, "web", 2, true, &loaded, NULL), EINPROGRESS);
-	ASSERT_ERROR(catalog_load_pair(state, "web", 3, true, &loaded, &why), EBADMSG);
+	ASSERT_ERROR(catalog_load_pair_record(state, "web", 2, true, &loaded, NULL), EINPROGRESS);
+	ASSERT_ERROR(catalog_load_pair_record(state, "web", 3, true, &loaded, &why), EBADMSG);
 	ASSERT_NOT_NULL(why);
-	ASSERT_ERROR(catalog_load_pair(state, "web", 9, true, &loaded, NULL), ENOENT);
-	ASSERT_OK(catalog_load_pair(state, "web", 1, true, &loaded, NULL));
-	ASSERT_STREQ(json_string_value(json_object_get(loaded, "created")), "2026-11-25T09:15:02Z");
-	json_decref(loaded);
+	ASSERT_ERROR(catalog_load_pair_record(state, "web", 9, true, &loaded, NULL), ENOENT);
+	ASSERT_NULL(loaded);
+	ASSERT_OK(catalog_load_pair_record(state, "web", 1, true, &loaded, NULL));
+	ASSERT_STREQ(loaded->created, "2026-11-25T09:15:02Z");
+	pair_free(loaded);
 	json_decref(p1);
 	json_decref(p2);
 	ASSERT_OK(rm_rf(state));
@@ -86,9 +110,9 @@ TEST(pair_naming_another_pair_is_refused) {
 	uint64_t id;
 	ASSERT_OK(catalog_allocate_id(state, "web", &id));
 	json_t *p = sample_pair("db", 1, "complete");
-	ASSERT_OK(catalog_write_pair(state, "web", 1, p));
-	json_t *loaded;
-	ASSERT_ERROR(catalog_load_pair(state, "web", 1, true, &loaded, NULL), EBADMSG);
+	ASSERT_OK(write_pair_json(state, "web", 1, p));
+	struct pair *loaded = NULL;
+	ASSERT_ERROR(catalog_load_pair_record(state, "web", 1, true, &loaded, NULL), EBADMSG);
 	json_decref(p);
 	ASSERT_OK(rm_rf(state));
 }
@@ -222,6 +246,36 @@ TEST(load_record) {
 	ASSERT_OK(rm_rf(state));
 }
 
+/* The JSON form of a record is the file's: the keys of every object sorted, as pair.json is
+ * written, and byte for byte what the file holds once both are dumped alike. */
+TEST(pair_json_is_the_file_form) {
+	_cleanup_free_ char *state = make_state_dir();
+	uint64_t id;
+	ASSERT_OK(catalog_allocate_id(state, "web", &id));
+	struct pair *p = NULL;
+	json_t *j = with(sample_pair("web", 1, "complete"), "discovery", json_pack("{s:i,s:{s:i,s:i}}", "zz", 1, "aa",
+	                                                                            "y", 2, "b", 3));
+	ASSERT_OK(pair_from_json(j, &p, NULL));
+	json_decref(j);
+	p->pinned = true;
+	ASSERT_OK(catalog_write_pair_record(state, p));
+	json_t *wire = NULL;
+	ASSERT_OK(catalog_pair_to_json(p, &wire));
+	pair_free(p);
+	_cleanup_free_ char *dir = catalog_pair_dir(state, "web", 1);
+	_cleanup_free_ char *file = path_join(dir, "pair.json");
+	json_t *disk = json_load_file(file, 0, NULL);
+	ASSERT_NOT_NULL(disk);
+	_cleanup_free_ char *a = json_dumps(wire, JSON_COMPACT), *b = json_dumps(disk, JSON_COMPACT);
+	ASSERT_STREQ(a, b);
+	ASSERT_NOT_NULL(strstr(a, "\"aa\":{\"b\":3,\"y\":2},\"zz\":1"));
+	ASSERT_NOT_NULL(strstr(a, "\"pinned\":true"));
+	ASSERT_EQ(strncmp(a, "{\"container\":", 13), 0);
+	json_decref(wire);
+	json_decref(disk);
+	ASSERT_OK(rm_rf(state));
+}
+
 TEST(containers_listed_sorted) {
 	_cleanup_free_ char *state = make_state_dir();
 	uint64_t id;
@@ -267,7 +321,7 @@ TEST(pair_damage_reasons) {
 	ASSERT_ERROR(pair_entry_damage(pfd, "1", "web", 1, &why), ENOENT);
 	ASSERT_NOT_NULL(strstr(why, "missing"));
 	json_t *p = sample_pair("web", 1, "complete");
-	ASSERT_OK(catalog_write_pair(state, "web", 1, p));
+	ASSERT_OK(write_pair_json(state, "web", 1, p));
 	json_decref(p);
 	ASSERT_OK(pair_entry_damage(pfd, "1", "web", 1, &why));
 	ASSERT_ERROR(pair_entry_damage(pfd, "1", "db", 1, &why), EBADMSG);

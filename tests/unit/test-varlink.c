@@ -412,80 +412,59 @@ TEST(round_trip) {
 	varlink_buffer_done(&buf);
 }
 
-TEST(param_helpers) {
-	_cleanup_json_ json_t *p = json_pack("{s:s, s:i, s:i, s:f, s:b, s:n, s:s}", "container", "web", "id", 7,
-					     "neg", -1, "real", 1.5, "flag", 1, "tag", "idstr", "7");
-	const char *s = "untouched", *bad = NULL;
-	unsigned long long u = 4242;
-	bool b = false;
+/* Strict unpacking: the values, null as absent, and the offending parameter named. */
+TEST(params_unpack) {
+	_cleanup_json_ json_t *p = json_pack("{s:s, s:i, s:b, s:n}", "container", "web", "id", 7, "flag", 1, "tag");
+	const char *s = "untouched", *tag = "untouched", *bad = NULL;
+	json_int_t id = 4242;
+	int b = -1, other = -1;
 
 	ASSERT_NOT_NULL(p);
-
-	ASSERT_EQ(varlink_param_string(p, "container", true, &s, &bad), 1);
+	ASSERT_OK(varlink_params_unpack(p, &bad, "{s:s, s:I, s?b, s?s, s?b}", "container", &s, "id", &id, "flag", &b,
+	                                "tag", &tag, "other", &other));
 	ASSERT_STREQ(s, "web");
-	s = "untouched";
-	ASSERT_EQ(varlink_param_string(p, "missing", false, &s, &bad), 0);
-	ASSERT_STREQ(s, "untouched");
-	ASSERT_EQ(varlink_param_string(p, "tag", false, &s, &bad), 0); /* null = absent */
-	ASSERT_STREQ(s, "untouched");
+	ASSERT_EQ(id, 7);
+	ASSERT_EQ(b, 1);
+	ASSERT_STREQ(tag, "untouched"); /* null = absent */
+	ASSERT_EQ(other, -1);           /* absent: untouched */
 	ASSERT_NULL(bad);
-	ASSERT_ERROR(varlink_param_string(p, "missing", true, &s, &bad), EINVAL);
-	ASSERT_STREQ(bad, "missing");
-	ASSERT_ERROR(varlink_param_string(p, "tag", true, &s, &bad), EINVAL);
-	ASSERT_STREQ(bad, "tag");
-	ASSERT_ERROR(varlink_param_string(p, "id", false, &s, &bad), EINVAL);
-	ASSERT_STREQ(bad, "id");
-	ASSERT_STREQ(s, "untouched");
 
-	bad = NULL;
-	ASSERT_EQ(varlink_param_uint(p, "id", true, &u, &bad), 1);
-	ASSERT_EQ_U(u, 7);
-	u = 4242;
-	ASSERT_EQ(varlink_param_uint(p, "missing", false, &u, &bad), 0);
-	ASSERT_NULL(bad);
-	ASSERT_ERROR(varlink_param_uint(p, "neg", false, &u, &bad), EINVAL);
-	ASSERT_STREQ(bad, "neg");
-	ASSERT_ERROR(varlink_param_uint(p, "real", false, &u, &bad), EINVAL);
-	ASSERT_STREQ(bad, "real");
-	ASSERT_ERROR(varlink_param_uint(p, "idstr", false, &u, &bad), EINVAL);
-	ASSERT_STREQ(bad, "idstr");
-	ASSERT_ERROR(varlink_param_uint(p, "flag", false, &u, &bad), EINVAL);
-	ASSERT_ERROR(varlink_param_uint(p, "missing", true, &u, NULL), EINVAL);
-	ASSERT_EQ_U(u, 4242);
-
-	bad = NULL;
-	ASSERT_EQ(varlink_param_bool(p, "flag", true, &b, &bad), 1);
-	ASSERT_TRUE(b);
-	ASSERT_EQ(varlink_param_bool(p, "missing", false, &b, &bad), 0);
-	ASSERT_TRUE(b);
-	ASSERT_ERROR(varlink_param_bool(p, "id", false, &b, &bad), EINVAL);
-	ASSERT_STREQ(bad, "id");
-	ASSERT_ERROR(varlink_param_bool(p, "missing", true, &b, &bad), EINVAL);
-	ASSERT_STREQ(bad, "missing");
-
-	/* NULL parameters: everything is absent */
-	ASSERT_EQ(varlink_param_bool(NULL, "flag", false, &b, &bad), 0);
-	ASSERT_ERROR(varlink_param_bool(NULL, "flag", true, &b, &bad), EINVAL);
-}
-
-TEST(params_check_known) {
-	static const char *const known[] = { "container", "id", "more", NULL };
-	static const char *const none[] = { NULL };
-	_cleanup_json_ json_t *good = json_pack("{s:s, s:i}", "container", "web", "id", 1);
-	_cleanup_json_ json_t *extra = json_pack("{s:s, s:i, s:b, s:i}", "container", "web", "Id", 1, "force", 1, "x", 2);
-	_cleanup_json_ json_t *empty = json_object(), *arr = json_array();
-	const char *bad = NULL;
-
-	ASSERT_OK(varlink_params_check_known(good, known, &bad));
-	ASSERT_OK(varlink_params_check_known(empty, known, &bad));
-	ASSERT_OK(varlink_params_check_known(empty, none, &bad));
-	ASSERT_OK(varlink_params_check_known(NULL, known, &bad));
-	ASSERT_NULL(bad);
-	ASSERT_ERROR(varlink_params_check_known(extra, known, &bad), EINVAL);
-	ASSERT_STREQ(bad, "Id"); /* the first unknown one, in message order */
-	ASSERT_ERROR(varlink_params_check_known(good, none, &bad), EINVAL);
+	/* an unknown key, a null one too; the first in message order */
+	_cleanup_json_ json_t *extra = json_pack("{s:s, s:n, s:i}", "container", "web", "Id", "x", 2);
+	ASSERT_ERROR(varlink_params_unpack(extra, &bad, "{s:s, s?I}", "container", &s, "id", &id), EINVAL);
+	ASSERT_STREQ(bad, "Id");
+	ASSERT_ERROR(varlink_params_unpack(p, &bad, "{}"), EINVAL);
 	ASSERT_STREQ(bad, "container");
-	ASSERT_ERROR(varlink_params_check_known(arr, known, &bad), EINVAL);
+
+	/* a wrong type, whichever parameter it is */
+	static const char *const wrong[] = { "container", "id", "flag" };
+	for (size_t i = 0; i < ELEMENTSOF(wrong); i++) {
+		_cleanup_json_ json_t *q = json_deep_copy(p);
+		json_object_set_new(q, wrong[i], json_real(1.5));
+		bad = NULL;
+		ASSERT_ERROR(varlink_params_unpack(q, &bad, "{s:s, s:I, s?b, s?s}", "container", &s, "id", &id, "flag", &b,
+		                                   "tag", &tag), EINVAL);
+		ASSERT_STREQ(bad, wrong[i]);
+	}
+	_cleanup_json_ json_t *idstr = json_pack("{s:s, s:s}", "container", "web", "id", "7");
+	ASSERT_ERROR(varlink_params_unpack(idstr, &bad, "{s:s, s:I}", "container", &s, "id", &id), EINVAL);
+	ASSERT_STREQ(bad, "id");
+
+	/* missing, or null, and required */
+	ASSERT_ERROR(varlink_params_unpack(p, &bad, "{s:s, s?I, s?b, s:s}", "container", &s, "id", &id, "flag", &b, "tag",
+	                                   &tag), EINVAL);
+	ASSERT_STREQ(bad, "tag");
+	_cleanup_json_ json_t *empty = json_object();
+	ASSERT_ERROR(varlink_params_unpack(empty, &bad, "{s?s, s:I}", "container", &s, "id", &id), EINVAL);
+	ASSERT_STREQ(bad, "id");
+	ASSERT_OK(varlink_params_unpack(empty, &bad, "{s?s}", "container", &s));
+	ASSERT_OK(varlink_params_unpack(NULL, &bad, "{s?b}", "flag", &b));
+
+	/* not an object; a format the helper does not know */
+	_cleanup_json_ json_t *arr = json_array();
+	ASSERT_ERROR(varlink_params_unpack(arr, &bad, "{s?s}", "container", &s), EINVAL);
+	ASSERT_STREQ(bad, "parameters");
+	ASSERT_ERROR(varlink_params_unpack(p, &bad, "{s:f}", "container", &s), EINVAL);
 }
 
 TEST(client_send_recv) {
