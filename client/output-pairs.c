@@ -30,7 +30,8 @@ static int decode_pair(json_t *j, size_t position, struct pair **ret, char **ret
 	return 0;
 }
 
-static const char *format_count(char buf[static FORMAT_MAX], uint64_t usec) {
+/* A duration of the record, "-" when not recorded. */
+static const char *format_frozen(char buf[static FORMAT_MAX], uint64_t usec) {
 	return usec == PAIR_ABSENT ? "-" : format_msec(buf, (long long) usec);
 }
 
@@ -74,7 +75,7 @@ int output_pair_summary(json_t *pair, char **ret_error) {
 		return -ENOMEM;
 
 	print_clean(stdout, "Pair %s/%" PRIu64 " %s: frozen %s%s%s%s, images %s in %lld %s\n", p->container, p->id,
-		    p->state, format_count(frozen, p->frozen_usec), *timings ? " (" : "", timings, *timings ? ")" : "",
+		    p->state, format_frozen(frozen, p->frozen_usec), *timings ? " (" : "", timings, *timings ? ")" : "",
 		    format_images_bytes(bytes, &p->images), images_files(&p->images),
 		    plural(images_files(&p->images), "file", "files"));
 	return 0;
@@ -124,7 +125,7 @@ static int pairs_table_row(struct table *t, const struct pair *p, bool show_stat
 
 	if ((r = table_add(t, p->container)) < 0 || (r = table_addf(t, "%" PRIu64, p->id)) < 0 ||
 	    (r = table_add(t, format_timestamp(created, p->created, false))) < 0 ||
-	    (r = table_add(t, format_count(frozen, p->frozen_usec))) < 0 ||
+	    (r = table_add(t, format_frozen(frozen, p->frozen_usec))) < 0 ||
 	    (r = table_add(t, format_images_bytes(bytes, &p->images))) < 0 ||
 	    (show_state && (r = table_add(t, p->state)) < 0) ||
 	    (show_pinned && (r = table_add(t, p->pinned ? "yes" : "no")) < 0))
@@ -228,7 +229,7 @@ static int print_pair_head(const struct pair *p, json_t *timings_json) {
 		field("Created", p->created);
 	field("Tag", p->tag);
 	field("Pinned", p->pinned ? "yes" : "no");
-	field("Frozen", p->frozen_usec == PAIR_ABSENT ? NULL : format_msec(buf, (long long) p->frozen_usec));
+	field("Frozen", format_frozen(buf, p->frozen_usec));
 
 	/* Every duration in the daemon's order; those the codec knows from the record. */
 	if (line_begin(&l) < 0)
