@@ -101,6 +101,16 @@ int render(int r) {
 	return EXIT_SUCCESS;
 }
 
+int render_reply(const char *verb, int r, char *error) {
+	_cleanup_free_ char *e = error;
+
+	if (r == -EBADMSG) {
+		output_invalid_reply(verb, e ?: strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return render(r);
+}
+
 int call_member(const char *verb, const char *method, json_t *parameters, bool more, const char *key, json_type type,
                 json_t **ret_reply, json_t **ret_member) {
 	_cleanup_json_ json_t *reply = NULL;

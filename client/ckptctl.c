@@ -97,6 +97,22 @@ static void usage_hint(void) {
 	fputs("Try 'ckptctl --help' for more information.\n", stderr);
 }
 
+/* The command-specific flag options: --no-safety-pair, --processes-only, --dry-run, --force. */
+static void set_flag(int i) {
+	static const struct {
+		bool *arg;
+		unsigned option;
+	} flags[] = {
+		{ &arg_no_safety_pair, OPT_NO_SAFETY_PAIR },
+		{ &arg_processes_only, OPT_PROCESSES_ONLY },
+		{ &arg_dry_run, OPT_DRY_RUN },
+		{ &arg_force, OPT_FORCE },
+	};
+
+	*flags[i].arg = true;
+	arg_options_seen |= flags[i].option;
+}
+
 /* Options may come before or after the command. Returns 1 with the positional arguments
  * (command first) in *ret_args, 0 when done (--help, --version), -EINVAL on a usage error. */
 static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
@@ -106,7 +122,7 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		ARG_JSON,
 		ARG_NO_PAGER,
 		ARG_TAG,
-		ARG_NO_SAFETY_PAIR,
+		ARG_NO_SAFETY_PAIR, /* the command-specific flags, in the order of set_flag() */
 		ARG_PROCESSES_ONLY,
 		ARG_DRY_RUN,
 		ARG_FORCE,
@@ -163,24 +179,12 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 			arg_options_seen |= OPT_TAG;
 			break;
 		case ARG_NO_SAFETY_PAIR:
-			arg_no_safety_pair = true;
-			arg_options_seen |= OPT_NO_SAFETY_PAIR;
-			break;
 		case ARG_PROCESSES_ONLY:
-			arg_processes_only = true;
-			arg_options_seen |= OPT_PROCESSES_ONLY;
-			break;
 		case ARG_DRY_RUN:
-			arg_dry_run = true;
-			arg_options_seen |= OPT_DRY_RUN;
-			break;
 		case ARG_FORCE:
-			arg_force = true;
-			arg_options_seen |= OPT_FORCE;
+			set_flag(c - ARG_NO_SAFETY_PAIR);
 			break;
-		case '?': /* getopt said what */
-			return -EINVAL;
-		default:
+		default: /* '?': getopt said what */
 			return -EINVAL;
 		}
 	for (int i = optind; i < argc; i++)

@@ -40,8 +40,10 @@ int call_member(const char *verb, const char *method, json_t *parameters, bool m
                 json_t **ret_reply, json_t **ret_member);
 /* The member key of a final reply, which must have the given type. */
 json_t *reply_get(const char *verb, json_t *reply, const char *key, json_type type);
-/* The exit status for what an output_*() call returned. */
+/* The exit status for what an output_*() call returned; error is its message (freed), and
+ * -EBADMSG says the reply was invalid: "ckptctl: VERB failed: invalid reply from ckptd: ...". */
 int render(int r);
+int render_reply(const char *verb, int r, char *error);
 
 /* A command: its name, its arguments, the options it accepts and the function that runs it. */
 struct verb {

@@ -67,6 +67,17 @@ static int pair_parameters(char **args, long long *ret_id, json_t **ret) {
 
 /* ---- commands -------------------------------------------------------------------------- */
 
+/* A reply holding pairs: as JSON, or rendered by human (which decodes them first). */
+static int render_pairs(const char *verb, json_t *v, int (*human)(json_t *v, char **ret_error)) {
+	char *error = NULL;
+	int r;
+
+	if (arg_json)
+		return render(output_json(v));
+	r = human(v, &error);
+	return render_reply(verb, r, error);
+}
+
 static int verb_freeze_and_dump(char **args) {
 	_cleanup_json_ json_t *params = NULL, *reply = NULL;
 	json_t *pair;
@@ -88,7 +99,7 @@ static int verb_freeze_and_dump(char **args) {
 	r = call_member("freeze-and-dump", VARLINK_INTERFACE ".FreezeAndDump", params, true, "pair", JSON_OBJECT, &reply, &pair);
 	if (r != EXIT_SUCCESS)
 		return r;
-	return render(arg_json ? output_json(pair) : output_pair_summary(pair));
+	return render_pairs("freeze-and-dump", pair, output_pair_summary);
 }
 
 static int verb_list(char **args) {
@@ -104,7 +115,7 @@ static int verb_list(char **args) {
 	r = call_member("list", VARLINK_INTERFACE ".List", params, false, "pairs", JSON_ARRAY, &reply, &pairs);
 	if (r != EXIT_SUCCESS)
 		return r;
-	return render(arg_json ? output_json(pairs) : output_pairs_table(pairs));
+	return render_pairs("list", pairs, output_pairs_table);
 }
 
 static int verb_show(char **args) {
@@ -119,7 +130,7 @@ static int verb_show(char **args) {
 	r = call_member("show", VARLINK_INTERFACE ".Show", params, false, "pair", JSON_OBJECT, &reply, &pair);
 	if (r != EXIT_SUCCESS)
 		return r;
-	r = render(arg_json ? output_json(pair) : output_pair_details(pair));
+	r = render_pairs("show", pair, output_pair_details);
 	if (r == EXIT_SUCCESS && !arg_json && json_is_string(json_object_get(reply, "attention")))
 		output_attention(args[0], json_string_value(json_object_get(reply, "attention")));
 	return r;

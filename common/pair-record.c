@@ -74,6 +74,13 @@ bool pair_is_complete_record(const struct pair *p) {
 	return p && streq_ptr(p->state, "complete");
 }
 
+uint64_t pair_timing_get(const struct pair_timings *t, const char *key) {
+	for (size_t i = 0; i < ELEMENTSOF(timing_keys); i++)
+		if (streq(timing_keys[i].key, key))
+			return *timing_field((struct pair_timings *) t, i);
+	return PAIR_ABSENT;
+}
+
 /* --- decoding ---------------------------------------------------------------------------- */
 
 #define WRONG_TYPE(err, name) error_setf(err, -EBADMSG, "pair.json has a wrong type for \"%s\"", name)

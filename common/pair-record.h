@@ -84,6 +84,10 @@ void pair_volumes_free(struct pair_volume *v, size_t n);
 
 bool pair_is_complete_record(const struct pair *p);
 
+/* The duration named KEY in the record's "timings" ("freeze_usec"), PAIR_ABSENT when it is not
+ * recorded or not a key this codec knows (for readers that follow the order of the JSON). */
+uint64_t pair_timing_get(const struct pair_timings *t, const char *key);
+
 /* Decodes and validates one pair object. -EBADMSG with one sentence in *ret_error that names
  * the key ("pair.json lacks \"id\"", "pair.json has a wrong type for \"images.bytes\"");
  * -ENOMEM. */
