@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Who holds what, from /proc: see proc-holders.h. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -233,4 +234,35 @@ char *device_holders_describe(dev_t dev, const struct mounts *points) {
 	holders_processes(&h);
 	holders_loops(&h);
 	return h.list;
+}
+
+int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state) {
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? negative_errno() : -EIO;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	if (!p)
+		return -EIO;
+	p++;
+	char state = p[1];
+	for (int field = 3; field < 22; field++) { /* p is before field 3 (the state) */
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1)
+		return -EIO;
+	*ret = v;
+	if (ret_state)
+		*ret_state = state;
+	return 0;
 }

@@ -26,6 +26,7 @@ struct child_plan {
 	int keep_fd, keep_as;      /* -1: none */
 	int report_fd;             /* where the child writes its errno if exec fails */
 	bool own_group;
+	bool survive_parent;
 	pid_t parent;
 };
 
@@ -51,7 +52,7 @@ static int close_range_cloexec(unsigned first, unsigned last) {
 /* The child between fork() and execve(): async-signal-safe calls only (the parent has threads). */
 _Noreturn static void child_exec(const struct child_plan *p) {
 	int report = p->report_fd;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
+	if (!p->survive_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent))
 		_exit(127); /* the parent thread is gone already */
 	if (p->own_group && setpgid(0, 0) < 0)
 		child_fail(report, errno);
@@ -152,6 +153,7 @@ static int plan_init(const struct process_spec *spec, struct child_plan *p, char
 		.keep_fd = spec->keep_fd > 0 ? spec->keep_fd : -1,
 		.keep_as = spec->keep_fd_as,
 		.own_group = !spec->same_process_group,
+		.survive_parent = spec->survive_parent,
 	};
 	if (p->fd_in < 0) {
 		*ret_null = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -38,6 +38,8 @@ struct process_spec {
 	int keep_fd_as;          /* ... as this number (>= 3) */
 	bool merge_stderr;       /* process_run(): stderr goes to the same buffer as stdout */
 	bool same_process_group; /* the child stays in our process group */
+	bool survive_parent;     /* no PR_SET_PDEATHSIG: the child lives on when the thread that started
+	                          * it ends (CRIU mid-dump: killing it can kill the tasks it has seized) */
 	uint64_t timeout_usec;   /* process_run(): 0 means no limit */
 	uint64_t term_grace_usec; /* after SIGTERM; 0: PROCESS_TERM_GRACE_USEC_DEFAULT */
 	size_t output_max;        /* per stream; 0: PROCESS_OUTPUT_MAX_DEFAULT */

@@ -54,7 +54,12 @@ static char **swrk_environment(const char *config_file) {
 
 /* Spawns `criu swrk 3` with our socket's other end as its fd 3: returns our end and the pid. CRIU
  * stays in our process group (a restored shell job lives in criu's session and group). */
-static int spawn_swrk(const char *criu_path, const char *config_file, pid_t *ret_pid, int *ret_fd) {
+/* survive_daemon: a dump's CRIU is not killed with us. Killed mid-dump it could leave a task with
+ * its registers or code replaced by the parasite (a crashed workload); orphaned, it fails at its
+ * next message to us and cures and releases the tasks itself. Recovery waits for it (the intent
+ * names it). A restore's CRIU still dies with us: the interrupted rollback is finished anew. */
+static int spawn_swrk(const char *criu_path, const char *config_file, bool survive_daemon, pid_t *ret_pid,
+                      int *ret_fd) {
 	_cleanup_free_ char **env = swrk_environment(config_file);
 	_cleanup_free_ char *config_env = NULL;
 	if (!env)
@@ -73,6 +78,7 @@ static int spawn_swrk(const char *criu_path, const char *config_file, pid_t *ret
 		.keep_fd = sk[1],
 		.keep_fd_as = 3,
 		.same_process_group = true,
+		.survive_parent = survive_daemon,
 	};
 	int r = process_spawn(&spec, ret_pid, NULL);
 	close(sk[1]);
@@ -267,7 +273,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(d->criu_path, config_file, &pid, &fd);
+	r = spawn_swrk(d->criu_path, config_file, true, &pid, &fd);
 	if (r < 0) {
 		if (ret_error)
 			(void) asprintf(ret_error, "cannot start %s: %s", d->criu_path, strerror(-r));
@@ -343,7 +349,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(ro->criu_path, config_file, &pid, &fd);
+	r = spawn_swrk(ro->criu_path, config_file, false, &pid, &fd);
 	if (r < 0) {
 		if (ret_error)
 			(void) asprintf(ret_error, "cannot start %s: %s", ro->criu_path, strerror(-r));
@@ -379,7 +385,7 @@ int criu_query_version(const char *criu_path, int *ret_version) {
 		return -ENOMEM;
 	pid_t pid;
 	int fd;
-	int r = spawn_swrk(criu_path, NULL, &pid, &fd);
+	int r = spawn_swrk(criu_path, NULL, false, &pid, &fd);
 	if (r < 0)
 		return r;
 	criu_local_set_service_fd(o, fd);

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "intent.h"
+#include "proc-holders.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -82,10 +83,17 @@ static void dump_done(struct dump *d) {
 		close(d->freezer_fd);
 }
 
+/* CRIU outlives a killed ckptd (adapters/criu.c says why): the intent names it, so that the next
+ * start waits for it before it thaws or removes anything. */
 static int on_criu_spawned(pid_t pid, void *userdata) {
 	struct dump *d = userdata;
 	d->t_criu_spawned = now_usec(CLOCK_MONOTONIC);
 	job_set_criu_pid(d->job, pid);
+	unsigned long long start;
+	if (proc_starttime(pid, &start, NULL) >= 0 &&
+	    json_object_set_new(d->intent, "criu", json_pack("{s:i,s:I}", "pid", (int) pid, "starttime",
+	                                                       (json_int_t) start)) >= 0)
+		(void) intent_record(d->job->state_dir, d->job->container, d->intent);
 	return 0;
 }
 

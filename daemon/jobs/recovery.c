@@ -2,17 +2,21 @@
 /* Recovery at start-up, before anything is served: what a killed predecessor left behind. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "cgroup.h"
 #include "config.h"
+#include "fileio.h"
 #include "intent.h"
 #include "log.h"
 #include "macro.h"
 #include "pair.h"
 #include "pair-ops.h"
 #include "quarantine.h"
+#include "proc-holders.h"
 #include "recovery.h"
+#include "time-util.h"
 
 /* Removes pair NAME/ID of an interrupted freeze-and-dump: the snapshots its intent record lists,
  * its staging directory and its pair directory. */
@@ -34,6 +38,56 @@ static int remove_half_made(const char *state_dir, const char *name, uint64_t id
 	return 0;
 }
 
+#define ORPHANED_CRIU_WAIT_USEC (30 * USEC_PER_SEC)
+
+/* CRIU's command line says "criu" (it rewrites it to "criu: dump ..."; its comm may be the
+ * dynamic loader's when it runs from a private prefix), or is empty while it exits. The caller
+ * has matched the start time already: this only guards against a forged journal entry. */
+static bool is_criu(pid_t pid) {
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+	_cleanup_free_ char *cmdline = NULL;
+	size_t size = 0;
+	if (read_full_file(path, &cmdline, &size) < 0)
+		return false;
+	if (size == 0)
+		return true; /* exiting: its memory is gone already, the process not yet */
+	for (size_t i = 0; i + 1 < size; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	return strstr(cmdline, "criu") != NULL;
+}
+
+/* A dump's CRIU outlives a killed ckptd (adapters/criu.c): at its next message to us it finds us
+ * gone, cures and releases the tasks it seized, and exits. Until then nothing may thaw the
+ * cgroup or remove what it writes to; so wait for it (the intent names it by pid and start
+ * time), and kill it only if it has not gone after ORPHANED_CRIU_WAIT_USEC. */
+static void wait_for_orphaned_criu(const char *name, json_t *intent) {
+	json_t *criu = json_object_get(intent, "criu");
+	pid_t pid = (pid_t) json_integer_value(json_object_get(criu, "pid"));
+	unsigned long long want = (unsigned long long) json_integer_value(json_object_get(criu, "starttime")), start;
+	char state;
+	if (pid <= 0 || !is_criu(pid)) {
+		log_debug("%s: the CRIU (pid %d) of an interrupted dump is gone", name, (int) pid);
+		return; /* gone, or that pid is now another program's */
+	}
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	bool waited = false;
+	while (proc_starttime(pid, &start, &state) >= 0 && start == want && state != 'Z' && state != 'X') {
+		if (now_usec(CLOCK_MONOTONIC) - t0 >= ORPHANED_CRIU_WAIT_USEC) {
+			(void) kill(pid, SIGKILL);
+			log_warning("%s: the CRIU (pid %d) of an interrupted dump had not exited after %llu s: killed it", name,
+			            (int) pid, (unsigned long long) (ORPHANED_CRIU_WAIT_USEC / USEC_PER_SEC));
+			return;
+		}
+		waited = true;
+		(void) usleep(20 * 1000);
+	}
+	if (waited)
+		log_info("%s: waited %.0f ms for the CRIU (pid %d) of an interrupted dump to release the tasks", name,
+		         (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1000, (int) pid);
+}
+
 /* Thaws a cgroup a dead predecessor left frozen, removes the half-made pair of a freeze-and-dump
  * (only when it has no pair.json: a pair.json that is there but does not load is quarantined
  * later, never removed), and keeps an interrupted rollback in the journal, marked for the user.
@@ -49,6 +103,7 @@ static int recover_intent(const char *state_dir, json_t *intent) {
 	if (!container_name_is_valid(name))
 		return log_error_errno(EINVAL, "Intent record %s with an invalid container name: kept, skipped",
 		                       strna(json_string_value(json_object_get(intent, "journal_file"))));
+	wait_for_orphaned_criu(name, intent);
 	if (cgroup && cgroup_kind_from_string(json_string_value(json_object_get(intent, "cgroup_kind")), &kind) >= 0 &&
 	    cgroup_is_frozen(cgroup, kind) > 0) {
 		int r = cgroup_thaw(cgroup, kind);

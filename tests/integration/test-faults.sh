@@ -3,8 +3,9 @@
 # half-made pair is never listed:
 #  - kill -9 of ckptd while the container is frozen (the window held open by the test knob
 #    CKPTD_TEST_HOLD_FROZEN_MSEC, CRIU waiting) and at an arbitrary moment of a long dump ->
-#    the restarted ckptd thaws it before serving and removes the half pair; no criu outlives
-#    the daemon;
+#    the restarted ckptd waits for the orphaned criu to release the tasks, thaws the container
+#    before serving and removes the half pair; criu is not killed with the daemon (mid-dump that
+#    could crash the tasks it seized) but exits by itself;
 #  - MaxFrozenSec exceeded -> CRIU stopped, thawed, partial pair removed;
 #  - a criu that fails; FreezeTimeoutSec exceeded (error names the tasks); images that do not
 #    fit the state directory's filesystem (ENOSPC), each with a clear error.
@@ -26,6 +27,15 @@ assert_clean() { # NAME CGROUP
 }
 
 out=
+alive() { # true while one of $criu_pids runs (a zombie does not count: reaping orphans is slow here)
+	local p st
+	for p in $criu_pids; do
+		read -r st 2>/dev/null <"/proc/$p/stat" || continue
+		st=${st##*) }
+		[ "${st%% *}" = Z ] || return 0
+	done
+	return 1
+}
 expect_failure() { # PATTERN ARGS...: the ckptctl call must exit 1 and print PATTERN ($out keeps it)
 	local pattern=$1 rc; shift
 	set +e; out=$(t_ctl "$@" 2>&1); rc=$?; set -e
@@ -51,8 +61,10 @@ for kind in v2 v1; do
 	t_daemon_kill9
 	wait "$client" && t_fail "the client of a killed daemon reported success"
 	alive() { local p; for p in $criu_pids; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
-	for _ in $(seq 100); do alive || break; sleep 0.02; done
-	alive && t_fail "criu ($criu_pids) outlived the daemon"
+	# CRIU is not killed with the daemon (killed mid-dump it could crash the tasks it seized): it
+	# finds the daemon gone when it waits for the answer to its notification, and exits itself.
+	for _ in $(seq 250); do alive || break; sleep 0.02; done
+	alive && t_fail "criu ($criu_pids) did not exit by itself 5 s after the daemon died"
 	t_cgroup_frozen "$cg" || t_fail "$kind: the container should still be frozen after kill -9"
 	t_daemon_restart
 	assert_clean "$name" "$cg"
@@ -76,9 +88,20 @@ t_ctl freeze-and-dump "$name" >/dev/null 2>&1 &
 client=$!
 for _ in $(seq 500); do [ -d "$MNT/.ckptd/$name/1/vol" ] && break; sleep 0.005; done
 sleep 0.1
+criu_pids=$(pgrep -P "$CKPTD_PID" -f 'criu: dump' || true)
+[ -n "$criu_pids" ] || t_fail "no criu running 0.1 s into the dump of 400 MB"
 t_daemon_kill9
+# CRIU lives on until it has released the tasks (it was busy with their memory: killing it then
+# could leave a task running parasite code); the next start waits for it.
+alive || t_fail "criu ($criu_pids) died with the daemon in the middle of a dump"
 wait "$client" || true
-t_daemon_restart
+if alive; then
+	t_daemon_restart
+	grep -q "waited .* for the CRIU (pid $criu_pids) of an interrupted dump" "$CKPTD_LOG" ||
+		t_fail "the restarted daemon did not wait for the orphaned criu ($criu_pids)"
+else
+	t_daemon_restart # criu was done before the daemon came back
+fi
 assert_clean "$name" "$cg"
 root=$(t_cgroup_pids "$cg" | while read -r p; do grep -qs $'^NSpid:.*\t1$' "/proc/$p/status" && echo "$p"; done)
 kill -USR1 "$root"; sleep 0.2
