@@ -280,7 +280,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		return r;
 	}
 	if (hooks && hooks->spawned)
-		(void) hooks->spawned(pid, hooks->userdata);
+		(void) hooks->spawned(pid, fd, hooks->userdata);
 	criu_local_set_service_fd(o, fd); /* libcriu closes it when the call is done */
 
 	current_hooks = hooks;
@@ -356,7 +356,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 		return r;
 	}
 	if (hooks && hooks->spawned) {
-		r = hooks->spawned(pid, hooks->userdata);
+		r = hooks->spawned(pid, fd, hooks->userdata);
 		if (r < 0) {
 			close(fd);
 			(void) kill(pid, SIGKILL);

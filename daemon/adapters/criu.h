@@ -12,8 +12,10 @@
 
 struct criu_hooks {
 	/* Called with the pid of the criu process right after it was spawned, before it gets its
-	 * request; a negative return aborts the call. */
-	int (*spawned)(pid_t pid, void *userdata);
+	 * request, and our end of its socket (valid during the call only: dup it to keep it; a
+	 * shutdown() of it makes CRIU give up at its next message, cleanly); a negative return aborts
+	 * the call. */
+	int (*spawned)(pid_t pid, int service_fd, void *userdata);
 	/* Called at CRIU's pre-dump notification; non-zero aborts the dump. */
 	int (*pre_dump)(void *userdata);
 	/* Called when CRIU has answered a dump with success (images written, tasks detached), before

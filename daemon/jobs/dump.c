@@ -85,10 +85,10 @@ static void dump_done(struct dump *d) {
 
 /* CRIU outlives a killed ckptd (adapters/criu.c says why): the intent names it, so that the next
  * start waits for it before it thaws or removes anything. */
-static int on_criu_spawned(pid_t pid, void *userdata) {
+static int on_criu_spawned(pid_t pid, int service_fd, void *userdata) {
 	struct dump *d = userdata;
 	d->t_criu_spawned = now_usec(CLOCK_MONOTONIC);
-	job_set_criu_pid(d->job, pid);
+	job_set_criu(d->job, pid, service_fd);
 	unsigned long long start;
 	if (proc_starttime(pid, &start, NULL) >= 0 &&
 	    json_object_set_new(d->intent, "criu", json_pack("{s:i,s:I}", "pid", (int) pid, "starttime",
@@ -453,7 +453,7 @@ static int dump_run(struct dump *d, char **ret_error) {
 	d->window_error = NULL;
 	if (d->ns.private_procfs)
 		pthread_mutex_unlock(&private_procfs_dump_lock);
-	job_set_criu_pid(j, 0);
+	job_set_criu(j, 0, -EBADF);
 	if (!d->t_dumped)
 		d->t_dumped = now_usec(CLOCK_MONOTONIC);
 	if (d->window_r < 0) /* the window itself failed: its message is the decisive one */

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "error.h"
 #include "job.h"
@@ -49,14 +50,46 @@ void job_progress(struct job *j, const char *phase, const char *fmt, ...) {
 	wake_manager(j);
 }
 
-void job_set_criu_pid(struct job *j, pid_t pid) {
+void job_set_criu(struct job *j, pid_t pid, int service_fd) {
+	int dup = service_fd >= 0 ? fcntl(service_fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
 	pthread_mutex_lock(&j->lock);
 	j->criu_pid = pid;
+	if (j->criu_fd >= 0)
+		close(j->criu_fd);
+	j->criu_fd = dup;
+	pthread_cond_signal(&j->watchdog_cond); /* a watchdog may wait for CRIU to be gone */
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* How long CRIU gets, once MaxFrozenSec has run out, to give up by itself before it is killed. */
+#define CRIU_GIVE_UP_USEC (2 * USEC_PER_SEC)
+
+/* Stops the CRIU of a window over budget without harming the tasks: killed while it runs code
+ * in a task (the parasite) or has changed its registers, CRIU can leave that task crashing. So
+ * first our end of its socket is shut down, and CRIU, finding us gone at its next message,
+ * releases the tasks and exits; only if it has not after CRIU_GIVE_UP_USEC is it killed. Called
+ * and returns with j->lock held. */
+static void watchdog_stop_criu(struct job *j) {
+	pid_t criu = j->criu_pid;
+	if (criu <= 0)
+		return;
+	if (j->criu_fd >= 0)
+		(void) shutdown(j->criu_fd, SHUT_RDWR);
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + CRIU_GIVE_UP_USEC;
+	while (j->criu_pid == criu && now_usec(CLOCK_MONOTONIC) < deadline) {
+		struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
+			               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+		(void) pthread_cond_timedwait(&j->watchdog_cond, &j->lock, &ts);
+	}
+	if (j->criu_pid == criu) {
+		log_warning("%s: criu (pid %d) did not give up within %.0f s after MaxFrozenSec: killing it", j->container,
+		            (int) criu, (double) CRIU_GIVE_UP_USEC / USEC_PER_SEC);
+		(void) kill(criu, SIGKILL);
+	}
+}
+
 /* MaxFrozenSec, in a thread of the job's own: sleeps until the window it watches runs over its
- * budget, then kills CRIU and thaws through the job's own descriptor. The job's thread may be
+ * budget, then thaws through the job's own descriptor and stops CRIU (watchdog_stop_criu()). The job's thread may be
  * waiting for a snapshot, for CRIU or for anything else meanwhile; the event loop plays no part. */
 static void *watchdog_thread(void *userdata) {
 	struct job *j = userdata;
@@ -78,12 +111,11 @@ static void *watchdog_thread(void *userdata) {
 		pthread_mutex_unlock(&j->lock);
 		log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d) and thawing", j->container,
 		          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) criu);
-		if (criu > 0)
-			(void) kill(criu, SIGKILL);
 		int r = cgroup_thaw_fd(j->freezer_fd, j->freezer_kind);
 		if (r < 0)
 			log_error_errno(r, "%s: cannot thaw cgroup %s after MaxFrozenSec: %m", j->container, j->config->cgroup);
 		pthread_mutex_lock(&j->lock);
+		watchdog_stop_criu(j);
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;
@@ -234,6 +266,7 @@ int job_new(const char *name, const char *config_file, enum job_kind kind, job_b
 	pthread_cond_init(&j->watchdog_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	j->freezer_fd = -EBADF;
+	j->criu_fd = -EBADF;
 	j->notify_fd = -EBADF;
 	j->kind = kind;
 	j->body = body;
@@ -309,6 +342,8 @@ struct job *job_free(struct job *j) {
 	watchdog_stop(j);
 	if (j->freezer_fd >= 0)
 		close(j->freezer_fd);
+	if (j->criu_fd >= 0)
+		close(j->criu_fd);
 	pthread_cond_destroy(&j->watchdog_cond);
 	for (size_t i = 0; i < j->n_held; i++) {
 		free(j->held[i]);

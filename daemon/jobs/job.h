@@ -92,6 +92,7 @@ struct job {
 	pthread_mutex_t lock;
 	char *phase;
 	pid_t criu_pid;                   /* running criu, 0 if none */
+	int criu_fd;                      /* a duplicate of our end of its socket, or -EBADF */
 	uint64_t frozen_since;            /* CLOCK_MONOTONIC µs, 0 when not frozen */
 	bool budget_exceeded;             /* MaxFrozenSec ran out: the watchdog killed criu */
 	json_t *pending;                  /* array of progress objects not yet sent */
@@ -111,7 +112,9 @@ const char *job_kind_to_string(enum job_kind k);
 
 /* Thread side. */
 void job_progress(struct job *j, const char *phase, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void job_set_criu_pid(struct job *j, pid_t pid);
+/* The running CRIU (pid 0: none any more) and, for a dump, our end of its socket (-EBADF: none;
+ * the job keeps a duplicate until the next call), which MaxFrozenSec shuts down to stop it. */
+void job_set_criu(struct job *j, pid_t pid, int service_fd);
 /* Arms the MaxFrozenSec watchdog of a job that is about to freeze a cgroup (before freezing:
  * it needs a descriptor and a thread, which may be short later). freezer_fd is the cgroup's
  * opened freeze file (cgroup_freezer_open()); the job keeps its own duplicate. From then on,

@@ -58,9 +58,9 @@ struct restore_target {
 };
 
 /* CRIU runs in the container's cgroup, so the tasks it forks are born there. */
-static int on_restore_spawned(pid_t pid, void *userdata) {
+static int on_restore_spawned(pid_t pid, _unused_ int service_fd, void *userdata) {
 	struct restore_target *t = userdata;
-	job_set_criu_pid(t->job, pid);
+	job_set_criu(t->job, pid, -EBADF);
 	return cgroup_attach(t->cgroup, pid);
 }
 
@@ -135,7 +135,7 @@ int restore_processes(struct job *j, const struct pair *pair, const char *cgroup
 	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };
 	pid_t pid;
 	r = criu_run_restore(&o, &hooks, &pid, &error);
-	job_set_criu_pid(j, 0);
+	job_set_criu(j, 0, -EBADF);
 	if (r < 0 && target.error) {
 		(void) error_setf(ret_error, r, "%s (restore log: %s)", target.error, log);
 		free(target.error);
