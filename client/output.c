@@ -689,7 +689,7 @@ static bool is_damaged(json_t *p) {
 }
 
 int output_pairs_table(json_t *pairs) {
-	static const char *const head[] = { "CONTAINER", "ID", "CREATED", "FROZEN", "IMAGES" };
+	static const char *const head[] = { "CONTAINER", "ID", "CREATED", "FROZEN", "IMAGES", "ADDED" };
 	_cleanup_table_ struct table *t = NULL;
 	const char *headers[ELEMENTSOF(head) + 4] = {};
 	bool show_state = false, show_pinned = false;
@@ -717,11 +717,11 @@ int output_pairs_table(json_t *pairs) {
 		headers[n++] = "PINNED";
 	headers[n++] = "TAG";
 
-	r = table_new(headers, 1U << 1 | 1U << 3 | 1U << 4, &t);
+	r = table_new(headers, 1U << 1 | 1U << 3 | 1U << 4 | 1U << 5, &t);
 	if (r < 0)
 		return r;
 	json_array_foreach(pairs, i, p) {
-		char created[FORMAT_MAX], frozen[FORMAT_MAX] = "-", bytes[FORMAT_MAX] = "-";
+		char created[FORMAT_MAX], frozen[FORMAT_MAX] = "-", bytes[FORMAT_MAX] = "-", added[FORMAT_MAX] = "-";
 		long long id, v;
 
 		if (is_damaged(p))
@@ -730,10 +730,12 @@ int output_pairs_table(json_t *pairs) {
 			format_msec(frozen, v);
 		if (jint(json_object_get(p, "images"), "bytes", &v))
 			format_bytes(bytes, (uint64_t) v);
+		if (jint(json_object_get(p, "images"), "added_bytes", &v)) /* written, not shared with the previous pair */
+			format_bytes(added, (uint64_t) v);
 		if ((r = table_add(t, jstr(p, "container"))) < 0 ||
 		    (r = jint(p, "id", &id) ? table_addf(t, "%lld", id) : table_add(t, NULL)) < 0 ||
 		    (r = table_add(t, format_timestamp(created, jstr(p, "created"), false))) < 0 ||
-		    (r = table_add(t, frozen)) < 0 || (r = table_add(t, bytes)) < 0 ||
+		    (r = table_add(t, frozen)) < 0 || (r = table_add(t, bytes)) < 0 || (r = table_add(t, added)) < 0 ||
 		    (show_state && (r = table_add(t, jstr(p, "state"))) < 0) ||
 		    (show_pinned && (r = table_add(t, jtrue(p, "pinned") ? "yes" : "no")) < 0) ||
 		    (r = table_add(t, jstr(p, "tag"))) < 0)
@@ -841,6 +843,18 @@ int output_status(json_t *status) {
 	print_clean(stdout, "%*s: %zu running\n", FIELD_WIDTH, "Jobs", json_array_size(jobs));
 	if (jint(status, "damaged_pairs", &v) && v > 0)
 		print_clean(stdout, "%*s: %lld (kept; 'ckptctl list' names them)\n", FIELD_WIDTH, "Damaged pairs", v);
+	json_t *storage = json_object_get(status, "storage");
+	if (jstr(status, "image_sharing"))
+		print_clean(stdout, "%*s: %s\n", FIELD_WIDTH, "Image sharing", jstr(status, "image_sharing"));
+	if (storage && jint(storage, "images_bytes", &v)) {
+		char logical[FORMAT_MAX], added[FORMAT_MAX] = "-";
+		long long a;
+		format_bytes(logical, (uint64_t) v);
+		if (jint(storage, "added_bytes", &a))
+			format_bytes(added, (uint64_t) a);
+		print_clean(stdout, "%*s: %s on disk for %s of images; %s, compression %s\n", FIELD_WIDTH, "Pairs",
+		            added, logical, jstr(storage, "filesystem") ?: "-", jstr(storage, "compression") ?: "-");
+	}
 
 	if (json_array_size(jobs) > 0) {
 		r = table_new(headers, 1U << 3, &t);
