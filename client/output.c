@@ -852,7 +852,7 @@ int output_status(json_t *status) {
 		format_bytes(logical, (uint64_t) v);
 		if (jint(storage, "added_bytes", &a))
 			format_bytes(added, (uint64_t) a);
-		print_clean(stdout, "%*s: %s on disk for %s of images; %s, compression %s\n", FIELD_WIDTH, "Pairs",
+		print_clean(stdout, "%*s: %s added on disk for %s of images; %s, compression %s\n", FIELD_WIDTH, "Pairs",
 		            added, logical, jstr(storage, "filesystem") ?: "-", jstr(storage, "compression") ?: "-");
 	}
 
