@@ -39,6 +39,11 @@ static const char *format_images_bytes(char buf[static FORMAT_BYTES_MAX], const 
 	return im->bytes == PAIR_ABSENT ? "-" : format_bytes(buf, im->bytes);
 }
 
+/* What the pair added on disk (written, not shared with the previous pair), "-" when not recorded. */
+static const char *format_added_bytes(char buf[static FORMAT_BYTES_MAX], const struct pair_images *im) {
+	return im->added_bytes == PAIR_ABSENT ? "-" : format_bytes(buf, im->added_bytes);
+}
+
 static long long images_files(const struct pair_images *im) {
 	return im->files == PAIR_ABSENT ? 0 : (long long) im->files;
 }
@@ -120,13 +125,14 @@ static int decode_pairs(json_t *entries, struct pair ***ret, char **ret_error) {
 }
 
 static int pairs_table_row(struct table *t, const struct pair *p, bool show_state, bool show_pinned) {
-	char created[FORMAT_MAX], frozen[FORMAT_MAX], bytes[FORMAT_BYTES_MAX];
+	char created[FORMAT_MAX], frozen[FORMAT_MAX], bytes[FORMAT_BYTES_MAX], added[FORMAT_BYTES_MAX];
 	int r;
 
 	if ((r = table_add(t, p->container)) < 0 || (r = table_addf(t, "%" PRIu64, p->id)) < 0 ||
 	    (r = table_add(t, format_timestamp(created, p->created, false))) < 0 ||
 	    (r = table_add(t, format_frozen(frozen, p->frozen_usec))) < 0 ||
 	    (r = table_add(t, format_images_bytes(bytes, &p->images))) < 0 ||
+	    (r = table_add(t, format_added_bytes(added, &p->images))) < 0 ||
 	    (show_state && (r = table_add(t, p->state)) < 0) ||
 	    (show_pinned && (r = table_add(t, p->pinned ? "yes" : "no")) < 0))
 		return r;
@@ -134,7 +140,7 @@ static int pairs_table_row(struct table *t, const struct pair *p, bool show_stat
 }
 
 static int print_pairs_table(struct pair **pairs, size_t n) {
-	static const char *const head[] = { "CONTAINER", "ID", "CREATED", "FROZEN", "IMAGES" };
+	static const char *const head[] = { "CONTAINER", "ID", "CREATED", "FROZEN", "IMAGES", "ADDED" };
 	_cleanup_table_ struct table *t = NULL;
 	const char *headers[ELEMENTSOF(head) + 4] = {};
 	bool show_state = false, show_pinned = false;
@@ -154,7 +160,7 @@ static int print_pairs_table(struct pair **pairs, size_t n) {
 		headers[k++] = "PINNED";
 	headers[k++] = "TAG";
 
-	r = table_new(headers, 1U << 1 | 1U << 3 | 1U << 4, &t);
+	r = table_new(headers, 1U << 1 | 1U << 3 | 1U << 4 | 1U << 5, &t);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)

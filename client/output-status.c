@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "format.h"
 #include "output-internal.h"
 #include "output.h"
 #include "table.h"
@@ -116,6 +117,22 @@ static int print_jobs(json_t *jobs) {
 	return table_print(t, stdout);
 }
 
+/* Whether pairs share their images, and what all pairs cost on disk. */
+static void print_storage(json_t *status) {
+	json_t *storage = json_object_get(status, "storage");
+	long long v, a;
+	if (jstr(status, "image_sharing"))
+		print_clean(stdout, "%*s: %s\n", FIELD_WIDTH, "Image sharing", jstr(status, "image_sharing"));
+	if (!storage || !jint(storage, "images_bytes", &v))
+		return;
+	char logical[FORMAT_BYTES_MAX], added[FORMAT_BYTES_MAX] = "-";
+	format_bytes(logical, (uint64_t) v);
+	if (jint(storage, "added_bytes", &a))
+		format_bytes(added, (uint64_t) a);
+	print_clean(stdout, "%*s: %s added on disk for %s of images; %s, compression %s\n", FIELD_WIDTH, "Pairs", added,
+	            logical, jstr(storage, "filesystem") ?: "-", jstr(storage, "compression") ?: "-");
+}
+
 int output_status(json_t *status) {
 	json_t *jobs = json_object_get(status, "jobs"), *errors = json_object_get(status, "config_errors"), *j;
 	char buf[FORMAT_MAX];
@@ -134,6 +151,7 @@ int output_status(json_t *status) {
 	print_clean(stdout, "%*s: %zu running\n", FIELD_WIDTH, "Jobs", json_array_size(jobs));
 	if (jint(status, "damaged_pairs", &v) && v > 0)
 		print_clean(stdout, "%*s: %lld (kept; 'ckptctl list' names them)\n", FIELD_WIDTH, "Damaged pairs", v);
+	print_storage(status);
 	r = print_jobs(jobs);
 	if (r < 0)
 		return r;

@@ -79,6 +79,10 @@ struct container_config {
 	bool tcp_established;         /* TcpEstablished=, default no */
 	bool file_locks;              /* FileLocks=, default no */
 	enum network_lock network_lock; /* NetworkLock=, default auto */
+	bool share_images;            /* ShareImages=, default yes: a pair clones the blocks it has in common
+	                               * with the previous pair (btrfs state directory) */
+	unsigned full_image_every;    /* FullImageEvery=, default 8: every Nth pair of a chain is written in
+	                               * full (bounds fragmentation); 0 = never */
 	char *on_calendar;            /* [Schedule] OnCalendar=, NULL = no timer */
 	struct retention_config retention;
 };

@@ -27,7 +27,7 @@ int fsync_directory_of(const char *path) {
 	return fsync_path(dirname(copy));
 }
 
-static int write_all(int fd, const void *data, size_t size) {
+int write_all(int fd, const void *data, size_t size) {
 	const char *p = data;
 	while (size > 0) {
 		ssize_t k = write(fd, p, size);

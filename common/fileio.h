@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* write(2) until all is written (EINTR retried). */
+int write_all(int fd, const void *data, size_t size);
 /* Write tmp file beside PATH, fsync, rename over PATH, fsync the directory. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 int fsync_directory_of(const char *path);

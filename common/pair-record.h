@@ -9,7 +9,8 @@
  *     "tag": null, "frozen_usec": 75210, "timings": { "freeze_usec": 340, ... },
  *     "volumes": [ { "backend": "btrfs", "source": "/srv/web", "snapshot": "/srv/.ckptd/web/7/web",
  *                    "nested": [ ... ] } ],
- *     "images": { "bytes": 10612345, "files": 23, "staging": "memory", "sha256": { FILE: HEX } },
+ *     "images": { "bytes": 10612345, "files": 23, "staging": "memory", "sha256": { FILE: HEX },
+ *                 "added_bytes": 1048576, "shared_from": 6 },
  *     "criu_version": "4.2.1", "root_pid": 1234, "cgroup": "...", "cgroup_kind": "v2",
  *     "shell_job": false, "tcp_established": false, "file_locks": false, "pinned": false,
  *     "discovery": { ... } }
@@ -55,6 +56,10 @@ struct pair_images {
 	struct pair_image_sum *sums;
 	size_t n_sums;
 	bool has_sums;          /* the record has "sha256" (pairs without it cannot be verified) */
+	/* What this pair added on disk: the bytes written, not cloned from shared_from (the pair
+	 * it shared unchanged blocks with, 0 = none). PAIR_ABSENT for pairs from before sharing. */
+	uint64_t added_bytes;
+	uint64_t shared_from;
 };
 
 struct pair {

@@ -506,7 +506,13 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 	job_progress(j, "persist", "storing images");
 	uint64_t t_persist = now_usec(CLOCK_MONOTONIC);
 	_cleanup_(pair_freep) struct pair *p = pair_new();
-	int r = p ? persist_images(d->criu_images, d->images, &p->images, ret_error) : -ENOMEM;
+	struct persist_sharing sh = { .enabled = d->cfg->share_images, .full_every = d->cfg->full_image_every,
+		                      .pair_dir = d->pair_dir };
+	_cleanup_free_ char *prev_dir = NULL;
+	int r = p ? persist_find_previous(j->state_dir, j->container, d->id, &sh.prev_id, &prev_dir) : -ENOMEM;
+	sh.prev_dir = prev_dir;
+	if (r >= 0)
+		r = persist_images(d->criu_images, d->images, &sh, &p->images, ret_error);
 	if (d->staged)
 		(void) rm_rf(d->staged);
 	uint64_t t_done = now_usec(CLOCK_MONOTONIC);

@@ -6,6 +6,7 @@
 #include "build-config.h"
 #include "cgroup.h"
 #include "fileio.h"
+#include "image-share.h"
 #include "intent.h"
 #include "job.h"
 #include "macro.h"
@@ -15,6 +16,7 @@
 #include "quarantine.h"
 #include "registry.h"
 #include "server.h"
+#include "storage-info.h"
 #include "time-util.h"
 
 /* The complete pairs of one container (or all) as the JSON array List replies with. */
@@ -199,11 +201,15 @@ int method_status(struct connection *c, struct varlink_call *call) {
 		json_array_foreach(attention, i, a)
 			json_object_del(a, "journal_file");
 	}
-	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*}", "version", CKPTD_VERSION, "pid", (int) getpid(),
+	_cleanup_free_ char *share_failure = image_share_failure(), *sharing = NULL;
+	json_t *storage = NULL;
+	(void) storage_info(m->state_dir, share_failure, &storage, &sharing);
+	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*,s:s?,s:o?}", "version", CKPTD_VERSION, "pid", (int) getpid(),
 	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",
 	        m->criu_path ? m->criu_path : "(not found)", "criu_version",
 	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
-	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array());
+	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array(),
+	        "image_sharing", sharing, "storage", storage);
 	json_decref(damaged);
 	r = connection_reply(c, reply, false);
 	json_decref(reply);

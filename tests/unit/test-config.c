@@ -317,6 +317,8 @@ TEST(container_defaults) {
 	ASSERT_FALSE(c->tcp_established);
 	ASSERT_FALSE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_AUTO);
+	ASSERT_TRUE(c->share_images);
+	ASSERT_EQ(c->full_image_every, 8);
 	ASSERT_NULL(c->on_calendar);
 	ASSERT_EQ(c->retention.keep_last, 10);
 	ASSERT_EQ(c->retention.keep_hourly, 0);
@@ -349,6 +351,8 @@ TEST(container_all_keys) {
 		"TcpEstablished=yes\r\n"
 		"FileLocks=on\r\n"
 		"NetworkLock=nftables\r\n"
+		"ShareImages=no\r\n"
+		"FullImageEvery=0\r\n"
 		"[Schedule]\r\n"
 		"OnCalendar=*-*-* 00:00:00 # daily\r\n"
 		"[Retention]\r\n"
@@ -381,6 +385,8 @@ TEST(container_all_keys) {
 	ASSERT_TRUE(c->tcp_established);
 	ASSERT_TRUE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_NFTABLES);
+	ASSERT_FALSE(c->share_images);
+	ASSERT_EQ(c->full_image_every, 0);
 	ASSERT_STREQ(c->on_calendar, "*-*-* 00:00:00");
 	ASSERT_EQ(c->retention.keep_last, 5); /* last one wins */
 	ASSERT_EQ(c->retention.keep_yearly, 2);

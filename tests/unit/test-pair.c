@@ -166,6 +166,10 @@ TEST(validation) {
 	                    "negative \"frozen_usec\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:s}", "bytes", "10")),
 	                    "wrong type for \"images.bytes\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:i}", "added_bytes", -1)),
+	                    "negative \"images.added_bytes\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:s}", "shared_from", "5")),
+	                    "wrong type for \"images.shared_from\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:{s:i}}", "sha256", "a", 1)),
 	                    "wrong type for \"images.sha256\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "timings", json_pack("{s:b}", "dump_usec", 1)),
@@ -182,7 +186,7 @@ TEST(validation) {
 TEST(codec_round_trip) {
 	json_t *full = json_pack(
 	        "{s:s,s:I,s:s,s:s,s:s,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-	        "s:[{s:s,s:s,s:s,s:[s,s]},{s:s,s:s,s:s}],s:{s:I,s:I,s:s,s:{s:s,s:s}},s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:b,"
+	        "s:[{s:s,s:s,s:s,s:[s,s]},{s:s,s:s,s:s}],s:{s:I,s:I,s:s,s:{s:s,s:s},s:I,s:I},s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:b,"
 	        "s:{s:{s:s},s:[]}}",
 	        "container", "web", "id", (json_int_t) 7, "state", "complete", "created", "2026-11-25T09:15:02Z", "tag",
 	        "before upgrade", "frozen_usec", (json_int_t) 75210, "timings", "discover_usec", (json_int_t) 1,
@@ -191,7 +195,8 @@ TEST(codec_round_trip) {
 	        (json_int_t) 8, "total_usec", (json_int_t) 9, "volumes", "backend", "btrfs", "source", "/srv/web",
 	        "snapshot", "/srv/.ckptd/web/7/web", "nested", "a", "a/b", "backend", "lvm", "source", "lvm:vg/db",
 	        "snapshot", "lvm:vg/db-ckptd-7", "images", "bytes", (json_int_t) 10612345, "files", (json_int_t) 23,
-	        "staging", "memory", "sha256", "pages-1.img", "00ff", "core-1.img", "abcd", "criu_version", "4.2.1",
+	        "staging", "memory", "sha256", "pages-1.img", "00ff", "core-1.img", "abcd", "added_bytes",
+	        (json_int_t) 524288, "shared_from", (json_int_t) 6, "criu_version", "4.2.1",
 	        "root_pid", 1234, "cgroup", "/sys/fs/cgroup/web", "cgroup_kind", "v2", "shell_job", 1, "tcp_established",
 	        0, "file_locks", 1, "pinned", 0, "discovery", "criu", "network_lock", "nftables", "problems");
 	ASSERT_NOT_NULL(full);
@@ -203,6 +208,8 @@ TEST(codec_round_trip) {
 	ASSERT_FALSE(p->volumes[1].has_nested);
 	ASSERT_EQ_U(p->timings.thaw_usec, 7);
 	ASSERT_EQ_U(p->images.n_sums, 2);
+	ASSERT_EQ_U(p->images.added_bytes, 524288);
+	ASSERT_EQ_U(p->images.shared_from, 6);
 	ASSERT_TRUE(p->shell_job && !p->tcp_established && p->file_locks && !p->pinned);
 	json_t *back = NULL;
 	ASSERT_OK(pair_to_json(p, &back));
@@ -215,11 +222,15 @@ TEST(codec_round_trip) {
 	ASSERT_OK(pair_from_json(old, &p, NULL));
 	ASSERT_EQ_U(p->images.bytes, 10);
 	ASSERT_EQ_U(p->timings.dump_usec, PAIR_ABSENT);
+	ASSERT_EQ_U(p->images.added_bytes, PAIR_ABSENT); /* from before sharing */
+	ASSERT_EQ_U(p->images.shared_from, 0);
 	ASSERT_NULL(p->tag);
 	ASSERT_OK(pair_to_json(p, &back));
 	ASSERT_NULL(json_object_get(back, "root_pid"));
 	ASSERT_NULL(json_object_get(back, "discovery"));
 	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "sha256"));
+	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "added_bytes"));
+	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "shared_from"));
 	ASSERT_TRUE(json_equal(json_object_get(old, "timings"), json_object_get(back, "timings")));
 	ASSERT_TRUE(json_is_null(json_object_get(back, "criu_version")));
 	json_decref(back);
