@@ -96,6 +96,14 @@ int rm_rf(const char *path) {
 	return 0;
 }
 
+ssize_t read_eintr(int fd, void *buf, size_t n) {
+	for (;;) {
+		ssize_t k = read(fd, buf, n);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? negative_errno() : k;
+	}
+}
+
 int read_full_file(const char *path, char **ret, size_t *ret_size) {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -112,12 +120,9 @@ int read_full_file(const char *path, char **ret, size_t *ret_size) {
 			buf = n;
 			allocated *= 2;
 		}
-		ssize_t k = read(fd, buf + size, allocated - size - 1);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
+		ssize_t k = read_eintr(fd, buf + size, allocated - size - 1);
+		if (k < 0)
+			return (int) k;
 		if (k == 0)
 			break;
 		size += (size_t) k;

@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "fileio.h"
+#include "error.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -312,13 +313,11 @@ int cgroup_find_root(const char *path, pid_t *ret, char **ret_error) {
 	size_t n;
 	int r = cgroup_list_pids(path, &pids, &n);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot list the tasks of cgroup %s: %s", path, strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot list the tasks of cgroup %s: %s", path, strerror(-r));
 		return r;
 	}
 	if (n == 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cgroup %s has no tasks", path);
+		(void) error_setf(ret_error, 0, "cgroup %s has no tasks", path);
 		return -ESRCH;
 	}
 
@@ -351,12 +350,8 @@ int cgroup_find_root(const char *path, pid_t *ret, char **ret_error) {
 		*ret = orphan;
 		return 0;
 	}
-	if (ret_error)
-		(void) asprintf(ret_error,
-		                "cannot tell the root task of cgroup %s: no PID namespace init and %d tasks whose parent "
-		                "is outside; set RootPid=",
-		                path, orphans);
-	return -ESRCH;
+	return error_setf(ret_error, -ESRCH, "cannot tell the root task of cgroup %s: no PID namespace init and %d "
+	                  "tasks whose parent is outside; set RootPid=", path, orphans);
 }
 
 int cgroup_describe_tasks(const char *path, bool only_busy, char **ret) {

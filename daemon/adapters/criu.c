@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "criu.h"
+#include "error.h"
 #include "fileio.h"
 #include "macro.h"
 #include "process.h"
@@ -132,27 +133,20 @@ char *criu_log_errors(const char *log_path) {
 static int error_from_log(int r, const char *what, const char *criu_path, int status, const char *work_dir,
                           const char *log_name, char **ret_error) {
 	_cleanup_free_ char *log = path_join(work_dir, log_name);
-	if (log && access(log, F_OK) < 0 && ret_error) {
+	if (log && access(log, F_OK) < 0) {
 		/* CRIU never got as far as its log: it did not start, or is not CRIU at all. */
-		free(*ret_error);
 		if (WIFEXITED(status))
-			(void) asprintf(ret_error, "%s exited with status %d before answering (is it a working criu? try '%s check')",
-			                criu_path, WEXITSTATUS(status), criu_path);
-		else if (WIFSIGNALED(status))
-			(void) asprintf(ret_error, "%s was killed by signal %d before answering", criu_path, WTERMSIG(status));
-		else
-			(void) asprintf(ret_error, "criu %s failed before writing its log: %s", what, strerror(-r));
-		return r;
+			return error_setf(ret_error, r, "%s exited with status %d before answering (is it a working criu? "
+			                  "try '%s check')", criu_path, WEXITSTATUS(status), criu_path);
+		if (WIFSIGNALED(status))
+			return error_setf(ret_error, r, "%s was killed by signal %d before answering", criu_path,
+			                  WTERMSIG(status));
+		return error_setf(ret_error, r, "criu %s failed before writing its log: %m", what);
 	}
 	_cleanup_free_ char *errors = log ? criu_log_errors(log) : NULL;
-	if (ret_error) {
-		free(*ret_error);
-		if (errors)
-			(void) asprintf(ret_error, "criu %s failed (log %s):\n%s", what, strna(log), errors);
-		else
-			(void) asprintf(ret_error, "criu %s failed: %s (log %s)", what, strerror(-r), strna(log));
-	}
-	return r;
+	if (errors)
+		return error_setf(ret_error, r, "criu %s failed (log %s):\n%s", what, strna(log), errors);
+	return error_setf(ret_error, r, "criu %s failed: %m (log %s)", what, strna(log));
 }
 
 /* Options both calls share. */
@@ -252,8 +246,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
 	int r = setup_opts(&o, d->images_dir, d->work_dir, "dump.log", &images_fd, &work_fd);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot prepare criu dump into %s: %s", d->images_dir, strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot prepare criu dump into %s: %s", d->images_dir, strerror(-r));
 		return r;
 	}
 	criu_local_set_pid(o, d->root_pid);
@@ -266,8 +259,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	_cleanup_free_ char *config_file = NULL;
 	r = apply_ns_options(o, &d->ns, true, d->work_dir, "dump", &config_file);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot set the namespace options of criu dump: %s", strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot set the namespace options of criu dump: %s", strerror(-r));
 		return r;
 	}
 
@@ -275,8 +267,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	int fd;
 	r = spawn_swrk(d->criu_path, config_file, true, &pid, &fd);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot start %s: %s", d->criu_path, strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot start %s: %s", d->criu_path, strerror(-r));
 		return r;
 	}
 	if (hooks && hooks->spawned)
@@ -294,16 +285,14 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	if (k < 0) {
 		r = k == -EBADE ? -EIO : k;
 		if (WIFSIGNALED(status) && ret_error) {
-			free(*ret_error);
-			(void) asprintf(ret_error, "criu dump was killed by signal %d", WTERMSIG(status));
+			(void) error_setf(ret_error, 0, "criu dump was killed by signal %d", WTERMSIG(status));
 			return -EINTR;
 		}
 		return error_from_log(r, "dump", d->criu_path, status, d->work_dir, "dump.log", ret_error);
 	}
 	if (!current_pre_dump_seen) {
-		if (ret_error)
-			(void) asprintf(ret_error, "criu %s sent no pre-dump notification: the frozen window was not ours",
-			                d->criu_path);
+		(void) error_setf(ret_error, 0, "criu %s sent no pre-dump notification: the frozen window was not ours",
+		                d->criu_path);
 		return -EPROTO;
 	}
 	return 0;
@@ -315,8 +304,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
 	int r = setup_opts(&o, ro->images_dir, ro->work_dir, ro->log_name, &images_fd, &work_fd);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot prepare criu restore from %s: %s", ro->images_dir, strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot prepare criu restore from %s: %s", ro->images_dir, strerror(-r));
 		return r;
 	}
 	criu_local_set_tcp_established(o, ro->tcp_established);
@@ -331,9 +319,8 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	/* veth[IN]:OUT[@BRIDGE]: without it CRIU puts both ends into the container. */
 	for (size_t i = 0; i < ro->n_veths; i++)
 		if (criu_local_add_veth_pair(o, ro->veths[i].in, ro->veths[i].out) < 0) {
-			if (ret_error)
-				(void) asprintf(ret_error, "cannot pass the veth pair %s:%s to criu: out of memory", ro->veths[i].in,
-				                ro->veths[i].out);
+			(void) error_setf(ret_error, 0, "cannot pass the veth pair %s:%s to criu: out of memory", ro->veths[i].in,
+			                ro->veths[i].out);
 			return -ENOMEM;
 		}
 	_cleanup_free_ char *old_log = path_join(ro->work_dir, ro->log_name);
@@ -342,8 +329,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	_cleanup_free_ char *config_file = NULL;
 	r = apply_ns_options(o, &ro->ns, false, ro->work_dir, "restore", &config_file);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot set the namespace options of criu restore: %s", strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot set the namespace options of criu restore: %s", strerror(-r));
 		return r;
 	}
 
@@ -351,8 +337,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	int fd;
 	r = spawn_swrk(ro->criu_path, config_file, false, &pid, &fd);
 	if (r < 0) {
-		if (ret_error)
-			(void) asprintf(ret_error, "cannot start %s: %s", ro->criu_path, strerror(-r));
+		(void) error_setf(ret_error, 0, "cannot start %s: %s", ro->criu_path, strerror(-r));
 		return r;
 	}
 	if (hooks && hooks->spawned) {
@@ -361,9 +346,8 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 			close(fd);
 			(void) kill(pid, SIGKILL);
 			(void) process_reap(pid);
-			if (ret_error)
-				(void) asprintf(ret_error, "cannot prepare criu (pid %d) for the restore: %s", (int) pid,
-				                strerror(-r));
+			(void) error_setf(ret_error, 0, "cannot prepare criu (pid %d) for the restore: %s", (int) pid,
+			                strerror(-r));
 			return r;
 		}
 	}

@@ -102,7 +102,7 @@ static int scan_fds(struct scan *s, pid_t pid) {
 			else
 				snprintf(proto, sizeof(proto), "?");
 			if (!socket_supported(proto))
-				discover_add_string(s->problems, "pid %d (%s) fd %s: a %s socket, which CRIU cannot checkpoint", (int) pid,
+				json_array_append_printf(s->problems, "pid %d (%s) fd %s: a %s socket, which CRIU cannot checkpoint", (int) pid,
 				           comm, de->d_name, proto);
 			int r = holders_add(&s->sockets, ino, pid, atoi(de->d_name), proto);
 			if (r < 0)
@@ -111,7 +111,7 @@ static int scan_fds(struct scan *s, pid_t pid) {
 		}
 		if (strncmp(target, "anon_inode:", 11) == 0) {
 			if (anon_inode_unsupported(target + 11))
-				discover_add_string(s->problems, "pid %d (%s) fd %s: %s, which CRIU cannot checkpoint", (int) pid, comm,
+				json_array_append_printf(s->problems, "pid %d (%s) fd %s: %s, which CRIU cannot checkpoint", (int) pid, comm,
 				           de->d_name, target);
 			continue;
 		}
@@ -128,7 +128,7 @@ static int scan_fds(struct scan *s, pid_t pid) {
 				json_array_append_new(s->devices, json_pack("{s:i,s:s,s:s,s:s,s:s}", "pid", (int) pid, "comm", comm,
 				                                            "fd", de->d_name, "path", target, "device", dev));
 			if (S_ISBLK(st.st_mode) || !char_device_ok(ma, mi))
-				discover_add_string(s->problems,
+				json_array_append_printf(s->problems,
 				           "pid %d (%s) holds the device %s (%s) open on fd %s: CRIU cannot checkpoint device state",
 				           (int) pid, comm, target, dev, de->d_name);
 		}
@@ -137,7 +137,7 @@ static int scan_fds(struct scan *s, pid_t pid) {
 		if (s->ct_mounts) {
 			int id = mnt_id_of_fd(pid, de->d_name);
 			if (id >= 0 && !mounts_has_id(s->ct_mounts, id))
-				discover_add_string(s->problems,
+				json_array_append_printf(s->problems,
 				           "pid %d (%s) fd %s refers to %s on a mount outside the container's mount namespace "
 				           "(inherited from the host?)",
 				           (int) pid, comm, de->d_name, target);

@@ -8,13 +8,13 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "json-util.h"
 #include "criu.h"
 #include "discover.h"
 #include "macro.h"
 #include "mountinfo.h"
 
 /* Appends the formatted string to the JSON array (nothing when out of memory). */
-void discover_add_string(json_t *array, const char *fmt, ...) _printf_(2, 3);
 
 /* The process tree CRIU would dump: the root and its descendants. */
 struct tree {

@@ -70,11 +70,11 @@ static void discover_root(struct discover_state *x, const struct mount *rm, json
 	else {
 		x->restore_root = json_string_value(json_object_get(rootj, "host_path"));
 		if (!host_path)
-			discover_add_string(x->problems, "the root file system (%s %s, fs-root %s) is not mounted on the host, so CRIU "
+			json_array_append_printf(x->problems, "the root file system (%s %s, fs-root %s) is not mounted on the host, so CRIU "
 			                        "could not restore it: mount it on the host or set RootDirectory=",
 			           rm->fstype, dev, rm->root);
 		else if (!volume)
-			discover_add_string(x->problems, "the root file system %s (%s %s) is on none of the configured volumes (%s%s): "
+			json_array_append_printf(x->problems, "the root file system %s (%s %s) is on none of the configured volumes (%s%s): "
 			                        "its state would not be snapshotted with the processes; add its volume to "
 			                        "Volume= or set RootDirectory=",
 			           host_path, rm->fstype, dev, cfg->volumes[0], cfg->n_volumes > 1 ? ", ..." : "");
@@ -96,7 +96,7 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 			 * anew and binds subtrees from there, so a bind of a subtree needs the root of
 			 * its file system mounted in the container too. */
 			if (!streq(m->root, "/") && !mounts_fs_root_mounted(&x->ct, m->major, m->minor))
-				discover_add_string(x->problems, "the mount at %s (%s %s) binds %s of a file system whose root is mounted "
+				json_array_append_printf(x->problems, "the mount at %s (%s %s) binds %s of a file system whose root is mounted "
 				                        "neither in the container nor on the host: CRIU cannot checkpoint it",
 				           m->mountpoint, m->fstype, dev, m->root);
 			continue;
@@ -111,7 +111,7 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 		        "fstype", m->fstype, "device", dev, "fs_root", m->root, "host_path", hp, "host_type", type,
 		        "read_only", mount_read_only(m), "propagation", *m->optional ? m->optional : "private"));
 		if (!hp)
-			discover_add_string(x->problems, "the mount at %s (%s %s, fs-root %s) comes from a host file system but is not "
+			json_array_append_printf(x->problems, "the mount at %s (%s %s, fs-root %s) comes from a host file system but is not "
 			                        "reachable on the host: CRIU could not bind it again at restore",
 			           m->mountpoint, m->fstype, dev, m->root);
 	}
@@ -126,7 +126,7 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 			if (pm->id != m->parent || !streq(pm->mountpoint, m->mountpoint) || pm->major != m->major ||
 			    pm->minor != m->minor || !streq(pm->root, m->root))
 				continue;
-			discover_add_string(x->problems, "the mount at %s is stacked on an identical mount (%s, root %s): CRIU cannot "
+			json_array_append_printf(x->problems, "the mount at %s is stacked on an identical mount (%s, root %s): CRIU cannot "
 			                        "restore such a mount tree (an earlier restore in CRIU's compat mount mode "
 			                        "leaves them)", m->mountpoint, m->fstype, m->root);
 			break;

@@ -32,7 +32,7 @@ static void scan_tcp(struct scan *s, pid_t root, json_t *tcp) {
 		if (!listening && !closed)
 			s->n_tcp_connected++;
 		if (!listening && !closed && !s->cfg->tcp_established)
-			discover_add_string(s->problems,
+			json_array_append_printf(s->problems,
 			           "TCP connection %s -> %s (%s) of pid %d (%s): set TcpEstablished=yes to checkpoint it", k->local,
 			           k->remote, state, (int) h->pid, comm);
 	}
@@ -63,7 +63,7 @@ static void discover_unix_peers(struct discover_state *x, json_t *unix_ext) {
 		json_array_append_new(unix_ext, json_pack("{s:I,s:I,s:s?,s:i,s:s,s:i,s:s?}", "inode", (json_int_t) h->ino,
 		        "peer_inode", (json_int_t) e->peer, "name", name, "pid", (int) h->pid, "comm", c, "fd", h->fd,
 		        "peer_holder", holder));
-		discover_add_string(x->problems, "pid %d (%s) fd %d: unix socket connected to a peer outside the container "
+		json_array_append_printf(x->problems, "pid %d (%s) fd %d: unix socket connected to a peer outside the container "
 		                        "(socket:[%u]%s%s, held by %s)",
 		           (int) h->pid, c, h->fd, e->peer, name ? " " : "", name ? name : "", holder ? holder : "nobody known");
 	}
@@ -87,7 +87,7 @@ void discover_network(struct discover_state *x) {
 		json_object_set_new(net, "veths", veths);
 		int r = x->only_lo ? 0 : veth_discover(x->root, interfaces, veths, x->problems);
 		if (r < 0)
-			discover_add_string(x->problems, "cannot read the network interfaces of the container's network namespace "
+			json_array_append_printf(x->problems, "cannot read the network interfaces of the container's network namespace "
 			                        "and their host ends: %s", strerror(-r));
 	}
 	json_object_set_new(net, "interfaces", interfaces);
@@ -111,7 +111,7 @@ enum criu_net_lock discover_network_lock(struct discover_state *x) {
 		return x->cfg->tcp_established ? CRIU_NET_LOCK_NFTABLES : CRIU_NET_LOCK_DEFAULT;
 	case NETWORK_LOCK_SKIP:
 		if (x->own_net && !x->only_lo)
-			discover_add_string(x->warnings, "NetworkLock=skip with interfaces other than lo: packets may reach the "
+			json_array_append_printf(x->warnings, "NetworkLock=skip with interfaces other than lo: packets may reach the "
 			                        "container while it is dumped and restored");
 		return CRIU_NET_LOCK_SKIP;
 	case NETWORK_LOCK_NFTABLES:

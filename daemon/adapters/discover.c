@@ -16,16 +16,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-void discover_add_string(json_t *array, const char *fmt, ...) {
-	_cleanup_free_ char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r >= 0)
-		json_array_append_new(array, json_string(s));
-}
-
 /* ---- the process tree ------------------------------------------------------------------- */
 
 static void tree_done(struct tree *t) {
@@ -123,7 +113,7 @@ static void discover_namespaces(struct discover_state *x) {
 		x->own_net = x->own_net || (o && streq(ns_names[i], "net"));
 		x->own_cgroupns = x->own_cgroupns || (o && streq(ns_names[i], "cgroup"));
 		if (o && streq(ns_names[i], "user"))
-			discover_add_string(x->problems, "pid %d (%s) runs in a user namespace of its own: ckptd does not checkpoint "
+			json_array_append_printf(x->problems, "pid %d (%s) runs in a user namespace of its own: ckptd does not checkpoint "
 			                        "user namespaces", (int) x->root, x->comm);
 	}
 	json_object_set_new(x->d, "namespaces", json_pack("{s:o,s:o}", "own", string_array(own, n_own), "shared",
@@ -159,7 +149,7 @@ static void discover_procfs(struct discover_state *x) {
 	cwd[n] = '\0';
 	const char *deleted = " (deleted)";
 	if ((size_t) n > strlen(deleted) && streq(cwd + n - strlen(deleted), deleted)) {
-		discover_add_string(x->problems, "pid %d (%s) runs in a working directory that was deleted (%s), and its /proc is "
+		json_array_append_printf(x->problems, "pid %d (%s) runs in a working directory that was deleted (%s), and its /proc is "
 		                        "not its PID namespace's: CRIU would mount a private /proc there and cannot",
 		           (int) x->root, x->comm, cwd);
 		return;
@@ -167,7 +157,7 @@ static void discover_procfs(struct discover_state *x) {
 	_cleanup_free_ char *leftover = path_join(cwd_link, "proc.crtools");
 	struct stat st;
 	if (leftover && lstat(leftover, &st) >= 0)
-		discover_add_string(x->problems, "%s/proc.crtools exists (the working directory of pid %d (%s)): a leftover of an "
+		json_array_append_printf(x->problems, "%s/proc.crtools exists (the working directory of pid %d (%s)): a leftover of an "
 		                        "interrupted CRIU dump, which blocks CRIU's private /proc mount there; remove it "
 		                        "(rmdir) after checking that nothing is mounted on it", cwd, (int) x->root, x->comm);
 }
@@ -196,7 +186,7 @@ static void discover_strays(struct discover_state *x) {
 			in = cg_pids[j] == x->tree.pids[i];
 		if (!in && !pid_is_zombie_or_gone(x->tree.pids[i])) {
 			_cleanup_free_ char *c = proc_comm(x->tree.pids[i]);
-			discover_add_string(x->problems, "pid %d (%s) belongs to the process tree but not to cgroup %s: it would not "
+			json_array_append_printf(x->problems, "pid %d (%s) belongs to the process tree but not to cgroup %s: it would not "
 			                        "be frozen with the others", (int) x->tree.pids[i], c, x->cfg->cgroup);
 		}
 	}

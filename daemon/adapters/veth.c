@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "macro.h"
 #include "netlink.h"
 #include "time-util.h"
@@ -155,16 +156,6 @@ static void addresses_append_text(FILE *f, json_t *addresses) {
 
 /* ---- discovery ------------------------------------------------------------------------------ */
 
-static _printf_(2, 3) void add_problem(json_t *problems, const char *fmt, ...) {
-	_cleanup_free_ char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r >= 0)
-		json_array_append_new(problems, json_string(s));
-}
-
 static json_t *interface_by_name(json_t *interfaces, const char *name) {
 	size_t i;
 	json_t *v;
@@ -209,7 +200,7 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 		if (ifc)
 			json_object_set_new(ifc, "addresses", list_of(ct_addrs, c->index));
 		if (!streq(c->kind, "veth")) {
-			add_problem(problems, "network interface %s (%s) in the container's network namespace: CRIU cannot "
+			json_array_append_printf(problems, "network interface %s (%s) in the container's network namespace: CRIU cannot "
 			                      "restore a %s interface (ckptd restores lo and veth pairs whose other end is on "
 			                      "the host)", c->name, c->kind[0] ? c->kind : "unknown kind",
 			            c->kind[0] ? c->kind : "device of unknown kind");
@@ -221,7 +212,7 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 			    host.l[k].link == c->index)
 				h = &host.l[k];
 		if (!h) {
-			add_problem(problems, "network interface %s (veth) in the container's network namespace: its peer "
+			json_array_append_printf(problems, "network interface %s (veth) in the container's network namespace: its peer "
 			                      "(index %d%s) is not in ckptd's network namespace, and CRIU restores only veth "
 			                      "pairs with one end on the host", c->name, c->link,
 			            c->has_link_netnsid ? " in another namespace" : " in the container's own namespace");
@@ -229,7 +220,7 @@ int veth_discover(pid_t pid, json_t *interfaces, json_t *veths, json_t *problems
 		}
 		const struct nl_link *m = h->master ? nl_links_by_index(&host, h->master) : NULL;
 		if (h->master && (!m || !streq(m->kind, "bridge"))) {
-			add_problem(problems, "network interface %s (veth) in the container's network namespace: its host "
+			json_array_append_printf(problems, "network interface %s (veth) in the container's network namespace: its host "
 			                      "end %s is a port of %s (%s), and ckptd can put a host end back only into a "
 			                      "bridge", c->name, h->name, m ? m->name : "an unknown device",
 			            m && m->kind[0] ? m->kind : "unknown kind");

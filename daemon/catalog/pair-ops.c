@@ -26,12 +26,9 @@ int pair_checksum_file(const char *path, char ret_hex[65]) {
 	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t n = read(fd, buf, 1U << 20);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
+		ssize_t n = read_eintr(fd, buf, 1U << 20);
+		if (n < 0)
+			return (int) n;
 		if (n == 0)
 			break;
 		if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)

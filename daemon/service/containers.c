@@ -8,6 +8,7 @@
 #include "build-config.h"
 #include "fileio.h"
 #include "log.h"
+#include "error.h"
 #include "macro.h"
 #include "manager.h"
 
@@ -42,10 +43,7 @@ static int record_volume_identities(struct container_config *cfg, struct volume_
 			continue;
 		int r = b->identify(cfg->volumes[i], &ids[i], &why);
 		if (r == -ELOOP) {
-			free(*ret_error);
-			if (asprintf(ret_error, "%s: [Container] Volume=%s: %s", cfg->file, cfg->volumes[i], strna(why)) < 0)
-				*ret_error = NULL;
-			return r;
+			return error_setf(ret_error, r, "%s: [Container] Volume=%s: %s", cfg->file, cfg->volumes[i], strna(why));
 		}
 		if (r < 0)
 			ids[i] = (struct volume_identity) {};

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Small jansson helpers shared by daemon and client. */
+
+#include <jansson.h>
+
+#include "macro.h"
+
+/* Appends the formatted string to array (nothing on out-of-memory: a lost problem line is
+ * better than a lost answer). */
+void json_array_append_printf(json_t *array, const char *fmt, ...) _printf_(2, 3);
