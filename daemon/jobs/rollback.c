@@ -10,12 +10,9 @@
 
 #include "backend.h"
 #include "cgroup.h"
-#include "criu.h"
-#include "discover.h"
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
-#include "image-files.h"
 #include "intent.h"
 #include "job.h"
 #include "log.h"
@@ -26,7 +23,6 @@
 #include "restore.h"
 #include "rollback.h"
 #include "time-util.h"
-#include "veth.h"
 
 static int load_pair(struct job *j, struct pair **ret, char **ret_error) {
 	_cleanup_free_ char *why = NULL;
