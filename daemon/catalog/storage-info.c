@@ -55,14 +55,19 @@ static void totals(const char *state_dir, json_t *o) {
 	json_object_set_new(o, "added_bytes", json_integer((json_int_t) added));
 }
 
-int storage_info(const char *state_dir, const char *sharing_failure, json_t **ret, char **ret_sharing) {
+int storage_info(const char *state_dir, json_t **ret) {
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
 	filesystem_of(state_dir, o);
 	totals(state_dir, o);
-	const char *fs = json_string_value(json_object_get(o, "filesystem"));
-	_cleanup_free_ char *sharing = NULL;
+	*ret = o;
+	return 0;
+}
+
+int storage_sharing(const char *state_dir, json_t *storage, const char *sharing_failure, char **ret) {
+	const char *fs = json_string_value(json_object_get(storage, "filesystem"));
+	char *sharing = NULL;
 	if (!streq_ptr(fs, "btrfs")) {
 		if (asprintf(&sharing, "off: %s is on %s", state_dir, strna(fs)) < 0)
 			sharing = NULL;
@@ -71,11 +76,8 @@ int storage_info(const char *state_dir, const char *sharing_failure, json_t **re
 			sharing = NULL;
 	} else
 		sharing = strdup("on");
-	if (!sharing) {
-		json_decref(o);
+	if (!sharing)
 		return -ENOMEM;
-	}
-	*ret = o;
-	*ret_sharing = TAKE_PTR(sharing);
+	*ret = sharing;
 	return 0;
 }

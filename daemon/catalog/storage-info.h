@@ -5,11 +5,14 @@
 
 #include <jansson.h>
 
-/* The file system the state directory is on and its compression, from /proc/self/mountinfo
- * (the mount with the longest mount point above it): { "filesystem": "btrfs", "compression":
- * "zstd:1 (compress-force)" or "none", "images_bytes": N, "added_bytes": N } where the byte
- * counts add up every complete pair's images (logical size) and what each pair added on disk
- * (its full size for pairs from before sharing). sharing_failure: a clone failure seen since
- * start-up, or NULL. *ret_sharing: "on", or "off: WHY" ("off: /var/lib/ckptd is on ext4").
+/* What the state directory's file system is and what the pairs on it cost: { "filesystem":
+ * "btrfs", "compression": "zstd:1 (compress-force)" or "none", "images_bytes": N, "added_bytes":
+ * N } where the byte counts add up every complete pair's images (logical size) and what each
+ * pair added on disk (its full size for pairs from before sharing). Reads every pair.json: the
+ * caller keeps the result until the catalog changes. -ENOMEM only. */
+int storage_info(const char *state_dir, json_t **ret);
+
+/* Whether pairs share their images, from storage_info()'s result: "on", or "off: WHY" ("off:
+ * /var/lib/ckptd is on ext4"; sharing_failure: a clone failure seen since start-up, or NULL).
  * -ENOMEM only. */
-int storage_info(const char *state_dir, const char *sharing_failure, json_t **ret, char **ret_sharing);
+int storage_sharing(const char *state_dir, json_t *storage, const char *sharing_failure, char **ret);

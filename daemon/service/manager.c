@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "job.h"
 #include "log.h"
+#include "json-util.h"
 #include "macro.h"
 #include "manager.h"
 #include "registry.h"
@@ -21,6 +22,7 @@ struct manager *manager_free(struct manager *m) {
 		connection_close(m->connections[0]);
 	free(m->connections);
 	job_registry_done(&m->jobs); /* waits for every job */
+	m->storage_cache = json_decref_null(m->storage_cache);
 	for (size_t i = 0; i < m->n_containers; i++)
 		container_free(m->containers[i]);
 	free(m->containers);
@@ -61,6 +63,7 @@ static void on_job_progress(struct job *j, json_t *progress, void *userdata) {
 
 static void on_job_finished(struct job *j, void *userdata) {
 	struct manager *m = userdata;
+	m->storage_cache = json_decref_null(m->storage_cache); /* a job may have changed the catalog */
 	/* The volumes a rollback replaced are new subvolumes: every container that names them
 	 * (two may share a volume) takes their identities. */
 	for (size_t c = 0; j->kind == JOB_ROLLBACK && c < m->n_containers; c++) {
