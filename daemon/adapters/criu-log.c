@@ -16,11 +16,11 @@
 
 /* What the lines seen so far marked; every mark is NO_MARK until its line is seen. */
 struct marks {
-	uint64_t predump, after_predump, freeze, seized, first_cg, cg_written, postdump, unfreeze, finished;
+	uint64_t predump, after_predump, freeze, seized, postdump, unfreeze, finished;
 	bool awaiting_after_predump;
-	/* network tools: the gaps between timestamped lines that a tool's run filled */
-	uint64_t tools_usec, prev_ts;
-	bool tools_seen, prev_is_run;
+	/* the gaps between timestamped lines that the cgroup walk or a network tool's run filled */
+	uint64_t cg_usec, tools_usec, prev_ts;
+	bool cg_seen, tools_seen, prev_is_cg, prev_is_run;
 };
 
 static bool has_prefix(const char *s, size_t n, const char *prefix) {
@@ -89,6 +89,15 @@ static bool is_tool_result(const char *t, size_t n) {
 	return contains(t, n, "iptables") || contains(t, n, "ip6tables");
 }
 
+static void account_cgroups(struct marks *m, uint64_t ts, const char *t, size_t n) {
+	bool cg = has_prefix(t, n, "cg: ");
+	if (cg && m->prev_is_cg && ts >= m->prev_ts) {
+		m->cg_usec += ts - m->prev_ts;
+		m->cg_seen = true;
+	}
+	m->prev_is_cg = cg;
+}
+
 static void account_tools(struct marks *m, uint64_t ts, const char *t, size_t n) {
 	bool run = is_tool_run(t, n);
 	if (m->prev_ts != NO_MARK && ts >= m->prev_ts && (m->prev_is_run || (!run && is_tool_result(t, n)))) {
@@ -102,8 +111,10 @@ static void account_tools(struct marks *m, uint64_t ts, const char *t, size_t n)
 static void feed_line(struct marks *m, const char *s, size_t n) {
 	uint64_t ts;
 	size_t off;
-	if (!parse_timestamp(s, n, &ts, &off))
+	if (!parse_timestamp(s, n, &ts, &off)) {
+		m->prev_is_cg = false; /* the parasite's lines: CRIU waited for the task, not the walk */
 		return;
+	}
 	const char *t = s + off;
 	n -= off;
 
@@ -121,16 +132,13 @@ static void feed_line(struct marks *m, const char *s, size_t n) {
 		mark_first(&m->freeze, ts);
 	else if (has_prefix(t, n, "SEIZE"))
 		mark_first(&m->seized, ts);
-	else if (has_prefix(t, n, "cg: Dumping value"))
-		mark_first(&m->first_cg, ts);
-	else if (has_prefix(t, n, "cg: Writing CG image"))
-		m->cg_written = ts;
 	else if (has_prefix(t, n, "Running post-dump scripts"))
 		mark_first(&m->postdump, ts);
 	else if (has_prefix(t, n, "Unfreezing tasks"))
 		mark_first(&m->unfreeze, ts);
 	else if (has_prefix(t, n, "Dumping finished"))
 		mark_first(&m->finished, ts);
+	account_cgroups(m, ts, t, n);
 	account_tools(m, ts, t, n);
 }
 
@@ -141,7 +149,7 @@ static uint64_t phase(uint64_t from, uint64_t to) {
 static void marks_init(struct marks *m) {
 	*m = (struct marks) {
 		.predump = NO_MARK, .after_predump = NO_MARK, .freeze = NO_MARK, .seized = NO_MARK,
-		.first_cg = NO_MARK, .cg_written = NO_MARK, .postdump = NO_MARK, .unfreeze = NO_MARK,
+		.postdump = NO_MARK, .unfreeze = NO_MARK,
 		.finished = NO_MARK, .prev_ts = NO_MARK,
 	};
 }
@@ -152,7 +160,7 @@ static void marks_to_phases(const struct marks *m, struct pair_criu_phases *ret)
 		.prep_usec = phase(m->after_predump, m->freeze),
 		.freezing_usec = phase(m->freeze, m->seized),
 		.dump_usec = phase(m->seized, m->postdump),
-		.cgroup_walk_usec = phase(m->first_cg, m->cg_written),
+		.cgroup_walk_usec = m->cg_seen ? m->cg_usec : PAIR_ABSENT,
 		.network_tools_usec = m->tools_seen ? m->tools_usec : PAIR_ABSENT,
 		.postdump_usec = phase(m->postdump, m->unfreeze),
 		.tail_usec = phase(m->unfreeze, m->finished),

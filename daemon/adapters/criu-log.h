@@ -10,8 +10,9 @@
  *   prep           -> "freezing cgroup": CRIU's work before it seizes the tasks
  *   freezing       -> the first "SEIZE"
  *   dump           -> "Running post-dump scripts": memory, files, namespaces, ...
- *   cgroup_walk    part of dump: the first "cg: Dumping value" -> the last "cg: Writing CG image"
- *                  (CRIU reading every cgroup of the hierarchies the tasks are in)
+ *   cgroup_walk    part of dump: CRIU reading every cgroup of the hierarchies the tasks are in
+ *                  and writing them out: the gaps between consecutive "cg: " lines (a line
+ *                  of anything else, the parasite's untimestamped ones too, ends a run of them)
  *   network_tools  part of dump: the time CRIU waits for the tools it forks to save a network
  *                  namespace: the gap after each "net: Running ..." line ("ip addr save",
  *                  "iptables-save for ...") or "Running iptables [...]" (the network lock), and
