@@ -51,6 +51,10 @@ static void counts_clear(void *base, const struct count_key *keys, size_t n) {
 		*count_field(base, &keys[i]) = PAIR_ABSENT;
 }
 
+const char *pair_criu_phase_key(size_t i) {
+	return i < ELEMENTSOF(criu_phase_keys) ? criu_phase_keys[i].key : NULL;
+}
+
 void pair_criu_phases_clear(struct pair_criu_phases *c) {
 	counts_clear(c, criu_phase_keys, ELEMENTSOF(criu_phase_keys));
 }

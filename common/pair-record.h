@@ -104,6 +104,8 @@ bool pair_is_complete_record(const struct pair *p);
 uint64_t pair_timing_get(const struct pair_timings *t, const char *key);
 /* The same for a key of "timings.criu_phases" ("dump_usec"). */
 uint64_t pair_criu_phase_get(const struct pair_criu_phases *c, const char *key);
+/* The key of the I-th phase in the order of the dump ("predump_rpc_usec"), NULL past the last. */
+const char *pair_criu_phase_key(size_t i);
 /* Sets every phase to PAIR_ABSENT. */
 void pair_criu_phases_clear(struct pair_criu_phases *c);
 
