@@ -89,22 +89,22 @@ static bool is_tool_result(const char *t, size_t n) {
 	return contains(t, n, "iptables") || contains(t, n, "ip6tables");
 }
 
-static void account_cgroups(struct marks *m, uint64_t ts, const char *t, size_t n) {
+/* GAP: the time since the previous timestamped line. */
+static void account_cgroups(struct marks *m, uint64_t gap, const char *t, size_t n) {
 	bool cg = has_prefix(t, n, "cg: ");
-	if (cg && m->prev_is_cg && ts >= m->prev_ts) {
-		m->cg_usec += ts - m->prev_ts;
+	if (cg && m->prev_is_cg) {
+		m->cg_usec += gap;
 		m->cg_seen = true;
 	}
 	m->prev_is_cg = cg;
 }
 
-static void account_tools(struct marks *m, uint64_t ts, const char *t, size_t n) {
+static void account_tools(struct marks *m, uint64_t gap, const char *t, size_t n) {
 	bool run = is_tool_run(t, n);
-	if (m->prev_ts != NO_MARK && ts >= m->prev_ts && (m->prev_is_run || (!run && is_tool_result(t, n)))) {
-		m->tools_usec += ts - m->prev_ts;
+	if (m->prev_ts != NO_MARK && (m->prev_is_run || (!run && is_tool_result(t, n)))) {
+		m->tools_usec += gap;
 		m->tools_seen = true;
 	}
-	m->prev_ts = ts;
 	m->prev_is_run = run;
 }
 
@@ -138,8 +138,13 @@ static void feed_line(struct marks *m, const char *s, size_t n) {
 		mark_first(&m->unfreeze, ts);
 	else if (has_prefix(t, n, "Dumping finished"))
 		mark_first(&m->finished, ts);
-	account_cgroups(m, ts, t, n);
-	account_tools(m, ts, t, n);
+	/* Time that goes backwards (a clock step) counts as no time and does not move prev_ts: the
+	 * gaps counted never overlap, so their sums stay within the log's span. */
+	uint64_t gap = m->prev_ts != NO_MARK && ts > m->prev_ts ? ts - m->prev_ts : 0;
+	account_cgroups(m, gap, t, n);
+	account_tools(m, gap, t, n);
+	if (m->prev_ts == NO_MARK || ts > m->prev_ts)
+		m->prev_ts = ts;
 }
 
 static uint64_t phase(uint64_t from, uint64_t to) {

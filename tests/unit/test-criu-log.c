@@ -198,6 +198,10 @@ TEST(not_a_log) {
 		     *k; k++)
 			ASSERT_EQ_U(pair_criu_phase_get(&c, *k), PAIR_ABSENT);
 	}
+	/* Time going backwards counts as none, and the gaps counted never overlap. */
+	struct pair_criu_phases back;
+	parse("(9.000000) cg: a\n(1.000000) cg: b\n(9.000000) cg: c\n(10.000000) cg: d\n", &back);
+	ASSERT_EQ_U(back.cgroup_walk_usec, 1000000);
 	/* A short fraction and a long second count still parse. */
 	struct pair_criu_phases c;
 	parse("(1234.5) Unfreezing tasks into 1\n(1234.500042) Dumping finished successfully", &c);
