@@ -215,6 +215,28 @@ int output_pairs_table(json_t *entries, char **ret_error) {
 
 /* ---- show ------------------------------------------------------------------------------ */
 
+/* "CRIU phases: predump rpc 6.2 ms, ...", in the order of the dump; no line for pairs from before
+ * they were recorded. */
+static int print_criu_phases(const struct pair *p) {
+	struct line l;
+	bool any = false;
+
+	if (line_begin(&l) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; pair_criu_phase_key(i); i++) {
+		uint64_t usec = pair_criu_phase_get(&p->timings.criu_phases, pair_criu_phase_key(i));
+
+		if (usec != PAIR_ABSENT) {
+			line_add_timing(&l, pair_criu_phase_key(i), (long long) usec);
+			any = true;
+		}
+	}
+	if (any)
+		return field_line("CRIU phases", &l);
+	free(line_end(&l));
+	return 0;
+}
+
 /* The fields shown first, in this order, from the record. */
 static int print_pair_head(const struct pair *p, json_t *timings_json) {
 	_cleanup_free_ char *timings = NULL;
@@ -252,6 +274,8 @@ static int print_pair_head(const struct pair *p, json_t *timings_json) {
 	if (!timings)
 		return -ENOMEM;
 	field("Timings", *timings ? timings : NULL);
+	if (print_criu_phases(p) < 0)
+		return -ENOMEM;
 	print_clean(stdout, "%*s: %s in %lld %s\n", FIELD_WIDTH, "Images", format_images_bytes(bytes, &p->images),
 		    images_files(&p->images), plural(images_files(&p->images), "file", "files"));
 	field("CRIU", p->criu_version);

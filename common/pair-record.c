@@ -6,10 +6,13 @@
 #include "macro.h"
 #include "pair-record.h"
 
-static const struct {
+/* A table of optional counts in one JSON object, each at an offset of a struct. */
+struct count_key {
 	const char *key;
 	size_t offset;
-} timing_keys[] = {
+};
+
+static const struct count_key timing_keys[] = {
 	{ "discover_usec", offsetof(struct pair_timings, discover_usec) },
 	{ "sync_usec", offsetof(struct pair_timings, sync_usec) },
 	{ "criu_start_usec", offsetof(struct pair_timings, criu_start_usec) },
@@ -21,8 +24,39 @@ static const struct {
 	{ "total_usec", offsetof(struct pair_timings, total_usec) },
 };
 
-static uint64_t *timing_field(struct pair_timings *t, size_t i) {
-	return (uint64_t *) ((char *) t + timing_keys[i].offset);
+static const struct count_key criu_phase_keys[] = {
+	{ "predump_rpc_usec", offsetof(struct pair_criu_phases, predump_rpc_usec) },
+	{ "prep_usec", offsetof(struct pair_criu_phases, prep_usec) },
+	{ "freezing_usec", offsetof(struct pair_criu_phases, freezing_usec) },
+	{ "dump_usec", offsetof(struct pair_criu_phases, dump_usec) },
+	{ "cgroup_walk_usec", offsetof(struct pair_criu_phases, cgroup_walk_usec) },
+	{ "network_tools_usec", offsetof(struct pair_criu_phases, network_tools_usec) },
+	{ "postdump_usec", offsetof(struct pair_criu_phases, postdump_usec) },
+	{ "tail_usec", offsetof(struct pair_criu_phases, tail_usec) },
+};
+
+static uint64_t *count_field(const void *base, const struct count_key *k) {
+	return (uint64_t *) ((char *) base + k->offset);
+}
+
+static uint64_t count_get(const void *base, const struct count_key *keys, size_t n, const char *key) {
+	for (size_t i = 0; i < n; i++)
+		if (streq(keys[i].key, key))
+			return *count_field(base, &keys[i]);
+	return PAIR_ABSENT;
+}
+
+static void counts_clear(void *base, const struct count_key *keys, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		*count_field(base, &keys[i]) = PAIR_ABSENT;
+}
+
+const char *pair_criu_phase_key(size_t i) {
+	return i < ELEMENTSOF(criu_phase_keys) ? criu_phase_keys[i].key : NULL;
+}
+
+void pair_criu_phases_clear(struct pair_criu_phases *c) {
+	counts_clear(c, criu_phase_keys, ELEMENTSOF(criu_phase_keys));
 }
 
 struct pair *pair_new(void) {
@@ -30,8 +64,8 @@ struct pair *pair_new(void) {
 	if (!p)
 		return NULL;
 	p->frozen_usec = p->images.bytes = p->images.files = p->images.added_bytes = PAIR_ABSENT;
-	for (size_t i = 0; i < ELEMENTSOF(timing_keys); i++)
-		*timing_field(&p->timings, i) = PAIR_ABSENT;
+	counts_clear(&p->timings, timing_keys, ELEMENTSOF(timing_keys));
+	pair_criu_phases_clear(&p->timings.criu_phases);
 	return p;
 }
 
@@ -75,10 +109,11 @@ bool pair_is_complete_record(const struct pair *p) {
 }
 
 uint64_t pair_timing_get(const struct pair_timings *t, const char *key) {
-	for (size_t i = 0; i < ELEMENTSOF(timing_keys); i++)
-		if (streq(timing_keys[i].key, key))
-			return *timing_field((struct pair_timings *) t, i);
-	return PAIR_ABSENT;
+	return count_get(t, timing_keys, ELEMENTSOF(timing_keys), key);
+}
+
+uint64_t pair_criu_phase_get(const struct pair_criu_phases *c, const char *key) {
+	return count_get(c, criu_phase_keys, ELEMENTSOF(criu_phase_keys), key);
 }
 
 /* --- decoding ---------------------------------------------------------------------------- */
@@ -179,15 +214,28 @@ int pair_volumes_from_json(json_t *a, struct pair_volume **ret, size_t *ret_n, c
 	return 0;
 }
 
-static int timings_from_json(json_t *o, struct pair_timings *t, char **ret_error) {
-	for (size_t i = 0; i < ELEMENTSOF(timing_keys); i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "timings.%s", timing_keys[i].key);
-		int r = get_count(o, timing_keys[i].key, name, timing_field(t, i), ret_error);
+/* The counts of KEYS in O into BASE; PREFIX names O in messages ("timings"). */
+static int counts_from_json(json_t *o, const char *prefix, const struct count_key *keys, size_t n, void *base,
+                            char **ret_error) {
+	for (size_t i = 0; i < n; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "%s.%s", prefix, keys[i].key);
+		int r = get_count(o, keys[i].key, name, count_field(base, &keys[i]), ret_error);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+static int timings_from_json(json_t *o, struct pair_timings *t, char **ret_error) {
+	json_t *phases;
+	int r = counts_from_json(o, "timings", timing_keys, ELEMENTSOF(timing_keys), t, ret_error);
+	if (r >= 0)
+		r = member(o, "criu_phases", "timings.criu_phases", JSON_OBJECT, false, false, &phases, ret_error);
+	if (r < 0 || !phases)
+		return r;
+	return counts_from_json(phases, "timings.criu_phases", criu_phase_keys, ELEMENTSOF(criu_phase_keys),
+	                        &t->criu_phases, ret_error);
 }
 
 static int images_from_json(json_t *o, struct pair_images *im, char **ret_error) {
@@ -332,11 +380,22 @@ static json_t *images_to_json(const struct pair_images *im) {
 	return o;
 }
 
-static json_t *timings_to_json(const struct pair_timings *t) {
+/* An object with the recorded counts of KEYS in BASE (possibly empty); NULL when out of memory. */
+static json_t *counts_to_json(const struct count_key *keys, size_t n, const void *base) {
 	json_t *o = json_object();
-	for (size_t i = 0; o && i < ELEMENTSOF(timing_keys); i++)
-		if (set_count(o, timing_keys[i].key, *timing_field((struct pair_timings *) t, i)) < 0)
+	for (size_t i = 0; o && i < n; i++)
+		if (set_count(o, keys[i].key, *count_field(base, &keys[i])) < 0)
 			json_decref(TAKE_PTR(o));
+	return o;
+}
+
+static json_t *timings_to_json(const struct pair_timings *t) {
+	json_t *o = counts_to_json(timing_keys, ELEMENTSOF(timing_keys), t);
+	json_t *phases = o ? counts_to_json(criu_phase_keys, ELEMENTSOF(criu_phase_keys), &t->criu_phases) : NULL;
+	if (phases && json_object_size(phases) == 0)
+		json_decref(TAKE_PTR(phases));
+	else if (!phases || set(o, "criu_phases", phases) < 0)
+		json_decref(TAKE_PTR(o));
 	return o;
 }
 

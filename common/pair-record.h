@@ -6,7 +6,8 @@
  * form is the user-facing contract of DESIGN.md ("Catalog") and does not change:
  *
  *   { "container": "web", "id": 7, "state": "complete", "created": "2026-11-25T09:15:02Z",
- *     "tag": null, "frozen_usec": 75210, "timings": { "freeze_usec": 340, ... },
+ *     "tag": null, "frozen_usec": 75210,
+ *     "timings": { "freeze_usec": 340, ..., "criu_phases": { "dump_usec": 61020, ... } },
  *     "volumes": [ { "backend": "btrfs", "source": "/srv/web", "snapshot": "/srv/.ckptd/web/7/web",
  *                    "nested": [ ... ] } ],
  *     "images": { "bytes": 10612345, "files": 23, "staging": "memory", "sha256": { FILE: HEX },
@@ -39,10 +40,19 @@ struct pair_volume {
 	bool has_nested;
 };
 
+/* CRIU's phases of the dump, from the timestamps of its own log (criu-log.h names the lines that
+ * mark each), PAIR_ABSENT when the log lacks a phase's markers or the pair predates them.
+ * "timings.criu_phases" in the JSON form, absent when none is recorded. */
+struct pair_criu_phases {
+	uint64_t predump_rpc_usec, prep_usec, freezing_usec, dump_usec, cgroup_walk_usec, network_tools_usec,
+	        postdump_usec, tail_usec;
+};
+
 /* CLOCK_MONOTONIC durations of the steps of the dump, PAIR_ABSENT when not recorded. */
 struct pair_timings {
 	uint64_t discover_usec, sync_usec, criu_start_usec, freeze_usec, snapshot_usec, dump_usec, thaw_usec,
 	        persist_usec, total_usec;
+	struct pair_criu_phases criu_phases;
 };
 
 struct pair_image_sum {
@@ -92,6 +102,12 @@ bool pair_is_complete_record(const struct pair *p);
 /* The duration named KEY in the record's "timings" ("freeze_usec"), PAIR_ABSENT when it is not
  * recorded or not a key this codec knows (for readers that follow the order of the JSON). */
 uint64_t pair_timing_get(const struct pair_timings *t, const char *key);
+/* The same for a key of "timings.criu_phases" ("dump_usec"). */
+uint64_t pair_criu_phase_get(const struct pair_criu_phases *c, const char *key);
+/* The key of the I-th phase in the order of the dump ("predump_rpc_usec"), NULL past the last. */
+const char *pair_criu_phase_key(size_t i);
+/* Sets every phase to PAIR_ABSENT. */
+void pair_criu_phases_clear(struct pair_criu_phases *c);
 
 /* Decodes and validates one pair object. -EBADMSG with one sentence in *ret_error that names
  * the key ("pair.json lacks \"id\"", "pair.json has a wrong type for \"images.bytes\"");

@@ -15,6 +15,7 @@
 #include "cgroup-memory.h"
 #include "cgroup.h"
 #include "criu.h"
+#include "criu-log.h"
 #include "discover.h"
 #include "dump.h"
 #include "error.h"
@@ -532,6 +533,9 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 			.persist_usec = t_done - t_persist,
 			.total_usec = t_done - d->t_start,
 		};
+		/* After the thaw: where the window went, by CRIU's log (phases it lacks stay absent). */
+		_cleanup_free_ char *log = path_join(d->pair_dir, "dump.log");
+		(void) criu_log_phases_read(log, &p->timings.criu_phases, NULL);
 		p->images.staging = strdup(d->staged ? "memory" : "disk");
 		p->root_pid = d->root;
 		p->shell_job = d->shell_job;

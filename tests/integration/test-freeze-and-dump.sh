@@ -12,6 +12,25 @@ MNT=$(t_btrfs_loop 512)
 t_btrfs_subvol "$MNT/data"
 t_btrfs_subvol "$MNT/logs"
 
+# CRIU's phases from its dump.log: all there, the cgroup walk and the network tools within the
+# dump, and together within the frozen window (CRIU logs the pre-dump notification a little
+# before ckptd freezes: 10 ms of slack) but most of it; shown by `ckptctl show`.
+check_phases() { # NAME ID
+	local json phases
+	json=$(t_ctl_json show "$1" "$2")
+	phases=$(jq -c .timings.criu_phases <<<"$json")
+	echo "pair $1/$2: frozen_usec $(jq .frozen_usec <<<"$json"), CRIU phases $phases"
+	for k in predump_rpc prep freezing dump cgroup_walk postdump tail; do
+		jq -e ".${k}_usec >= 0" <<<"$phases" >/dev/null || t_fail "CRIU phase $k missing in pair $1/$2"
+	done
+	jq -e '.timings.criu_phases as $c | ($c.predump_rpc_usec + $c.prep_usec + $c.freezing_usec + $c.dump_usec
+		+ $c.postdump_usec + $c.tail_usec) as $sum | $sum <= .frozen_usec + 10000 and $sum >= .frozen_usec / 2' \
+		<<<"$json" >/dev/null || t_fail "CRIU phases of pair $1/$2 do not add up to its frozen window"
+	jq -e '.cgroup_walk_usec <= .dump_usec and (.network_tools_usec // 0) <= .dump_usec' <<<"$phases" >/dev/null ||
+		t_fail "cgroup walk or network tools longer than CRIU's dump in pair $1/$2"
+	t_assert_contains "$(t_ctl show "$1" "$2")" "CRIU phases: predump rpc "
+}
+
 check_pair() { # NAME ID DATAFILE
 	local name=$1 id=$2 file=$3 json images snap pos len
 	json=$(t_ctl_json show "$name" "$id")
@@ -32,6 +51,7 @@ check_pair() { # NAME ID DATAFILE
 	echo "pair $name/$id: file offset in image $pos, file length in snapshot $len"
 	t_assert_eq "$len" "$pos" "snapshot length == recorded offset (consistent pair)"
 	t_check_pattern "$snap/$(basename "$file")" >/dev/null
+	check_phases "$name" "$id"
 	[ -d "$(jq -r '.volumes[1].snapshot' <<<"$json")" ] || t_fail "second volume not snapshotted"
 }
 
@@ -71,4 +91,17 @@ run_case() { # v2|v1
 
 run_case v2
 run_case v1
+
+# In a network namespace of its own CRIU forks ip (and iptables-save, when installed) inside the
+# window to save the namespace's configuration: the pair says how long that took.
+cg=$(t_cgroup_create v2 fad-net)
+t_start_in_cgroup "$cg" unshare --net "$CRYO" "$MNT/data/fad-net.txt" --interval-ms 2 >/dev/null
+t_write_container fad-net "$cg" "$MNT/data" "$MNT/logs" </dev/null
+t_daemon_restart
+sleep 0.3
+t_ctl freeze-and-dump fad-net >/dev/null
+check_phases fad-net 1
+t_ctl_json show fad-net 1 | jq -e '.timings.criu_phases.network_tools_usec > 0' >/dev/null ||
+	t_fail "no time for CRIU's network tools recorded with a network namespace"
+t_assert_contains "$(t_ctl show fad-net 1)" ", network tools "
 t_pass

@@ -57,6 +57,10 @@ for f in container id state created tag frozen_usec timings freeze_usec snapshot
 	thaw_usec volumes backend source snapshot images bytes files criu_version; do
 	need ckptctl.8 "$f" "pair field"
 done
+# timings.criu_phases: every key the codec knows (common/pair-record.c's table).
+phases=$(sed -n '/criu_phase_keys\[\] = {/,/^};/s/^[[:space:]]*{ "\([a-z_]*\)".*/\1/p' "$SOURCE_DIR/common/pair-record.c")
+[ "$(wc -w <<<"$phases")" -ge 8 ] || fail "could not find the CRIU phases in common/pair-record.c: $phases"
+for f in criu_phases $phases; do need ckptctl.8 "$f" "pair field"; done
 iface=$SOURCE_DIR/common/io.ckptd.Manager.varlink
 fields=$(python3 - "$iface" <<'EOF'
 import re, sys

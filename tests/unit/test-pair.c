@@ -239,6 +239,47 @@ TEST(codec_round_trip) {
 	pair_free(p);
 }
 
+/* timings.criu_phases: optional, round-trips, absent in old records and not written when empty,
+ * refused with a wrong type. */
+TEST(criu_phases) {
+	json_t *j = with(sample_pair("web", 1, "complete"), "timings",
+	                 json_pack("{s:I,s:{s:I,s:I,s:I}}", "dump_usec", (json_int_t) 60, "criu_phases", "dump_usec",
+	                           (json_int_t) 50, "network_tools_usec", (json_int_t) 20, "tail_usec", (json_int_t) 0));
+	struct pair *p = NULL;
+	json_t *back = NULL;
+	ASSERT_OK(pair_from_json(j, &p, NULL));
+	ASSERT_EQ_U(p->timings.dump_usec, 60);
+	ASSERT_EQ_U(p->timings.criu_phases.dump_usec, 50);
+	ASSERT_EQ_U(pair_criu_phase_get(&p->timings.criu_phases, "network_tools_usec"), 20);
+	ASSERT_EQ_U(p->timings.criu_phases.tail_usec, 0);
+	ASSERT_EQ_U(p->timings.criu_phases.freezing_usec, PAIR_ABSENT);
+	ASSERT_EQ_U(pair_criu_phase_get(&p->timings.criu_phases, "no_such_usec"), PAIR_ABSENT);
+	ASSERT_OK(pair_to_json(p, &back));
+	ASSERT_TRUE(json_equal(json_object_get(j, "timings"), json_object_get(back, "timings")));
+	json_decref(back);
+	p = pair_free(p);
+	json_decref(j);
+
+	json_t *old = sample_pair("web", 1, "complete");
+	ASSERT_OK(pair_from_json(old, &p, NULL));
+	ASSERT_EQ_U(p->timings.criu_phases.predump_rpc_usec, PAIR_ABSENT);
+	ASSERT_EQ_U(p->timings.criu_phases.cgroup_walk_usec, PAIR_ABSENT);
+	ASSERT_OK(pair_to_json(p, &back));
+	ASSERT_NULL(json_object_get(json_object_get(back, "timings"), "criu_phases"));
+	json_decref(back);
+	json_decref(old);
+	pair_free(p);
+
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "timings", json_pack("{s:[]}", "criu_phases")),
+	                    "wrong type for \"timings.criu_phases\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "timings",
+	                         json_pack("{s:{s:i}}", "criu_phases", "prep_usec", -1)),
+	                    "negative \"timings.criu_phases.prep_usec\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "timings",
+	                         json_pack("{s:{s:s}}", "criu_phases", "tail_usec", "1")),
+	                    "wrong type for \"timings.criu_phases.tail_usec\""));
+}
+
 /* The catalog's typed loader gives the same record as the file. */
 TEST(load_record) {
 	_cleanup_free_ char *state = make_state_dir();
