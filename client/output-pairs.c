@@ -237,6 +237,17 @@ static int print_criu_phases(const struct pair *p) {
 	return 0;
 }
 
+/* What the bytes the pair added took on disk after the file system compressed them. */
+static void print_disk_bytes(const struct pair_images *im) {
+	char disk[FORMAT_BYTES_MAX], added[FORMAT_BYTES_MAX];
+	uint64_t a = im->added_bytes != PAIR_ABSENT ? im->added_bytes : im->bytes;
+
+	if (im->disk_bytes == PAIR_ABSENT || a == PAIR_ABSENT || a == 0)
+		return;
+	print_clean(stdout, "%*s: %s for the %s added (%.0f %%)\n", FIELD_WIDTH, "On disk", format_bytes(disk, im->disk_bytes),
+		    format_bytes(added, a), 100.0 * (double) im->disk_bytes / (double) a);
+}
+
 /* The fields shown first, in this order, from the record. */
 static int print_pair_head(const struct pair *p, json_t *timings_json) {
 	_cleanup_free_ char *timings = NULL;
@@ -278,6 +289,7 @@ static int print_pair_head(const struct pair *p, json_t *timings_json) {
 		return -ENOMEM;
 	print_clean(stdout, "%*s: %s in %lld %s\n", FIELD_WIDTH, "Images", format_images_bytes(bytes, &p->images),
 		    images_files(&p->images), plural(images_files(&p->images), "file", "files"));
+	print_disk_bytes(&p->images);
 	field("CRIU", p->criu_version);
 	return 0;
 }

@@ -131,6 +131,9 @@ static void print_storage(json_t *status) {
 		format_bytes(added, (uint64_t) a);
 	print_clean(stdout, "%*s: %s added on disk for %s of images; %s, compression %s\n", FIELD_WIDTH, "Pairs", added,
 	            logical, jstr(storage, "filesystem") ?: "-", jstr(storage, "compression") ?: "-");
+	if (jint(storage, "disk_bytes", &v) && jint(storage, "measured_added_bytes", &a) && a > 0)
+		print_clean(stdout, "%*s: %s after compression for %s added (%.0f %%)\n", FIELD_WIDTH, "On disk",
+		            format_bytes(logical, (uint64_t) v), format_bytes(added, (uint64_t) a), 100.0 * (double) v / (double) a);
 }
 
 int output_status(json_t *status) {

@@ -63,7 +63,7 @@ struct pair *pair_new(void) {
 	struct pair *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->frozen_usec = p->images.bytes = p->images.files = p->images.added_bytes = PAIR_ABSENT;
+	p->frozen_usec = p->images.bytes = p->images.files = p->images.added_bytes = p->images.disk_bytes = PAIR_ABSENT;
 	counts_clear(&p->timings, timing_keys, ELEMENTSOF(timing_keys));
 	pair_criu_phases_clear(&p->timings.criu_phases);
 	return p;
@@ -245,6 +245,7 @@ static int images_from_json(json_t *o, struct pair_images *im, char **ret_error)
 	    (r = get_count(o, "files", "images.files", &im->files, ret_error)) < 0 ||
 	    (r = get_count(o, "added_bytes", "images.added_bytes", &im->added_bytes, ret_error)) < 0 ||
 	    (r = get_count(o, "shared_from", "images.shared_from", &im->shared_from, ret_error)) < 0 ||
+	    (r = get_count(o, "disk_bytes", "images.disk_bytes", &im->disk_bytes, ret_error)) < 0 ||
 	    (r = get_string(o, "staging", "images.staging", false, false, &im->staging, ret_error)) < 0 ||
 	    (r = member(o, "sha256", "images.sha256", JSON_OBJECT, false, false, &sums, ret_error)) < 0)
 		return r;
@@ -365,7 +366,7 @@ json_t *pair_volumes_to_json(const struct pair_volume *v, size_t n) {
 static json_t *images_to_json(const struct pair_images *im) {
 	json_t *o = json_object();
 	if (!o || set_count(o, "bytes", im->bytes) < 0 || set_count(o, "files", im->files) < 0 ||
-	    set_count(o, "added_bytes", im->added_bytes) < 0 ||
+	    set_count(o, "added_bytes", im->added_bytes) < 0 || set_count(o, "disk_bytes", im->disk_bytes) < 0 ||
 	    (im->shared_from > 0 && im->shared_from != PAIR_ABSENT && set_count(o, "shared_from", im->shared_from) < 0) ||
 	    set_string_opt(o, "staging", im->staging) < 0 || (im->has_sums && set(o, "sha256", json_object()) < 0)) {
 		json_decref(o);

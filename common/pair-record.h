@@ -11,7 +11,7 @@
  *     "volumes": [ { "backend": "btrfs", "source": "/srv/web", "snapshot": "/srv/.ckptd/web/7/web",
  *                    "nested": [ ... ] } ],
  *     "images": { "bytes": 10612345, "files": 23, "staging": "memory", "sha256": { FILE: HEX },
- *                 "added_bytes": 1048576, "shared_from": 6 },
+ *                 "added_bytes": 1048576, "shared_from": 6, "disk_bytes": 655360 },
  *     "criu_version": "4.2.1", "root_pid": 1234, "cgroup": "...", "cgroup_kind": "v2",
  *     "shell_job": false, "tcp_established": false, "file_locks": false, "pinned": false,
  *     "discovery": { ... } }
@@ -70,6 +70,9 @@ struct pair_images {
 	 * it shared unchanged blocks with, 0 = none). PAIR_ABSENT for pairs from before sharing. */
 	uint64_t added_bytes;
 	uint64_t shared_from;
+	/* What the added bytes take on disk after the file system compressed them (btrfs extents
+	 * this pair wrote, not those of shared_from); PAIR_ABSENT when not measured (not btrfs). */
+	uint64_t disk_bytes;
 };
 
 struct pair {

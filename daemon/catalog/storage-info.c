@@ -42,25 +42,42 @@ static void filesystem_of(const char *path, json_t *o) {
 static void totals(const char *state_dir, json_t *o) {
 	struct pair **pairs = NULL;
 	size_t n = 0;
-	uint64_t bytes = 0, added = 0;
+	uint64_t bytes = 0, added = 0, disk = 0, measured = 0;
 	if (catalog_list_pairs(state_dir, NULL, &pairs, &n) >= 0)
 		for (size_t i = 0; i < n; i++) {
 			const struct pair_images *im = &pairs[i]->images;
 			uint64_t b = im->bytes == PAIR_ABSENT ? 0 : im->bytes;
+			uint64_t a = im->added_bytes == PAIR_ABSENT ? b : im->added_bytes; /* older pairs: all written */
 			bytes += b;
-			added += im->added_bytes == PAIR_ABSENT ? b : im->added_bytes; /* older pairs: all written */
+			added += a;
+			if (im->disk_bytes != PAIR_ABSENT) {
+				disk += im->disk_bytes;
+				measured += a;
+			}
 		}
 	pair_array_free(pairs, n);
 	json_object_set_new(o, "images_bytes", json_integer((json_int_t) bytes));
 	json_object_set_new(o, "added_bytes", json_integer((json_int_t) added));
+	if (measured > 0) { /* the pairs measured at persist: what they added, what it took on disk */
+		json_object_set_new(o, "measured_added_bytes", json_integer((json_int_t) measured));
+		json_object_set_new(o, "disk_bytes", json_integer((json_int_t) disk));
+	}
 }
 
-int storage_info(const char *state_dir, json_t **ret) {
+int storage_totals(const char *state_dir, json_t **ret) {
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
-	filesystem_of(state_dir, o);
 	totals(state_dir, o);
+	*ret = o;
+	return 0;
+}
+
+int storage_info(const char *state_dir, json_t *totals_of_pairs, json_t **ret) {
+	json_t *o = json_deep_copy(totals_of_pairs);
+	if (!o)
+		return -ENOMEM;
+	filesystem_of(state_dir, o);
 	*ret = o;
 	return 0;
 }

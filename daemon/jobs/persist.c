@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "disk-usage.h"
 #include "error.h"
 #include "fileio.h"
 #include "image-share.h"
@@ -152,6 +153,28 @@ static int persist_loop(DIR *dir, const char *from, const char *to, int to_fd, s
 	return 0;
 }
 
+/* What the images added on disk after compression, leaving out the extents of the pair they
+ * share blocks with; absent (PAIR_ABSENT) where it cannot be read (not btrfs). */
+static uint64_t measure_disk_bytes(int to_fd, const char *prev_dir, uint64_t shared_from) {
+	struct disk_extents cur = {}, prev = {};
+	uint64_t ret = PAIR_ABSENT;
+	if (disk_extents_add_dir(&cur, to_fd, NULL) < 0)
+		goto done;
+	if (shared_from > 0 && prev_dir) {
+		_cleanup_close_ int pfd = open_nofollow(prev_dir, O_RDONLY | O_DIRECTORY);
+		_cleanup_close_ int ifd = pfd >= 0 ? openat_beneath(pfd, "images", O_RDONLY | O_DIRECTORY) : -EBADF;
+		if (ifd < 0 || disk_extents_add_dir(&prev, ifd, NULL) < 0)
+			goto done;
+		disk_extents_sort(&prev);
+	}
+	disk_extents_sort(&cur);
+	ret = disk_usage_added(&cur, &prev);
+done:
+	disk_extents_done(&cur);
+	disk_extents_done(&prev);
+	return ret;
+}
+
 /* Copies (when staged in memory) or syncs every image, checksumming each, into im. */
 int persist_images(const char *from, const char *to, const struct persist_sharing *sh, struct pair_images *im,
                    char **ret_error) {
@@ -184,5 +207,7 @@ int persist_images(const char *from, const char *to, const struct persist_sharin
 		image_share_done(&s);
 	if (r >= 0 && fsync(to_fd) < 0)
 		return error_setf(ret_error, negative_errno(), "cannot sync %s: %m", to);
+	if (r >= 0 && on_btrfs(to))
+		im->disk_bytes = measure_disk_bytes(to_fd, sh ? sh->prev_dir : NULL, im->shared_from);
 	return r;
 }

@@ -55,8 +55,8 @@ struct manager {
 	sd_event_source *accept_retry_timer; /* accept() failed: listening resumes when it fires */
 	bool shutting_down;
 	uint64_t started_usec;
-	/* Status's "storage" (it reads every pair.json): kept until a job ends, since only jobs
-	 * change the catalog. NULL: not computed yet. */
+	/* The byte counts of Status's "storage" (they read every pair.json): kept until a job ends,
+	 * since only jobs change the catalog. NULL: not computed yet. */
 	json_t *storage_cache;
 };
 

@@ -203,10 +203,10 @@ int method_status(struct connection *c, struct varlink_call *call) {
 	}
 	_cleanup_free_ char *share_failure = image_share_failure(), *sharing = NULL;
 	json_t *storage = NULL;
+	if (!m->storage_cache)
+		(void) storage_totals(m->state_dir, &m->storage_cache);
 	if (m->storage_cache)
-		storage = json_incref(m->storage_cache);
-	else if (storage_info(m->state_dir, &storage) >= 0)
-		m->storage_cache = json_incref(storage);
+		(void) storage_info(m->state_dir, m->storage_cache, &storage);
 	(void) storage_sharing(m->state_dir, storage, share_failure, &sharing);
 	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*,s:s?,s:o?}", "version", CKPTD_VERSION, "pid", (int) getpid(),
 	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",

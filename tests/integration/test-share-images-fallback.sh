@@ -33,6 +33,7 @@ for i in 1 2; do
 	json=$(t_ctl_json show "$name" "$i")
 	t_assert_eq "$(jq .images.added_bytes <<<"$json")" "$(jq .images.bytes <<<"$json")" "pair $i: added == logical size"
 	t_assert_eq "$(jq .images.shared_from <<<"$json")" null "pair $i shared from"
+	t_assert_eq "$(jq .images.disk_bytes <<<"$json")" null "pair $i: disk bytes (not btrfs)"
 done
 
 t_assert_eq "$(t_ctl_json status | jq -r .image_sharing)" "off: $CKPTD_STATE_DIR is on ext4" "Status's image_sharing"

@@ -170,6 +170,8 @@ TEST(validation) {
 	                    "negative \"images.added_bytes\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:s}", "shared_from", "5")),
 	                    "wrong type for \"images.shared_from\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:f}", "disk_bytes", 1.5)),
+	                    "wrong type for \"images.disk_bytes\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "images", json_pack("{s:{s:i}}", "sha256", "a", 1)),
 	                    "wrong type for \"images.sha256\""));
 	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "timings", json_pack("{s:b}", "dump_usec", 1)),
@@ -224,6 +226,7 @@ TEST(codec_round_trip) {
 	ASSERT_EQ_U(p->timings.dump_usec, PAIR_ABSENT);
 	ASSERT_EQ_U(p->images.added_bytes, PAIR_ABSENT); /* from before sharing */
 	ASSERT_EQ_U(p->images.shared_from, 0);
+	ASSERT_EQ_U(p->images.disk_bytes, PAIR_ABSENT); /* not measured */
 	ASSERT_NULL(p->tag);
 	ASSERT_OK(pair_to_json(p, &back));
 	ASSERT_NULL(json_object_get(back, "root_pid"));
@@ -231,6 +234,7 @@ TEST(codec_round_trip) {
 	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "sha256"));
 	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "added_bytes"));
 	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "shared_from"));
+	ASSERT_NULL(json_object_get(json_object_get(back, "images"), "disk_bytes"));
 	ASSERT_TRUE(json_equal(json_object_get(old, "timings"), json_object_get(back, "timings")));
 	ASSERT_TRUE(json_is_null(json_object_get(back, "criu_version")));
 	json_decref(back);
@@ -389,4 +393,21 @@ TEST(pair_damage_reasons) {
 	ASSERT_OK(rm_rf(state));
 }
 
+/* images.disk_bytes, measured on btrfs at persist, comes back as it was written. */
+TEST(codec_disk_bytes) {
+	json_t *j = with(sample_pair("web", 2, "complete"), "images",
+	                 json_pack("{s:I,s:I,s:I}", "bytes", (json_int_t) 4096000, "added_bytes", (json_int_t) 409600,
+	                           "disk_bytes", (json_int_t) 204800));
+	struct pair *p = NULL;
+	ASSERT_OK(pair_from_json(j, &p, NULL));
+	ASSERT_EQ_U(p->images.disk_bytes, 204800);
+	json_t *back = NULL;
+	ASSERT_OK(pair_to_json(p, &back));
+	ASSERT_TRUE(json_equal(json_object_get(j, "images"), json_object_get(back, "images")));
+	json_decref(back);
+	json_decref(j);
+	pair_free(p);
+}
+
 TEST_MAIN()
+

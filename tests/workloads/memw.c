@@ -3,10 +3,12 @@
  * memw — a workload whose memory is mostly unchanged between checkpoints, for the image-sharing
  * tests.
  *
- *   memw MIB PERCENT STATEFILE
+ *   memw MIB PERCENT STATEFILE [text]
  *
  * Holds MIB MiB of anonymous memory in 4 KiB pages, each filled with distinct pseudo-random
- * content derived from (page number, generation of that page). On SIGUSR1 it rewrites PERCENT %
+ * content derived from (page number, generation of that page): random bytes that no compressor
+ * shrinks, or with "text" letters a..p (4 bits of entropy per byte, about half of it compresses,
+ * as the text values of a key-value store do). On SIGUSR1 it rewrites PERCENT %
  * of its pages (chosen at random, each one's generation + 1); on SIGUSR2 it recomputes what every
  * page must hold and compares the whole memory. After each it reports by replacing STATEFILE
  * (written beside it and renamed; no fd stays open, so a checkpoint holds none):
@@ -36,6 +38,7 @@ static uint8_t *mem;
 static uint32_t *gen;
 static size_t pages;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static bool text;
 
 static uint64_t splitmix(uint64_t *x) {
 	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -49,6 +52,8 @@ static int fill(size_t i, bool check) {
 	uint64_t x = ((uint64_t) i << 32) ^ gen[i] ^ 0x5eed5eedULL, *p = (uint64_t *) (mem + i * PAGE);
 	for (size_t k = 0; k < PAGE / 8; k++) {
 		uint64_t v = splitmix(&x);
+		if (text) /* every byte a letter 'a' + its low 4 bits */
+			v = (v & 0x0f0f0f0f0f0f0f0fULL) + 0x6161616161616161ULL;
 		if (!check)
 			p[k] = v;
 		else if (p[k] != v)
@@ -102,10 +107,11 @@ static int step(const char *state, unsigned percent) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 4) {
-		fprintf(stderr, "usage: memw MIB PERCENT STATEFILE\n");
+	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "text") != 0)) {
+		fprintf(stderr, "usage: memw MIB PERCENT STATEFILE [text]\n");
 		return 2;
 	}
+	text = argc == 5;
 	unsigned long mib = strtoul(argv[1], NULL, 10), percent = strtoul(argv[2], NULL, 10);
 	if (mib == 0 || mib > 65536 || percent > 100) {
 		fprintf(stderr, "memw: MIB must be 1..65536, PERCENT 0..100\n");
