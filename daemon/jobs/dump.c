@@ -144,7 +144,8 @@ static int on_pre_dump(void *userdata) {
 	d->t_snapshotted = now_usec(CLOCK_MONOTONIC);
 	job_set_step(j, "dump");
 	hold_for_testing(j);
-	return 0;
+	/* Over budget already (a slow snapshot): CRIU must not go on and freeze the tasks itself. */
+	return job_budget_exceeded(j) ? -1 : 0;
 }
 
 /* Thawing must not fail silently: through the descriptor opened before freezing (no new fd, no

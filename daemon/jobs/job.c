@@ -111,6 +111,11 @@ static void *watchdog_thread(void *userdata) {
 		pthread_mutex_unlock(&j->lock);
 		log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d) and thawing", j->container,
 		          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) criu);
+		/* CRIU is told first, so that it cannot take our thaw for an answer and freeze again. */
+		pthread_mutex_lock(&j->lock);
+		if (j->criu_fd >= 0)
+			(void) shutdown(j->criu_fd, SHUT_RDWR);
+		pthread_mutex_unlock(&j->lock);
 		int r = cgroup_thaw_fd(j->freezer_fd, j->freezer_kind);
 		if (r < 0)
 			log_error_errno(r, "%s: cannot thaw cgroup %s after MaxFrozenSec: %m", j->container, j->config->cgroup);
