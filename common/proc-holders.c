@@ -236,32 +236,31 @@ char *device_holders_describe(dev_t dev, const struct mounts *points) {
 	return h.list;
 }
 
-int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state) {
-	char path[64], buf[1024];
+int proc_stat(pid_t pid, char *ret_state, unsigned long long *ret_starttime) {
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return n < 0 ? negative_errno() : -EIO;
-	buf[n] = '\0';
+	_cleanup_free_ char *buf = NULL;
+	int r = read_full_file(path, &buf, NULL);
+	if (r < 0)
+		return r;
 	const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (!p)
+	if (!p || p[1] != ' ' || p[2] == '\0')
 		return -EIO;
+	char state = p[2];
 	p++;
-	char state = p[1];
-	for (int field = 3; field < 22; field++) { /* p is before field 3 (the state) */
+	for (int field = 3; ret_starttime && field < 22; field++) { /* p is before field 3 (the state) */
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EIO;
 	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1)
-		return -EIO;
-	*ret = v;
+	if (ret_starttime) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(p + 1, &end, 10);
+		if (errno != 0 || end == p + 1)
+			return -EIO;
+		*ret_starttime = v;
+	}
 	if (ret_state)
 		*ret_state = state;
 	return 0;

@@ -24,10 +24,10 @@ enum { PROC_FD_CONTINUE = 0, PROC_FD_NEXT_PID = 1, PROC_FD_STOP = 2 };
  * cannot be read are skipped. Returns 0, PROC_FD_STOP, or a negative value fn returned. */
 int proc_fds_foreach(pid_t pid, int (*fn)(const struct proc_fd *fd, void *userdata), void *userdata);
 
-/* Field 22 of /proc/PID/stat (when the process started, in clock ticks since boot): with the
- * pid, it names one process across pid reuse; and, if ret_state is non-NULL, field 3 (R, S, D,
- * Z for a zombie, ...). -ENOENT when there is no such process. */
-int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state);
+/* From /proc/PID/stat, each output optional: field 3, the state (R, S, D, Z for a zombie, X), and
+ * field 22, when the process started (clock ticks since boot; with the pid it names one process
+ * across pid reuse). -ENOENT when there is no such process. */
+int proc_stat(pid_t pid, char *ret_state, unsigned long long *ret_starttime);
 
 /* The command name of pid ("?" when gone); NULL on out-of-memory. */
 char *proc_comm(pid_t pid);

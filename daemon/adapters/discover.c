@@ -165,13 +165,8 @@ static void discover_procfs(struct discover_state *x) {
 /* A task that has exited but is not reaped yet: it has left its cgroup, and CRIU dumps it as a
  * zombie, so it is no stray. */
 static bool pid_is_zombie_or_gone(pid_t pid) {
-	char p[64];
-	_cleanup_free_ char *stat = NULL;
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
-	if (read_full_file(p, &stat, NULL) < 0)
-		return true;
-	const char *e = strrchr(stat, ')'); /* comm may hold spaces and parentheses */
-	return !e || e[1] != ' ' || e[2] == 'Z' || e[2] == 'X';
+	char state;
+	return proc_stat(pid, &state, NULL) < 0 || state == 'Z' || state == 'X';
 }
 
 /* Tasks of the tree outside the cgroup would not be frozen with it. */

@@ -91,7 +91,7 @@ static int on_criu_spawned(pid_t pid, int service_fd, void *userdata) {
 	d->t_criu_spawned = now_usec(CLOCK_MONOTONIC);
 	job_set_criu(d->job, pid, service_fd);
 	unsigned long long start;
-	if (proc_starttime(pid, &start, NULL) >= 0 &&
+	if (proc_stat(pid, NULL, &start) >= 0 &&
 	    json_object_set_new(d->intent, "criu", json_pack("{s:i,s:I}", "pid", (int) pid, "starttime",
 	                                                       (json_int_t) start)) >= 0)
 		(void) intent_record(d->job->state_dir, d->job->container, d->intent);

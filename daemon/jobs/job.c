@@ -64,17 +64,15 @@ void job_set_criu(struct job *j, pid_t pid, int service_fd) {
 /* How long CRIU gets, once MaxFrozenSec has run out, to give up by itself before it is killed. */
 #define CRIU_GIVE_UP_USEC (2 * USEC_PER_SEC)
 
-/* Stops the CRIU of a window over budget without harming the tasks: killed while it runs code
- * in a task (the parasite) or has changed its registers, CRIU can leave that task crashing. So
- * first our end of its socket is shut down, and CRIU, finding us gone at its next message,
- * releases the tasks and exits; only if it has not after CRIU_GIVE_UP_USEC is it killed. Called
- * and returns with j->lock held. */
+/* Waits for the CRIU of a window over budget to give up, after the watchdog shut down our end of
+ * its socket: killed while it runs code in a task (the parasite) or has changed its registers,
+ * CRIU can leave that task crashing, while, finding us gone at its next message, it releases the
+ * tasks and exits. Only if it has not after CRIU_GIVE_UP_USEC is it killed. Called and returns
+ * with j->lock held. */
 static void watchdog_stop_criu(struct job *j) {
 	pid_t criu = j->criu_pid;
 	if (criu <= 0)
 		return;
-	if (j->criu_fd >= 0)
-		(void) shutdown(j->criu_fd, SHUT_RDWR);
 	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + CRIU_GIVE_UP_USEC;
 	while (j->criu_pid == criu && now_usec(CLOCK_MONOTONIC) < deadline) {
 		struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
@@ -108,14 +106,12 @@ static void *watchdog_thread(void *userdata) {
 		}
 		j->budget_exceeded = true;
 		pid_t criu = j->criu_pid;
-		pthread_mutex_unlock(&j->lock);
-		log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d) and thawing", j->container,
-		          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) criu);
 		/* CRIU is told first, so that it cannot take our thaw for an answer and freeze again. */
-		pthread_mutex_lock(&j->lock);
 		if (j->criu_fd >= 0)
 			(void) shutdown(j->criu_fd, SHUT_RDWR);
 		pthread_mutex_unlock(&j->lock);
+		log_error("%s: frozen for longer than MaxFrozenSec=%.3gs; stopping criu (pid %d) and thawing", j->container,
+		          (double) j->config->max_frozen_usec / USEC_PER_SEC, (int) criu);
 		int r = cgroup_thaw_fd(j->freezer_fd, j->freezer_kind);
 		if (r < 0)
 			log_error_errno(r, "%s: cannot thaw cgroup %s after MaxFrozenSec: %m", j->container, j->config->cgroup);

@@ -73,7 +73,7 @@ static void wait_for_orphaned_criu(const char *name, json_t *intent) {
 	}
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	bool waited = false;
-	while (proc_starttime(pid, &start, &state) >= 0 && start == want && state != 'Z' && state != 'X') {
+	while (proc_stat(pid, &state, &start) >= 0 && start == want && state != 'Z' && state != 'X') {
 		if (now_usec(CLOCK_MONOTONIC) - t0 >= ORPHANED_CRIU_WAIT_USEC) {
 			(void) kill(pid, SIGKILL);
 			log_warning("%s: the CRIU (pid %d) of an interrupted dump had not exited after %llu s: killed it", name,

@@ -14,6 +14,7 @@
 #include "job.h"
 #include "log.h"
 #include "macro.h"
+#include "proc-holders.h"
 #include "pair.h"
 #include "restore.h"
 #include "time-util.h"
@@ -30,13 +31,11 @@ static int check_running(const char *cgroup, enum cgroup_kind kind, pid_t pid, c
 	/* CRIU has exited; give a task that dies with it (a restored parent-death signal) or right
 	 * after start the moment to show it. */
 	usleep(100 * 1000);
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int) pid);
-	_cleanup_free_ char *stat = NULL;
-	if (read_one_line_file(p, &stat) < 0)
+	char state;
+	int r = proc_stat(pid, &state, NULL);
+	if (r < 0 && r != -EIO) /* -EIO: there, but its stat unreadable */
 		return error_setf(ret_error, -ESRCH, "the restored root task %d is gone", (int) pid);
-	char *close_paren = strrchr(stat, ')');
-	if (!close_paren || close_paren[1] == '\0' || close_paren[2] == 'Z' || close_paren[2] == 'X')
+	if (r < 0 || state == 'Z' || state == 'X')
 		return error_setf(ret_error, -ESRCH, "the restored root task %d exited right away", (int) pid);
 	return 0;
 }

@@ -28,12 +28,8 @@ assert_clean() { # NAME CGROUP
 
 out=
 alive() { # true while one of $criu_pids runs (a zombie does not count: reaping orphans is slow here)
-	local p st
-	for p in $criu_pids; do
-		read -r st 2>/dev/null <"/proc/$p/stat" || continue
-		st=${st##*) }
-		[ "${st%% *}" = Z ] || return 0
-	done
+	local p
+	for p in $criu_pids; do t__alive "$p" && return 0; done
 	return 1
 }
 expect_failure() { # PATTERN ARGS...: the ckptctl call must exit 1 and print PATTERN ($out keeps it)

@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "proc-holders.h"
 #include "process.h"
 #include "time-util.h"
 #include "test-util.h"
@@ -197,6 +198,31 @@ TEST(spawn_hook_and_parent_death_signal) {
 	int status = process_reap(pid);
 	ASSERT_TRUE(status >= 0 && WIFSIGNALED(status));
 	ASSERT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+/* proc_stat(): the state and start time, a zombie seen as one, a pid that is gone refused. */
+TEST(proc_stat_state_and_starttime) {
+	char state;
+	unsigned long long start, again;
+	ASSERT_OK(proc_stat(getpid(), &state, &start));
+	ASSERT_TRUE(state == 'R');
+	ASSERT_TRUE(start > 0);
+	ASSERT_OK(proc_stat(getpid(), NULL, &again));
+	ASSERT_TRUE(again == start);
+
+	pid_t child = fork();
+	ASSERT_TRUE(child >= 0);
+	if (child == 0)
+		_exit(0);
+	for (int i = 0; i < 500; i++) { /* until it has exited, unreaped */
+		ASSERT_OK(proc_stat(child, &state, NULL));
+		if (state == 'Z')
+			break;
+		usleep(2000);
+	}
+	ASSERT_TRUE(state == 'Z');
+	ASSERT_TRUE(waitpid(child, NULL, 0) == child);
+	ASSERT_EQ(proc_stat(child, &state, NULL), -ENOENT);
 }
 
 TEST_MAIN()
