@@ -20,6 +20,7 @@
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
+#include "freezer-warm.h"
 #include "intent.h"
 #include "proc-holders.h"
 #include "job.h"
@@ -35,6 +36,7 @@ struct dump {
 	const struct container_config *cfg;
 	enum cgroup_kind kind;
 	int freezer_fd; /* cgroup.freeze / freezer.state, opened before freezing: thawing needs no new fd */
+	struct freezer_warm warm; /* v1: an empty frozen cgroup of ours keeps the freeze fast */
 	pid_t root;
 	bool shell_job;
 	struct discovery *discovery;
@@ -82,6 +84,7 @@ static void dump_done(struct dump *d) {
 	discovery_free(d->discovery);
 	if (d->freezer_fd >= 0)
 		close(d->freezer_fd);
+	freezer_warm_release(&d->warm); /* after the thaw: the kernel's switch flips outside the window */
 }
 
 /* CRIU outlives a killed ckptd (adapters/criu.c says why): the intent names it, so that the next
@@ -278,6 +281,12 @@ static int dump_validate(struct dump *d, char **ret_error) {
 	r = job_set_freezer(j, d->freezer_fd, d->kind); /* MaxFrozenSec: the job's own watchdog */
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot start the MaxFrozenSec watchdog: %m");
+	if (d->kind == CGROUP_V1_FREEZER) {
+		r = freezer_warm_acquire(cgroup, &d->warm);
+		if (r < 0)
+			log_debug_errno(r, "%s: no warm-up cgroup for the v1 freezer (the freeze is only slower): %m",
+			                d->cfg->name);
+	}
 	if (!j->criu_path)
 		return error_setf(ret_error, -ENOENT, "no criu binary found (set Criu= in ckptd.conf or run tools/setup)");
 	d->root = d->cfg->root_pid;
@@ -568,6 +577,7 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret_error) {
 	struct container_config *cfg = j->config;
 	_cleanup_(dump_done) struct dump d = { .job = j, .cfg = cfg, .n = cfg->n_volumes, .freezer_fd = -EBADF,
+		.warm = FREEZER_WARM_NONE,
 		.params = { .size_percent = cfg->snapshot_size_percent, .size_bytes = cfg->snapshot_size_bytes } };
 	d.t_start = now_usec(CLOCK_MONOTONIC);
 	job_set_state(j, "nothing changed");
