@@ -316,7 +316,8 @@ static int dump_prepare_mount_namespace(struct dump *d, char **ret_error) {
 		return error_prefixf(ret_error, r, &why, "cannot prepare the mount namespace of container %s", j->container);
 	}
 	json_t *prep = json_object_get(d->discovery->report, "preparation");
-	if (nspawn_preparation_from_report(d->discovery->report, &p, &private) != 0 || !prep)
+	_cleanup_free_ const char **private_after = NULL;
+	if (nspawn_preparation_from_report(d->discovery->report, &p, &private_after) != 0 || !prep)
 		json_array_append_printf(d->discovery->problems, "the preparation of the mount namespace did not take: "
 		                         "discovery still asks for it after %zu step(s)", json_array_size(done));
 	else
