@@ -303,6 +303,8 @@ static int dump_prepare_mount_namespace(struct dump *d, char **ret_error) {
 	int r = nspawn_preparation_from_report(d->discovery->report, &p, &private);
 	if (r <= 0)
 		return r < 0 ? error_setf(ret_error, r, "out of memory") : 0;
+	if (json_array_size(d->discovery->problems) > 0)
+		return 0; /* refused anyway: the container is left as it is */
 	job_progress(j, "prepare", "preparing the mount namespace of pid %d before its first checkpoint", (int) d->root);
 	_cleanup_(json_decrefp) json_t *done = json_array();
 	_cleanup_free_ char *why = NULL;

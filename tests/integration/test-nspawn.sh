@@ -16,9 +16,10 @@
 # themselves, and the next restore would fail). Checkpoint, rollback (the nspawn supervisor
 # exits with its machine; the restored machine runs on without it); then checkpoints of the
 # restored machine and rollbacks to them, three rounds in all, the boot id intact after each;
-# a rollback to the first pair at the end. A machine with --private-network (lo only) gets the
-# sysfs of its network namespace mounted once by ckptd (nspawn binds only subdirectories of it)
-# and is checkpointed and rolled back too (test-nspawn-net.sh does the veth machines).
+# a rollback to the first pair at the end; a mount stacked on an identical one refused (and the
+# machine not prepared for it). A machine with --private-network (lo only) gets the sysfs of its
+# network namespace mounted once by ckptd (nspawn binds only subdirectories of it) and is
+# checkpointed and rolled back too (test-nspawn-net.sh does the veth machines).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/container-lib.sh"
@@ -154,4 +155,15 @@ before=$(ct_redis "$payload" LLEN l)
 t_ctl rollback machine "$p1" --no-safety-pair
 check_rolled_back "$k1" "$before"
 t_assert_eq "$(boot_id)" "$boot" "the boot id after the rollback to pair $p1"
+
+# A mount stacked on an identical one (what CRIU's compat engine left in machines restored
+# without the preparation, and a tree CRIU cannot restore): refused before freezing.
+init=$(ct_init "$payload")
+nsenter -t "$init" -m sh -c 'mount -t tmpfs ckptd-test /srv && mount --bind /srv /srv'
+ct_assert_refused "$payload" machine "is stacked on an identical mount"
+# (the new mounts are shared with the root's peer group: the preparation that would make them
+# private did not run, since the checkpoint is refused anyway)
+grep -E ' /srv .*shared:' "/proc/$init/mountinfo" >/dev/null || t_fail "a refused checkpoint changed the propagation of /srv"
+nsenter -t "$init" -m sh -c 'umount /srv && umount /srv'
+t_assert_eq "$(t_ctl_json inspect machine | jq -r .checkpointable)" true "inspect after the stacked mount is gone"
 t_pass
