@@ -212,4 +212,10 @@ k=$(pair_aof_len "$MB" 1)
 t_ctl rollback "$MB" 1 --no-safety-pair >/dev/null
 ct_check_rolled_back "$cgb/payload" "$MNT/$MB/var/lib/redis/aof" "$k" "$before" "$client"
 t_assert_eq "$(boot_id "$cgb/payload")" "$boot_b" "$MB: the boot id after a rollback to pair 1"
+# inspect of the restored, prepared machine: nothing left to do, what was found done.
+out=$(t_ctl inspect "$MB")
+echo "$out" | grep -E "Preparation|: done|Boot id"
+t_assert_contains "$out" "done: the network namespace's sysfs is mounted at /run/.ckptd-sysfs (by ckptd)"
+t_assert_contains "$out" "done: the mounts below the root are private"
+t_assert_not_contains "$out" "at the first checkpoint"
 t_pass
