@@ -164,15 +164,14 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 }
 
 /* The nspawn machine NAME binds /run/systemd/nspawn/propagate/NAME from the host. */
-static const char *nspawn_machine_name(json_t *mounts, char **ret) {
+static char *nspawn_machine_name(json_t *mounts) {
 	static const char prefix[] = "/run/systemd/nspawn/propagate/";
 	size_t i;
 	json_t *m;
-	*ret = NULL;
 	json_array_foreach(mounts, i, m) {
 		const char *hp = json_string_value(json_object_get(m, "host_path"));
 		if (hp && strncmp(hp, prefix, strlen(prefix)) == 0 && hp[strlen(prefix)] && !strchr(hp + strlen(prefix), '/'))
-			return *ret = strdup(hp + strlen(prefix));
+			return strdup(hp + strlen(prefix));
 	}
 	return NULL;
 }
@@ -235,8 +234,7 @@ static void discover_boot_id(struct discover_state *x) {
 /* An nspawn machine (named by its propagation directory), and the preparation ckptd does to its
  * mount namespace before its first dump (nspawn.h): "nspawn", "preparation" in the report. */
 static void discover_nspawn(struct discover_state *x, const struct mount *rm, json_t *mounts) {
-	_cleanup_free_ char *machine = NULL;
-	nspawn_machine_name(mounts, &machine);
+	_cleanup_free_ char *machine = nspawn_machine_name(mounts);
 	bool sysfs_mounted = false;
 	for (size_t i = 0; i < x->ct.n; i++)
 		sysfs_mounted = sysfs_mounted || (streq(x->ct.m[i].mountpoint, NSPAWN_SYSFS_DIR) &&

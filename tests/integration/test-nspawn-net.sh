@@ -104,7 +104,7 @@ t_wait_until 10 host_reaches "$NET.2" || t_fail "the host does not reach machine
 t_wait_until 10 host_reaches "$NET.66" || t_fail "the host does not reach machine $MV over ve-$MV"
 boot_b=$(boot_id "$cgb/payload")
 boot_v=$(boot_id "$cgv/payload")
-[ ${#boot_b} = 36 ] && [ ${#boot_v} = 36 ] || t_fail "nspawn gave the machines no boot id ($boot_b, $boot_v)"
+if [ ${#boot_b} != 36 ] || [ ${#boot_v} != 36 ]; then t_fail "nspawn gave the machines no boot id ($boot_b, $boot_v)"; fi
 
 # ---- inspect: the preparation planned, nothing done yet ------------------------------------------
 json=$(t_ctl_json inspect "$MB")
@@ -150,7 +150,7 @@ t_assert_eq "$(jq -c '.preparation | [.sysfs_dir, .make_private, .prepared]' <<<
 pair_aof_len() { ct_aof_replay "$MNT/.ckptd/$1/$2/$1/var/lib/redis/aof" | ct_assert_sequence "AOF in pair $1/$2"; }
 
 cycle() { # MACHINE CGROUP ADDR BOOT-ID ROUND [BRIDGE]
-	local m=$1 cg=$2/payload addr=$3 boot=$4 round=$5 br=${6:-} pair id k before out client link hif safety
+	local m=$1 cg=$2/payload addr=$3 boot=$4 round=$5 br=${6:-} pair id k before out client link hif safety=()
 	hif=$([ -n "$br" ] && echo "vb-$m" || echo "ve-$m")
 	client=$(ct_appender_id "$cg")
 	[ -n "$client" ] || t_fail "$m: the appender's connection is not in CLIENT LIST"
@@ -173,9 +173,9 @@ cycle() { # MACHINE CGROUP ADDR BOOT-ID ROUND [BRIDGE]
 	sleep 0.6
 	before=$(ct_redis "$cg" LLEN l)
 	[ "$before" -gt "$k" ] || t_fail "$m: the list did not grow after the checkpoint ($k -> $before)"
-	safety=--no-safety-pair
-	[ "$round" = 2 ] && safety= # a checkpoint of the restored machine inside the rollback, too
-	out=$(t_ctl_json rollback "$m" "$id" $safety)
+	safety=(--no-safety-pair)
+	[ "$round" != 2 ] || safety=() # a checkpoint of the restored machine inside the rollback, too
+	out=$(t_ctl_json rollback "$m" "$id" "${safety[@]}")
 	echo "$m rollback: timings $(jq -c .timings <<<"$out"), warnings $(jq -c .warnings <<<"$out")"
 	if [ "$round" = 1 ]; then
 		t_assert_contains "$(jq -r '.warnings[]' <<<"$out")" "created /run/systemd/nspawn/propagate/$m on the host again"
@@ -183,7 +183,7 @@ cycle() { # MACHINE CGROUP ADDR BOOT-ID ROUND [BRIDGE]
 	t_assert_not_contains "$(jq -r '.warnings[]' <<<"$out")" "boot_id"
 	ct_check_rolled_back "$cg" "$MNT/$m/var/lib/redis/aof" "$k" "$before" "$client"
 	t_assert_eq "$(boot_id "$cg")" "$boot" "$m: the machine's boot id after rollback $round"
-	ls "/proc/$(ct_init "$cg")/root/sys/class/net" | grep -qx host0 || t_fail "$m: /sys/class/net inside lacks host0"
+	[ -e "/proc/$(ct_init "$cg")/root/sys/class/net/host0" ] || t_fail "$m: /sys/class/net inside lacks host0"
 	link=$(ip -j -d link show "$hif")
 	jq -e '.[0].flags | index("UP")' <<<"$link" >/dev/null || t_fail "$m: the host end $hif is not up: $link"
 	if [ -n "$br" ]; then
