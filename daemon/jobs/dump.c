@@ -17,6 +17,8 @@
 #include "criu.h"
 #include "criu-log.h"
 #include "discover.h"
+#include "json-util.h"
+#include "nspawn.h"
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
@@ -300,6 +302,40 @@ static int dump_validate(struct dump *d, char **ret_error) {
 	return 0;
 }
 
+/* Before the first dump of an nspawn machine: ckptd's preparation of its mount namespace
+ * (nspawn.h) that discovery planned, then discovery again, which must find nothing left to
+ * prepare. What was done is recorded in the pair (discovery.preparation.done_now). */
+static int dump_prepare_mount_namespace(struct dump *d, char **ret_error) {
+	struct job *j = d->job;
+	struct nspawn_preparation p;
+	_cleanup_free_ const char **private = NULL;
+	int r = nspawn_preparation_from_report(d->discovery->report, &p, &private);
+	if (r <= 0)
+		return r < 0 ? error_setf(ret_error, r, "out of memory") : 0;
+	if (json_array_size(d->discovery->problems) > 0)
+		return 0; /* refused anyway: the container is left as it is */
+	job_progress(j, "prepare", "preparing the mount namespace of pid %d before its first checkpoint", (int) d->root);
+	_cleanup_(json_decrefp) json_t *done = json_array();
+	_cleanup_free_ char *why = NULL;
+	r = done ? nspawn_prepare(d->root, &p, done, &why) : -ENOMEM;
+	d->discovery = discovery_free(d->discovery); /* p pointed into it */
+	if (r >= 0)
+		r = discover(d->cfg, d->root, &d->discovery, &why);
+	if (r < 0) {
+		job_set_state(j, "the container was not frozen; its mount namespace may be partly prepared (%zu step(s) "
+		              "done)", json_array_size(done));
+		return error_prefixf(ret_error, r, &why, "cannot prepare the mount namespace of container %s", j->container);
+	}
+	json_t *prep = json_object_get(d->discovery->report, "preparation");
+	_cleanup_free_ const char **private_after = NULL;
+	if (nspawn_preparation_from_report(d->discovery->report, &p, &private_after) != 0 || !prep)
+		json_array_append_printf(d->discovery->problems, "the preparation of the mount namespace did not take: "
+		                         "discovery still asks for it after %zu step(s)", json_array_size(done));
+	else
+		json_object_set(prep, "done_now", done);
+	return 0;
+}
+
 /* What the container is made of, and whether CRIU can take it: refused here, before anything
  * is frozen or created. */
 static int dump_discover(struct dump *d, char **ret_error) {
@@ -310,6 +346,8 @@ static int dump_discover(struct dump *d, char **ret_error) {
 	int r = discover(d->cfg, d->root, &d->discovery, &why);
 	if (r < 0)
 		return error_pass(ret_error, r, &why);
+	if ((r = dump_prepare_mount_namespace(d, ret_error)) < 0)
+		return r;
 	json_t *problems = d->discovery->problems;
 	if (json_array_size(problems) > 0) {
 		job_set_state(j, "nothing changed; the container was not frozen");
