@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <criu/criu.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -260,9 +261,16 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 	 * a hybrid host whole v1 hierarchies, from their roots: 8-18 ms measured) only to record what
 	 * a restore with manage-cgroups soft re-creates. Ours restores with ignore unless the
 	 * container has a cgroup namespace of its own; then the walk buys nothing and is skipped
-	 * (the task's cgroup sets are still recorded). */
-	if (!d->ns.cgroups_soft)
+	 * (the task's cgroup sets are still recorded). With soft, only the hierarchies where the
+	 * container is below the root are walked. */
+	const json_t *controllers = d->ns.cgroup_controllers;
+	if (!d->ns.cgroups_soft || json_array_size(controllers) == 0)
 		criu_local_set_manage_cgroups_mode(o, CRIU_CG_MODE_IGNORE);
+	else
+		/* Soft: only the hierarchies where the container has cgroups of its own (discover.c). */
+		for (size_t i = 0; i < json_array_size(controllers); i++)
+			if (criu_local_add_cg_dump_controller(o, json_string_value(json_array_get(controllers, i))) < 0)
+				return -ENOMEM;
 	_cleanup_free_ char *config_file = NULL;
 	r = apply_ns_options(o, &d->ns, true, d->work_dir, "dump", &config_file);
 	if (r < 0) {

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct json_t;
+
 struct criu_hooks {
 	/* Called with the pid of the criu process right after it was spawned, before it gets its
 	 * request, and our end of its socket (valid during the call only: dup it to keep it; a
@@ -52,6 +54,9 @@ struct criu_ns_options {
 	 * its own needs CRIU to set up its cgroups (its threads fail to move otherwise); soft finds
 	 * them where the image says, which is where the daemon placed CRIU. */
 	bool cgroups_soft;
+	/* dump, with cgroups_soft: the hierarchies to record (a JSON array of names as in
+	 * /proc/PID/cgroup); empty: none, so the dump skips CRIU's cgroup walk altogether. */
+	const struct json_t *cgroup_controllers;
 	/* dump: the root task's /proc is not its PID namespace's, so CRIU's parasite mounts a
 	 * private procfs at "proc.crtools" in the root task's working directory; two such dumps at
 	 * once can collide on that name, so the daemon runs them one at a time. */

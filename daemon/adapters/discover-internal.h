@@ -58,6 +58,7 @@ struct discover_state {
 	json_t *d, *problems, *warnings;
 	struct mounts host, ct;        /* ct only with a mount namespace of its own */
 	bool own_mnt, own_net, own_cgroupns;
+	json_t *cgroup_controllers;    /* own_cgroupns: the hierarchies CRIU records (discover.c) */
 	bool private_procfs;          /* CRIU's parasite mounts a procfs in the root's cwd */
 	bool propagates;               /* the root or a mount from the host is shared or a slave */
 	bool mntns_compat_mode;

@@ -95,6 +95,7 @@ static void discover_state_done(struct discover_state *x) {
 	json_decref(x->d);
 	json_decref(x->problems);
 	json_decref(x->warnings);
+	json_decref(x->cgroup_controllers);
 	mounts_done(&x->host);
 	mounts_done(&x->ct);
 	free(x->scan.sockets.h);
@@ -187,6 +188,48 @@ static void discover_strays(struct discover_state *x) {
 	}
 }
 
+/* With a cgroup namespace of its own the container is restored with manage-cgroups soft, and
+ * CRIU records at dump every cgroup below the tasks' ones, in every hierarchy they are in: for a
+ * hierarchy whose root they are in (the v1 controllers on a hybrid host), all of the host's
+ * cgroups, which also costs the frozen window, and a restore then fails as soon as any one of
+ * them was removed meanwhile ("bad cgroup path"). Only the hierarchies where some task is below
+ * the root carry anything of the container's: CRIU is told to record those alone. */
+static int discover_cgroup_controllers(struct discover_state *x) {
+	if (!x->own_cgroupns)
+		return 0;
+	_cleanup_(json_decrefp) json_t *names = json_array();
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->tree.n; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) x->tree.pids[i]);
+		_cleanup_free_ char *text = NULL;
+		if (read_full_file(path, &text, NULL) < 0)
+			continue; /* gone: it has no cgroup to restore */
+		for (char *line = text, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			char *controllers = strchr(line, ':'), *where = controllers ? strchr(controllers + 1, ':') : NULL;
+			if (!where)
+				continue;
+			*where++ = '\0';
+			controllers++;
+			if (streq(where, "/"))
+				continue;
+			bool known = false;
+			size_t k;
+			json_t *v;
+			json_array_foreach(names, k, v)
+				known = known || streq(json_string_value(v), controllers);
+			if (!known && json_array_append_new(names, json_string(controllers)) < 0)
+				return -ENOMEM;
+		}
+	}
+	x->cgroup_controllers = TAKE_PTR(names);
+	return 0;
+}
+
 /* The CRIU options follow from what was found; the report keeps the rest. */
 static int discovery_make(struct discover_state *x, struct discovery **ret) {
 	_cleanup_(discovery_freep) struct discovery *d = calloc(1, sizeof(*d));
@@ -201,6 +244,7 @@ static int discovery_make(struct discover_state *x, struct discovery **ret) {
 		.tcp_established = x->cfg->tcp_established,
 		.mntns_compat_mode = x->mntns_compat_mode,
 		.cgroups_soft = x->own_cgroupns,
+		.cgroup_controllers = TAKE_PTR(x->cgroup_controllers),
 		.private_procfs = x->private_procfs,
 		.external_veths = veth_criu_externals(json_object_get(json_object_get(x->d, "network"), "veths")),
 	};
@@ -238,6 +282,8 @@ int discover(const struct container_config *cfg, pid_t root, struct discovery **
 	if ((r = discover_mounts(&x, ret_error)) < 0 || (r = discover_files(&x, ret_error)) < 0)
 		return r;
 	discover_network(&x);
+	if ((r = discover_cgroup_controllers(&x)) < 0)
+		return r;
 	return discovery_make(&x, ret);
 }
 

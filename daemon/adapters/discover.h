@@ -26,6 +26,10 @@ struct discovery_criu {
 	bool tcp_established;
 	bool mntns_compat_mode;
 	bool cgroups_soft;        /* "manage_cgroups": "soft" (else "ignore") */
+	/* soft: the cgroup hierarchies, as /proc/PID/cgroup names them ("" for v2), in which some
+	 * task is below the root: all CRIU records (its dump walks each of them from the tasks'
+	 * cgroups down; from a root, that is every cgroup of the host). NULL or empty: none. */
+	json_t *cgroup_controllers;
 	bool private_procfs;
 	json_t *external_veths;   /* CRIU's names of the veths, array of strings, or NULL */
 };

@@ -13,6 +13,7 @@ struct discovery *discovery_free(struct discovery *d) {
 		return NULL;
 	free(d->criu.root);
 	json_decref(d->criu.external_veths);
+	json_decref(d->criu.cgroup_controllers);
 	json_decref(d->report);
 	json_decref(d->problems);
 	json_decref(d->warnings);
@@ -21,12 +22,12 @@ struct discovery *discovery_free(struct discovery *d) {
 }
 
 static json_t *criu_to_json(const struct discovery_criu *c) {
-	return json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:O*}", "root", c->root, "external_mounts",
+	return json_pack("{s:s?,s:b,s:b,s:b,s:s,s:b,s:b,s:s,s:b,s:O*,s:O*}", "root", c->root, "external_mounts",
 	                 c->external_mounts, "external_sharing", c->external_sharing, "external_masters",
 	                 c->external_masters, "network_lock", criu_net_lock_to_string(c->network_lock), "tcp_established",
 	                 c->tcp_established, "mntns_compat_mode", c->mntns_compat_mode, "manage_cgroups",
 	                 c->cgroups_soft ? "soft" : "ignore", "private_procfs", c->private_procfs, "external_veths",
-	                 c->external_veths);
+	                 c->external_veths, "cgroup_controllers", c->cgroup_controllers);
 }
 
 int discovery_to_json(const struct discovery *d, json_t **ret) {
@@ -57,9 +58,10 @@ static int strings_from_json(json_t *j, const char *key, json_t **ret, char **re
 }
 
 static int criu_from_json(json_t *c, struct discovery_criu *ret, char **ret_error) {
-	json_t *root = json_object_get(c, "root"), *veths = json_object_get(c, "external_veths");
+	json_t *root = json_object_get(c, "root"), *veths = json_object_get(c, "external_veths"),
+	       *controllers = json_object_get(c, "cgroup_controllers");
 	if (!json_is_object(c) || (root && !json_is_string(root) && !json_is_null(root)) ||
-	    (veths && !json_is_array(veths)))
+	    (veths && !json_is_array(veths)) || (controllers && !json_is_array(controllers)))
 		return error_setf(ret_error, -EBADMSG, "%s", "discovery has a wrong type for \"criu\"");
 	*ret = (struct discovery_criu) {
 		.external_mounts = json_is_true(json_object_get(c, "external_mounts")),
@@ -70,6 +72,7 @@ static int criu_from_json(json_t *c, struct discovery_criu *ret, char **ret_erro
 		.cgroups_soft = streq_ptr(json_string_value(json_object_get(c, "manage_cgroups")), "soft"),
 		.private_procfs = json_is_true(json_object_get(c, "private_procfs")),
 		.external_veths = veths ? json_incref(veths) : NULL,
+		.cgroup_controllers = controllers ? json_incref(controllers) : NULL,
 	};
 	if (criu_net_lock_from_string(json_string_value(json_object_get(c, "network_lock")), &ret->network_lock) < 0)
 		ret->network_lock = CRIU_NET_LOCK_DEFAULT;
@@ -114,6 +117,7 @@ void discovery_criu_options(const struct discovery *d, struct criu_ns_options *r
 		.network_lock = c->network_lock,
 		.mntns_compat_mode = c->mntns_compat_mode,
 		.cgroups_soft = c->cgroups_soft,
+		.cgroup_controllers = c->cgroup_controllers,
 		.private_procfs = c->private_procfs,
 	};
 }

@@ -121,10 +121,19 @@ t_assert_eq "$(jq -r '.boot_id.content' <<<"$json")" "$boot" "inspect: the boot 
 t_assert_eq "$(jq -r '.preparation | [.sysfs_dir, (.make_private | sort | join(","))] | join(" ")' <<<"$json")" \
 	" /dev,/proc,/run,/sys,/tmp,/usr" "inspect: the preparation of a machine on the host network"
 
+# A v1 cgroup elsewhere on the host that exists at the checkpoint and is gone at the rollback
+# (as other containers' come and go): CRIU must not have recorded it (it would refuse to restore).
+elsewhere=$(t_cgroup_v1_freezer_root)/ckptd-test-elsewhere.$$
+mkdir "$elsewhere"
+defer sh -c '[ ! -d "$1" ] || rmdir "$1"' sh "$elsewhere"
 pair=$(t_ctl_json freeze-and-dump machine)
+rmdir "$elsewhere"
 p1=$(jq -r .id <<<"$pair")
 t_assert_eq "$(jq -r '.discovery.preparation.done_now | length' <<<"$pair")" 6 "pair.json: the preparation done by the first checkpoint"
 echo "pair $p1: frozen $(jq -r .frozen_usec <<<"$pair") us, timings $(jq -c .timings <<<"$pair")"
+echo "cgroup hierarchies recorded: $(jq -c .discovery.criu.cgroup_controllers <<<"$pair")"
+jq -e '.discovery.criu.cgroup_controllers | index("") and (index("freezer") | not)' <<<"$pair" >/dev/null ||
+	t_fail "pair.json: the machine's v2 cgroup must be recorded, the host's v1 freezer hierarchy not"
 k1=$(pair_aof_len "$p1")
 sleep 1
 before=$(ct_redis "$payload" LLEN l)
