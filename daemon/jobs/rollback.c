@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "cgroup.h"
+#include "lxc-container.h"
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
@@ -317,12 +318,13 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
 	_cleanup_free_ char *survivors = NULL;
-	r = cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
+	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
+	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
 	if (r < 0) {
 		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
 		keep_for_attention(j, rb.intent, "stop");
 		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", rb.cgroup,
-		                  r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
+		                  r == -ETIMEDOUT || job_is_lxc(j) ? strna(survivors) : strerror(-r));
 	}
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
 	if ((r = rollback_volumes(&rb, ret_error)) < 0)
@@ -333,7 +335,11 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	(void) record_step(j, rb.intent, "restore");
 	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
-	r = restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	_cleanup_free_ char *lxc_cgroup = NULL; /* LXC restores into a cgroup it makes anew */
+	r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.pair, &pid, &lxc_cgroup, &rb.kind, ret_error)
+	                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	if (lxc_cgroup)
+		rb.cgroup = lxc_cgroup;
 	if (r >= 0) {
 		(void) record_step(j, rb.intent, "check");
 		r = restore_check_running(j, rb.cgroup, rb.kind, pid, ret_error);
