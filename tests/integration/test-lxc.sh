@@ -3,7 +3,8 @@
 #
 # LXC containers by name ([Container] LXC=, LXCPath=), with real LXC 5 and real CRIU:
 #  - a busybox container made by `lxc-create -t busybox -B btrfs` on a btrfs loop file system (the
-#    rootfs is a subvolume, so no Volume= is needed), its init runs an appender that writes
+#    rootfs is a subvolume, so no Volume= is needed), wired by a veth into a bridge of the test's
+#    own (address on the bridge, ping from the host), its init runs an appender that writes
 #    1, 2, 3 ... to a file on the rootfs, one line at a time, the counter held in the shell's
 #    memory;
 #  - freeze-and-dump by name, rollback (with its safety pair), twice (the second pair is of the
@@ -11,7 +12,8 @@
 #    no gap and no repeat (memory and file system from the same instant), is shorter than before
 #    the rollback, and grows again;
 #  - LXC still owns the restored container: lxc-info says RUNNING with the root task the rollback
-#    reported, a new [lxc monitor] is its parent, and lxc-stop stops it (cgroup removed);
+#    reported, a new [lxc monitor] is its parent, the host end is back in the bridge and the
+#    container answers pings, and lxc-stop stops it (cgroup removed);
 #  - errors: a stopped container, a missing one, a rootfs that is not a subvolume, and
 #    restore --processes-only (LXC must restore its containers itself).
 set -euo pipefail
@@ -36,8 +38,22 @@ btrfs subvolume show "$ROOTFS" >/dev/null || t_fail "lxc-create -B btrfs made no
 conf=$LXCP/$NAME/config
 sed -i -e '/^lxc.net.0/d' -e '/^lxc.apparmor/d' -e '/^lxc.tty.max/d' -e '/^lxc.pty.max/d' \
 	-e '/^lxc.mount.auto/d' -e "s#^lxc.rootfs.path = .*#lxc.rootfs.path = dir:$ROOTFS#" "$conf"
+# A veth into a bridge of the test's own, the host end's name and the MAC fixed (LXC's restore
+# names the host end from lxc.net.0.veth.pair).
+BR=cklxcbr$$
+HOST_END=cklxcv$$
+NET=10.$((($$ >> 8) % 200 + 20)).$(($$ % 250))
+ip link add "$BR" type bridge || t_fail "cannot create bridge $BR"
+defer ip link del "$BR"
+ip addr add "$NET.1/24" dev "$BR"
+ip link set "$BR" up
 cat >>"$conf" <<EOF
-lxc.net.0.type = empty
+lxc.net.0.type = veth
+lxc.net.0.link = $BR
+lxc.net.0.veth.pair = $HOST_END
+lxc.net.0.hwaddr = 02:00:00:ac:$(printf '%02x:%02x' $((($$ >> 8) % 256)) $(($$ % 256)))
+lxc.net.0.ipv4.address = $NET.2/24
+lxc.net.0.flags = up
 lxc.tty.max = 0
 lxc.pty.max = 0
 lxc.console.path = none
@@ -94,10 +110,13 @@ assert_lxc_owns() {
 	t_assert_eq "$pid" "$root" "lxc-info's PID vs the root task the rollback reported"
 	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")
 	t_assert_contains "$(tr '\0' ' ' <"/proc/$ppid/cmdline")" "[lxc monitor] $LXCP $NAME" "parent of the restored init"
+	t_assert_contains "$(ip -o link show master "$BR")" "$HOST_END" "the host end is back in bridge $BR"
+	busybox ping -c 1 -W 2 "$NET.2" >/dev/null || t_fail "the container ($NET.2) does not answer over the veth"
 }
 
 lxc-start -n "$NAME" -P "$LXCP" || t_fail "lxc-start failed"
 t_wait_until 10 test -s "$ROOTFS/data/seq" || t_fail "the appender did not start"
+busybox ping -c 1 -W 2 "$NET.2" >/dev/null || t_fail "the container ($NET.2) does not answer over the veth"
 assert_grows
 
 mkdir -p "$T/etc/containers.d"
@@ -126,6 +145,11 @@ for round in 1 2; do
 	[ "$after" -lt "$before" ] || t_fail "rollback did not bring the file back ($before lines before, $after after)"
 	t_assert_ne "$root" "$old_pid" "the restored init is a new task"
 	assert_lxc_owns "$root"
+	# The images LXC restored from are as pair.json lists them; its directory of links is gone.
+	t_run t_ctl verify web "$id"
+	t_assert_eq "$T_RC" 0 "verify of pair $id after the rollback through LXC: $T_OUT $T_ERR"
+	[ -z "$(find "$T/state" -name 'lxc-restore.??????')" ] || t_fail "a directory of image links was left behind"
+	t_assert_file_exists "$T/state/containers/web/pairs/$id/restore.log"
 	assert_sequence
 	assert_grows
 	assert_sequence
