@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 
 #include "backend.h"
-#include "criu.h"
-#include "discover.h"
 #include "error.h"
 #include "fileio.h"
 #include "lxc-container.h"
@@ -106,23 +104,13 @@ int lxc_rollback_stop(struct job *j, char **ret_error) {
 	return lxc_stop_kill(&c, ret_error);
 }
 
-/* What ckptd's images need beyond the options LXC passes: the network lock they were dumped
- * with, and CRIU's older mount engine (the current one cannot move LXC's bind mounts of host
- * directories, "mnt-v2: Failed to move_mount ... Invalid argument"). */
-static int write_criu_config(const char *path, const struct pair *pair, char **ret_error) {
-	_cleanup_free_ char *error = NULL;
-	_cleanup_(discovery_freep) struct discovery *d = NULL;
-	int r = discovery_from_json(pair->discovery, &d, &error);
-	if (r < 0)
-		return error_pass(ret_error, r, &error);
-	struct criu_ns_options ns;
-	discovery_criu_options(d, &ns);
-	_cleanup_free_ char *text = NULL;
-	if (asprintf(&text, "# written by ckptd for lxc-checkpoint -r\nmntns-compat-mode\n%s%s\n",
-	             ns.network_lock == CRIU_NET_LOCK_DEFAULT ? "" : "network-lock ",
-	             ns.network_lock == CRIU_NET_LOCK_DEFAULT ? "" : criu_net_lock_to_string(ns.network_lock)) < 0)
-		return -ENOMEM;
-	r = write_file_atomic(path, text, strlen(text), 0600);
+/* What ckptd's images need beyond the options LXC passes: CRIU's older mount engine (the current
+ * one cannot move LXC's bind mounts of host directories, "mnt-v2: Failed to move_mount ...
+ * Invalid argument"). The network lock needs no option: CRIU's restore takes the dump's from
+ * the images (it says it ignores --network-lock at restore). */
+static int write_criu_config(const char *path, char **ret_error) {
+	static const char text[] = "# written by ckptd for lxc-checkpoint -r\nmntns-compat-mode\n";
+	int r = write_file_atomic(path, text, sizeof(text) - 1, 0600);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot write %s: %m", path);
 	return 0;
@@ -174,13 +162,15 @@ static int link_images(const char *images, const char *pair_dir, struct link_dir
 	return 0;
 }
 
-/* Moves LXC's restore.log to the pair directory, removes the links we made and what CRIU writes
- * at our request (stats-restore), then the directory; anything else there is kept and said. */
+/* Moves CRIU's restore.log and lxc-checkpoint's output to the pair directory (replacing what is
+ * there by that name, never following it), removes the links we made and what CRIU writes at our
+ * request (stats-restore), then the directory; anything else there is kept and said. */
 static void link_dir_remove(struct link_dir *ld, const char *pair_dir, json_t *warnings) {
+	static const char *const moved_out[] = { "restore.log", "lxc-checkpoint.log" };
 	if (ld->fd >= 0) {
 		_cleanup_close_ int pfd = open_nofollow(pair_dir, O_RDONLY | O_DIRECTORY);
-		if (pfd >= 0)
-			(void) renameat(ld->fd, "restore.log", pfd, "restore.log");
+		for (size_t i = 0; pfd >= 0 && i < ELEMENTSOF(moved_out); i++)
+			(void) renameat(ld->fd, moved_out[i], pfd, moved_out[i]);
 		for (size_t i = 0; i < ld->n; i++)
 			(void) unlinkat(ld->fd, ld->names[i], 0);
 		(void) unlinkat(ld->fd, "stats-restore", 0);
@@ -196,13 +186,12 @@ static void link_dir_remove(struct link_dir *ld, const char *pair_dir, json_t *w
 	*ld = (struct link_dir) { .fd = -EBADF };
 }
 
-int lxc_rollback_restore(struct job *j, const struct pair *pair, pid_t *ret_pid, char **ret_cgroup,
+int lxc_rollback_restore(struct job *j, json_t *warnings, pid_t *ret_pid, char **ret_cgroup,
                          enum cgroup_kind *ret_kind, char **ret_error) {
 	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, j->pair);
 	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
 	_cleanup_free_ char *conf = dir ? path_join(dir, "lxc-restore.criu.conf") : NULL;
-	_cleanup_free_ char *output = dir ? path_join(dir, "lxc-checkpoint.log") : NULL;
-	if (!images || !conf || !output)
+	if (!images || !conf)
 		return -ENOMEM;
 	_cleanup_(lxc_container_done) struct lxc_container c = {};
 	int r = lxc_lookup(j->config->lxc, j->config->lxc_path, &c, ret_error);
@@ -211,14 +200,15 @@ int lxc_rollback_restore(struct job *j, const struct pair *pair, pid_t *ret_pid,
 	if (c.running)
 		return error_setf(ret_error, -EBUSY, "LXC container %s runs again (someone started it during the "
 		                  "rollback): not restoring over it", c.name);
-	if ((r = write_criu_config(conf, pair, ret_error)) < 0)
+	if ((r = write_criu_config(conf, ret_error)) < 0)
 		return r;
 	struct link_dir ld = { .fd = -EBADF };
 	_cleanup_free_ char *error = NULL;
 	r = link_images(images, dir, &ld, &error);
+	_cleanup_free_ char *output = r >= 0 ? path_join(ld.path, "lxc-checkpoint.log") : NULL;
 	if (r >= 0)
-		r = lxc_restore(&c, ld.path, j->criu_path, conf, output, &error);
-	link_dir_remove(&ld, dir, NULL);
+		r = output ? lxc_restore(&c, ld.path, j->criu_path, conf, output, &error) : -ENOMEM;
+	link_dir_remove(&ld, dir, warnings);
 	if (r < 0)
 		return error_setf(ret_error, r, "%s (CRIU's log: %s/restore.log)", error ? error : strerror(-r), dir);
 	lxc_container_done(&c);

@@ -28,5 +28,5 @@ int lxc_job_resolve(struct job *j, char **ret_error);
 int lxc_rollback_stop(struct job *j, char **ret_error);
 
 /* The restore step of a rollback: *ret_pid the new init, *ret_cgroup (to free) its cgroup. */
-int lxc_rollback_restore(struct job *j, const struct pair *pair, pid_t *ret_pid, char **ret_cgroup,
+int lxc_rollback_restore(struct job *j, json_t *warnings, pid_t *ret_pid, char **ret_cgroup,
                          enum cgroup_kind *ret_kind, char **ret_error);

@@ -336,7 +336,7 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
 	_cleanup_free_ char *lxc_cgroup = NULL; /* LXC restores into a cgroup it makes anew */
-	r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.pair, &pid, &lxc_cgroup, &rb.kind, ret_error)
+	r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.warnings, &pid, &lxc_cgroup, &rb.kind, ret_error)
 	                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
 	if (lxc_cgroup)
 		rb.cgroup = lxc_cgroup;

@@ -137,6 +137,12 @@ for round in 1 2; do
 	assert_grows
 	assert_grows
 	before=$(lines)
+	# The logs LXC's restore leaves are moved into the pair directory, over what has their name
+	# there: never through it.
+	pdir=$T/state/containers/web/pairs/$id
+	echo canary >"$T/canary"
+	ln -s "$T/canary" "$pdir/restore.log"
+	ln -s "$T/canary" "$pdir/lxc-checkpoint.log"
 	t_run t_ctl_json rollback web "$id"
 	t_assert_eq "$T_RC" 0 "rollback of the LXC container (round $round): $T_ERR"
 	root=$(jq -r .root_pid <<<"$T_OUT")
@@ -149,7 +155,11 @@ for round in 1 2; do
 	t_run t_ctl verify web "$id"
 	t_assert_eq "$T_RC" 0 "verify of pair $id after the rollback through LXC: $T_OUT $T_ERR"
 	[ -z "$(find "$T/state" -name 'lxc-restore.??????')" ] || t_fail "a directory of image links was left behind"
-	t_assert_file_exists "$T/state/containers/web/pairs/$id/restore.log"
+	t_assert_eq "$(cat "$T/canary")" canary "the file a symlink named restore.log pointed to"
+	for f in restore.log lxc-checkpoint.log; do
+		[ -f "$pdir/$f" ] && [ ! -L "$pdir/$f" ] || t_fail "$pdir/$f is not the log of this restore"
+	done
+	t_assert_contains "$(cat "$pdir/restore.log")" "(criu/" "CRIU's restore log"
 	assert_sequence
 	assert_grows
 	assert_sequence
