@@ -62,16 +62,6 @@ static int check_rootfs_on_volumes(const struct container_config *cfg, const str
 	                  "(Volume=%s%s)", c->name, c->rootfs, cfg->volumes[0], cfg->n_volumes > 1 ? ", ..." : "");
 }
 
-static int lookup_running(const struct job *j, struct lxc_container *c, char **ret_error) {
-	int r = lxc_lookup(j->config->lxc, j->config->lxc_path, c, ret_error);
-	if (r < 0)
-		return r;
-	if (!c->running)
-		return error_setf(ret_error, -ESRCH, "LXC container %s (in %s) is not running: ckptd checkpoints and rolls "
-		                  "back running containers; start it with lxc-start", c->name, c->lxcpath);
-	return 0;
-}
-
 int lxc_job_resolve(struct job *j, char **ret_error) {
 	if (j->kind == JOB_RESTORE)
 		return error_setf(ret_error, -EOPNOTSUPP, "restore --processes-only is not available for LXC= containers "
@@ -86,9 +76,11 @@ int lxc_job_resolve(struct job *j, char **ret_error) {
 	r = cfg->n_volumes == 0 ? add_rootfs_volume(j, &c, ret_error) : check_rootfs_on_volumes(cfg, &c, ret_error);
 	if (r < 0)
 		return r;
+	if (!c.running && j->kind == JOB_ROLLBACK) /* restored by LXC, into a cgroup LXC makes then */
+		return 0;
 	if (!c.running)
-		return error_setf(ret_error, -ESRCH, "LXC container %s (in %s) is not running: ckptd checkpoints and rolls "
-		                  "back running containers; start it with lxc-start", c.name, c.lxcpath);
+		return error_setf(ret_error, -ESRCH, "LXC container %s (in %s) is not running: start it with lxc-start (a "
+		                  "stopped container can only be rolled back)", c.name, c.lxcpath);
 	free(cfg->cgroup);
 	if (!(cfg->cgroup = strdup(c.cgroup)))
 		return -ENOMEM;
@@ -212,7 +204,12 @@ int lxc_rollback_restore(struct job *j, json_t *warnings, pid_t *ret_pid, char *
 	if (r < 0)
 		return error_setf(ret_error, r, "%s (CRIU's log: %s/restore.log)", error ? error : strerror(-r), dir);
 	lxc_container_done(&c);
-	if ((r = lookup_running(j, &c, ret_error)) < 0 || (r = lxc_thaw(&c, ret_error)) < 0)
+	if ((r = lxc_lookup(j->config->lxc, j->config->lxc_path, &c, ret_error)) < 0)
+		return r;
+	if (!c.running)
+		return error_setf(ret_error, -ESRCH, "LXC container %s is not running after lxc-checkpoint -r reported "
+		                  "success (see %s/lxc-checkpoint.log)", c.name, dir);
+	if ((r = lxc_thaw(&c, ret_error)) < 0)
 		return r;
 	if ((r = cgroup_detect(c.cgroup, ret_kind)) < 0)
 		return error_setf(ret_error, r, "cgroup %s of the restored container is not usable: %m", c.cgroup);

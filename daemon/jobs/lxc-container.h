@@ -20,8 +20,9 @@ static inline bool job_is_lxc(const struct job *j) {
 	return j->config && j->config->lxc;
 }
 
-/* For the kinds that act on the running container (freeze-and-dump, rollback, inspect); refuses
- * restore --processes-only. On failure the job's step is "validate" and *ret_error says why. */
+/* For the kinds that act on the container (freeze-and-dump and inspect: it must run; rollback:
+ * running, or stopped, then Cgroup= stays unset and LXC makes the cgroup when it restores);
+ * refuses restore --processes-only. */
 int lxc_job_resolve(struct job *j, char **ret_error);
 
 /* The kill step of a rollback. */

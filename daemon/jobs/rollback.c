@@ -219,13 +219,15 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
-	r = cgroup_detect(rb->cgroup, &rb->kind);
+	/* A stopped LXC= container has no cgroup: LXC makes one when it restores. */
+	r = rb->cgroup ? cgroup_detect(rb->cgroup, &rb->kind) : 0;
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", rb->cgroup);
 	if (!j->criu_path)
 		return error_setf(ret_error, -ENOENT, "no criu binary found");
-	rb->intent = json_pack("{s:s,s:s,s:I,s:s,s:s}", "kind", "rollback", "container", j->container, "pair",
-	                       (json_int_t) j->pair, "cgroup", rb->cgroup, "cgroup_kind", cgroup_kind_to_string(rb->kind));
+	rb->intent = json_pack("{s:s,s:s,s:I,s:s?,s:s?}", "kind", "rollback", "container", j->container, "pair",
+	                       (json_int_t) j->pair, "cgroup", rb->cgroup, "cgroup_kind",
+	                       rb->cgroup ? cgroup_kind_to_string(rb->kind) : NULL);
 	if (!rb->intent || (r = record_step(j, rb->intent, "verify")) < 0)
 		return error_setf(ret_error, r < 0 ? r : -ENOMEM, "cannot record the intent in %s/journal: %m",
 		                  j->state_dir);
@@ -305,7 +307,8 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n_pids = 0;
-	(void) cgroup_list_pids(rb.cgroup, &pids, &n_pids);
+	if (rb.cgroup)
+		(void) cgroup_list_pids(rb.cgroup, &pids, &n_pids);
 	if ((r = rollback_safety_pair(&rb, n_pids, ret_error)) < 0)
 		return r;
 	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
@@ -323,7 +326,7 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	if (r < 0) {
 		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
 		keep_for_attention(j, rb.intent, "stop");
-		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", rb.cgroup,
+		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", strna(rb.cgroup),
 		                  r == -ETIMEDOUT || job_is_lxc(j) ? strna(survivors) : strerror(-r));
 	}
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);

@@ -14,7 +14,8 @@
 #  - LXC still owns the restored container: lxc-info says RUNNING with the root task the rollback
 #    reported, a new [lxc monitor] is its parent, the host end is back in the bridge and the
 #    container answers pings, and lxc-stop stops it (cgroup removed);
-#  - errors: a stopped container, a missing one, a rootfs that is not a subvolume, and
+#  - a stopped container is rolled back too (LXC restores it; no safety pair);
+#  - errors: freeze-and-dump of a stopped container, a missing one, a rootfs that is not a subvolume, and
 #    restore --processes-only (LXC must restore its containers itself).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -176,9 +177,19 @@ assert_sequence
 # Errors, each naming the container.
 t_run t_ctl freeze-and-dump web
 t_assert_ne "$T_RC" 0 "freeze-and-dump of a stopped LXC container"
-t_assert_contains "$T_ERR" "LXC container $NAME (in $LXCP) is not running" "stopped container"
-t_run t_ctl rollback web 1
-t_assert_contains "$T_ERR" "is not running" "rollback of a stopped container"
+t_assert_contains "$T_ERR" "LXC container $NAME (in $LXCP) is not running: start it with lxc-start" "stopped"
+
+# A stopped container can be rolled back: LXC restores it (what finishes a rollback interrupted
+# after lxc-stop, or retries one whose restore failed).
+before=$(lines)
+t_run t_ctl_json rollback web 1
+t_assert_eq "$T_RC" 0 "rollback of the stopped LXC container: $T_ERR"
+t_assert_eq "$(jq -r .safety_pair <<<"$T_OUT")" null "no safety pair of a stopped container"
+[ "$(lines)" -lt "$before" ] || t_fail "the rollback of the stopped container did not bring the file back"
+assert_lxc_owns "$(jq -r .root_pid <<<"$T_OUT")"
+assert_sequence
+assert_grows
+lxc-stop -n "$NAME" -P "$LXCP" -t 10 || t_fail "lxc-stop failed"
 t_run t_ctl restore web 1 --processes-only
 t_assert_contains "$T_ERR" "restore --processes-only is not available for LXC= containers" "restore"
 
