@@ -75,71 +75,6 @@ int lxc_default_path(char **ret, char **ret_error) {
 	return 0;
 }
 
-/* lxc.rootfs.path (or the older lxc.rootfs) of an LXC config file: "key = value" lines, '#'
- * comments. The last one wins, as in LXC. lxc.include'd files are not read. */
-static int config_rootfs(const char *text, char **ret) {
-	_cleanup_free_ char *value = NULL;
-	for (const char *l = text; *l;) {
-		size_t len = strcspn(l, "\n");
-		const char *next = l + len + (l[len] == '\n');
-		size_t indent = strspn(l, " \t");
-		const char *key = l + indent, *rest = startswith(key, "lxc.rootfs.path");
-		if (!rest)
-			rest = startswith(key, "lxc.rootfs");
-		l = next;
-		if (!rest || indent > len)
-			continue;
-		rest += strspn(rest, " \t");
-		if (rest[0] != '=' || rest >= next)
-			continue;
-		rest++;
-		rest += strspn(rest, " \t");
-		size_t n = rest < next ? strcspn(rest, "\n") : 0;
-		while (n > 0 && char_in(rest[n - 1], " \t\r"))
-			n--;
-		free(value);
-		value = strndup(rest, n);
-		if (!value)
-			return -ENOMEM;
-	}
-	*ret = TAKE_PTR(value);
-	return 0;
-}
-
-/* The host directory of a rootfs spec, for the kinds that are one: "dir:/x", "btrfs:/x", "/x". */
-static int rootfs_directory(const char *spec, char **ret) {
-	const char *p = startswith(spec, "dir:");
-	if (!p)
-		p = startswith(spec, "btrfs:");
-	if (!p && spec[0] == '/')
-		p = spec;
-	*ret = NULL;
-	if (!p || p[0] != '/')
-		return 0;
-	*ret = strdup(p);
-	return *ret ? 0 : -ENOMEM;
-}
-
-/* "State: RUNNING" and "PID: 123" from lxc-info -s -p. */
-static int parse_info(const char *out, bool *ret_running, pid_t *ret_pid) {
-	const char *s = strstr(out, "State:"), *p = strstr(out, "PID:");
-	if (!s)
-		return -EBADMSG;
-	s += strlen("State:");
-	s += strspn(s, " \t");
-	*ret_running = startswith(s, "RUNNING") != NULL;
-	*ret_pid = 0;
-	if (*ret_running) {
-		if (!p)
-			return -EBADMSG;
-		unsigned long v = strtoul(p + strlen("PID:"), NULL, 10);
-		if (v == 0 || v > INT_MAX)
-			return -EBADMSG;
-		*ret_pid = (pid_t) v;
-	}
-	return 0;
-}
-
 /* Where a cgroup hierarchy is mounted: cgroup2, or the v1 hierarchy with the given controller. */
 static char *hierarchy_mountpoint(const struct mounts *ms, const char *v1_controller) {
 	for (size_t i = 0; i < ms->n; i++) {
@@ -172,32 +107,18 @@ static int pid_cgroup(pid_t pid, const char *v1_controller, char **ret, char **r
 	r = mounts_parse("/proc/self/mountinfo", &ms);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot read /proc/self/mountinfo: %m");
-	for (const char *l = text; *l; l += strcspn(l, "\n"), l += *l == '\n') {
-		/* "ID:CONTROLLERS:PATH"; cgroup2's line has no controllers */
-		size_t len = strcspn(l, "\n");
-		const char *c1 = memchr(l, ':', len), *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t) (c1 + 1 - l)) : NULL;
-		if (!c2)
-			continue;
-		bool match = !v1_controller && c2 == c1 + 1;
-		for (const char *o = c1 + 1; v1_controller && o < c2; o += strcspn(o, ",:"), o += *o == ',') {
-			size_t n = strcspn(o, ",:");
-			match = match || (n == strlen(v1_controller) && strncmp(o, v1_controller, n) == 0);
-		}
-		if (!match)
-			continue;
-		_cleanup_free_ char *mp = hierarchy_mountpoint(&ms, v1_controller);
-		_cleanup_free_ char *rel = strndup(c2 + 1, len - (size_t) (c2 + 1 - l));
-		if (!rel)
-			return -ENOMEM;
-		_cleanup_free_ char *cg = mp ? path_join(mp, rel) : NULL;
-		if (mp && !cg)
-			return -ENOMEM;
-		enum cgroup_kind kind;
-		if (cg && cgroup_detect(cg, &kind) >= 0 && kind == (v1_controller ? CGROUP_V1_FREEZER : CGROUP_V2)) {
-			*ret = TAKE_PTR(cg);
-			return 0;
-		}
-		break;
+	_cleanup_free_ char *rel = NULL;
+	r = lxc_cgroup_path_of(text, v1_controller, &rel);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *mp = hierarchy_mountpoint(&ms, v1_controller);
+	_cleanup_free_ char *cg = mp ? path_join(mp, rel) : NULL;
+	if (mp && !cg)
+		return -ENOMEM;
+	enum cgroup_kind kind;
+	if (cg && cgroup_detect(cg, &kind) >= 0 && kind == (v1_controller ? CGROUP_V1_FREEZER : CGROUP_V2)) {
+		*ret = TAKE_PTR(cg);
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -261,15 +182,15 @@ int lxc_lookup(const char *name, const char *lxcpath, struct lxc_container *ret,
 		                  c.config_file);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot read the LXC config %s: %m", c.config_file);
-	if ((r = config_rootfs(text, &c.rootfs_spec)) < 0 ||
-	    (c.rootfs_spec && (r = rootfs_directory(c.rootfs_spec, &c.rootfs)) < 0))
+	if ((r = lxc_config_rootfs(text, &c.rootfs_spec)) < 0 ||
+	    (c.rootfs_spec && (r = lxc_rootfs_directory(c.rootfs_spec, &c.rootfs)) < 0))
 		return r;
 
 	const char *argv[] = { "lxc-info", "-n", name, "-P", c.lxcpath, "-s", "-p", NULL };
 	_cleanup_(process_result_done) struct process_result res = {};
 	if ((r = run_lxc_tool(argv, NULL, LXC_QUERY_TIMEOUT_USEC, &res, ret_error)) < 0)
 		return r;
-	if (parse_info(res.out, &c.running, &c.init_pid) < 0)
+	if (lxc_info_parse(res.out, &c.running, &c.init_pid) < 0)
 		return error_setf(ret_error, -EBADMSG, "lxc-info -n %s -P %s printed no state/PID: %s", name, c.lxcpath,
 		                  res.out);
 	if (c.running) {

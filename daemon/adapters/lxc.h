@@ -30,6 +30,19 @@ struct lxc_container {
 
 void lxc_container_done(struct lxc_container *c);
 
+/* Parsers of LXC's texts (lxc-config.c, pure). lxc.rootfs.path (or the older lxc.rootfs) of a
+ * config file, the last one ("key = value" lines, '#' comments; lxc.include'd files are not
+ * read): *ret NULL when there is none. */
+int lxc_config_rootfs(const char *text, char **ret);
+/* The host directory of a rootfs spec, for the kinds that are one: "dir:/x", "btrfs:/x", "/x";
+ * *ret NULL for other kinds ("overlay:...", "lvm:..."). */
+int lxc_rootfs_directory(const char *spec, char **ret);
+/* "State: RUNNING" and "PID: 123" of lxc-info -s -p; -EBADMSG if they are not there. */
+int lxc_info_parse(const char *out, bool *ret_running, pid_t *ret_pid);
+/* The path in a /proc/PID/cgroup text of the cgroup2 hierarchy (v1_controller NULL) or of the v1
+ * hierarchy with that controller. -ENOENT: none. */
+int lxc_cgroup_path_of(const char *text, const char *v1_controller, char **ret);
+
 /* LXC's default LXC path (`lxc-config lxc.lxcpath`). */
 int lxc_default_path(char **ret, char **ret_error);
 

@@ -213,6 +213,13 @@ int lxc_rollback_restore(struct job *j, json_t *warnings, pid_t *ret_pid, char *
 		return r;
 	if ((r = cgroup_detect(c.cgroup, ret_kind)) < 0)
 		return error_setf(ret_error, r, "cgroup %s of the restored container is not usable: %m", c.cgroup);
+	/* The job's own copy: what `containers` shows as the container's cgroup once the job is done
+	 * (the caller's cgroup pointer is replaced by *ret_cgroup). */
+	char *copy = strdup(c.cgroup);
+	if (!copy)
+		return -ENOMEM;
+	free(j->config->cgroup);
+	j->config->cgroup = copy;
 	*ret_pid = c.init_pid;
 	*ret_cgroup = TAKE_PTR(c.cgroup);
 	return 0;

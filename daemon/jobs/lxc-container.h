@@ -28,6 +28,7 @@ int lxc_job_resolve(struct job *j, char **ret_error);
 /* The kill step of a rollback. */
 int lxc_rollback_stop(struct job *j, char **ret_error);
 
-/* The restore step of a rollback: *ret_pid the new init, *ret_cgroup (to free) its cgroup. */
+/* The restore step of a rollback: *ret_pid the new init, *ret_cgroup (to free) its cgroup, which
+ * also replaces the job's Cgroup= (the caller must not keep a pointer to the old one). */
 int lxc_rollback_restore(struct job *j, json_t *warnings, pid_t *ret_pid, char **ret_cgroup,
                          enum cgroup_kind *ret_kind, char **ret_error);

@@ -179,6 +179,8 @@ t_run t_ctl freeze-and-dump web
 t_assert_ne "$T_RC" 0 "freeze-and-dump of a stopped LXC container"
 t_assert_contains "$T_ERR" "LXC container $NAME (in $LXCP) is not running: start it with lxc-start" "stopped"
 
+t_assert_eq "$(jq -r '.[] | select(.name == "web") | .state' <<<"$(t_ctl_json containers)")" missing "containers, stopped (LXC removed the cgroup)"
+
 # A stopped container can be rolled back: LXC restores it (what finishes a rollback interrupted
 # after lxc-stop, or retries one whose restore failed).
 before=$(lines)
@@ -187,6 +189,7 @@ t_assert_eq "$T_RC" 0 "rollback of the stopped LXC container: $T_ERR"
 t_assert_eq "$(jq -r .safety_pair <<<"$T_OUT")" null "no safety pair of a stopped container"
 [ "$(lines)" -lt "$before" ] || t_fail "the rollback of the stopped container did not bring the file back"
 assert_lxc_owns "$(jq -r .root_pid <<<"$T_OUT")"
+t_assert_eq "$(jq -r '.[] | select(.name == "web") | .state' <<<"$(t_ctl_json containers)")" running "containers, restored"
 assert_sequence
 assert_grows
 lxc-stop -n "$NAME" -P "$LXCP" -t 10 || t_fail "lxc-stop failed"
