@@ -14,6 +14,7 @@
 #  - LXC still owns the restored container: lxc-info says RUNNING with the root task the rollback
 #    reported, a new [lxc monitor] is its parent, the host end is back in the bridge and the
 #    container answers pings, and lxc-stop stops it (cgroup removed);
+#  - ckptd killed in a rollback after lxc-stop: the restarted ckptd finishes it through LXC;
 #  - a stopped container is rolled back too (LXC restores it; no safety pair);
 #  - errors: freeze-and-dump of a stopped container, a missing one, a rootfs that is not a subvolume, and
 #    restore --processes-only (LXC must restore its containers itself).
@@ -165,6 +166,27 @@ for round in 1 2; do
 	assert_grows
 	assert_sequence
 done
+
+# ckptd killed in a rollback after lxc-stop stopped the container (held at step 'volumes'): the
+# restarted ckptd finishes the rollback, through LXC, and LXC owns the container again.
+held_at_volumes() { grep -q "holding the rollback at step 'volumes'" "$CKPTD_LOG"; }
+lxc_running() { [ "$(lxc_state)" = RUNNING ]; }
+no_jobs() { [ "$(t_ctl_json status | jq '.jobs | length')" = 0 ]; }
+CKPTD_TEST_HOLD_ROLLBACK_STEP=volumes t_daemon_restart
+t_ctl rollback web "$id" --no-safety-pair >/dev/null 2>&1 &
+client=$!
+t_wait_until 60 held_at_volumes || t_fail "the rollback never reached step 'volumes'"
+t_assert_eq "$(lxc_state)" STOPPED "state while the rollback is held after lxc-stop"
+t_daemon_kill9
+wait "$client" || true
+t_daemon_start
+t_wait_until 60 no_jobs || t_fail "the interrupted rollback is still running 60 s after the restart"
+grep -q "finishing the rollback to pair $id interrupted" "$CKPTD_LOG" || t_fail "no attempt to finish the rollback"
+lxc_running || t_fail "the interrupted rollback was not finished: LXC says $(lxc_state)"
+assert_lxc_owns "$(lxc_pid)"
+assert_sequence
+assert_grows
+t_assert_eq "$(jq -r '.[] | select(.name == "web") | .attention' <<<"$(t_ctl_json containers)")" null "attention"
 
 # lxc-stop still handles the restored container: a clean stop, cgroups gone.
 cg=$(jq -r '.[] | select(.name == "web") | .cgroup' <<<"$(t_ctl_json containers)")
