@@ -322,6 +322,34 @@ static void print_sockets(json_t *in, json_t *net) {
 		field("Devices", "none");
 }
 
+/* An nspawn machine, what ckptd does to its mount namespace before the first checkpoint (or
+ * found done), and its boot id (written back after a restore). */
+static void print_nspawn(json_t *in) {
+	json_t *prep = json_object_get(in, "preparation"), *v;
+	size_t i, n = 0;
+
+	if (jstr(json_object_get(in, "nspawn"), "machine"))
+		field("nspawn machine", jstr(json_object_get(in, "nspawn"), "machine"));
+	if (jstr(prep, "sysfs_dir"))
+		print_clean(stdout, "%*s: at the first checkpoint: mount the network namespace's sysfs at %s\n", FIELD_WIDTH,
+			    n++ ? "" : "Preparation", jstr(prep, "sysfs_dir"));
+	json_array_foreach(json_object_get(prep, "make_private"), i, v)
+		print_clean(stdout, "%*s: at the first checkpoint: make the mounts at and below %s private\n", FIELD_WIDTH,
+			    n++ ? "" : "Preparation", json_string_value(v) ?: "?");
+	json_array_foreach(json_object_get(prep, "prepared"), i, v)
+		print_clean(stdout, "%*s: done: %s\n", FIELD_WIDTH, n++ ? "" : "Preparation", json_string_value(v) ?: "?");
+	json_array_foreach(json_object_get(prep, "done_now"), i, v)
+		print_clean(stdout, "%*s: by this checkpoint: %s\n", FIELD_WIDTH, n++ ? "" : "Preparation",
+			    json_string_value(v) ?: "?");
+	if (jstr(json_object_get(in, "boot_id"), "content")) {
+		_cleanup_free_ char *id = strdup(jstr(json_object_get(in, "boot_id"), "content"));
+		if (id)
+			id[strcspn(id, "\n")] = '\0';
+		print_clean(stdout, "%*s: %s (bound from a deleted file at %s; written back after a restore)\n", FIELD_WIDTH,
+			    "Boot id", strna(id), jstr(json_object_get(in, "boot_id"), "path") ?: "?");
+	}
+}
+
 /* inspect: one "Label: value" line per aspect, the problems (reasons a checkpoint would be
  * refused) last. */
 int output_inspection(json_t *in) {
@@ -335,6 +363,7 @@ int output_inspection(json_t *in) {
 	if (r < 0)
 		return r;
 	print_filesystems(in);
+	print_nspawn(in);
 	if ((r = print_interfaces(net)) < 0 || (r = print_veths(net)) < 0)
 		return r;
 	print_sockets(in, net);

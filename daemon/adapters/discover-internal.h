@@ -61,6 +61,7 @@ struct discover_state {
 	bool private_procfs;          /* CRIU's parasite mounts a procfs in the root's cwd */
 	bool propagates;               /* the root or a mount from the host is shared or a slave */
 	bool mntns_compat_mode;
+	bool prepare_sysfs;            /* the preparation mounts the netns's sysfs (nspawn.h) */
 	const char *restore_root;      /* points into d */
 	struct scan scan;
 	bool only_lo;

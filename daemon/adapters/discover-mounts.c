@@ -2,7 +2,10 @@
 /* Discovery of a container's mount namespace: its root file system and the host path and volume
  * that hold it, the mounts it got from the host, their propagation, and mount trees CRIU cannot
  * handle (mountinfo.c). See discover.h. */
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include "discover-internal.h"
@@ -10,6 +13,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "mountinfo.h"
+#include "nspawn.h"
 
 /* Propagation of a container mount that CRIU has to bind from the host (the root, or a mount
  * from the host): *shared / *slave when it is in a peer group of the host / a slave of one
@@ -82,6 +86,19 @@ static void discover_root(struct discover_state *x, const struct mount *rm, json
 	propagation_vs_host(rm, &x->host, groups, shared, slave, &x->propagates);
 }
 
+/* A sysfs bound in parts whose root is mounted nowhere (nspawn's /sys with a private network):
+ * the preparation before the first dump mounts it at NSPAWN_SYSFS_DIR, unless something is
+ * mounted there already (then it did not help, and the problem stays). */
+static bool sysfs_root_can_be_mounted(struct discover_state *x, const struct mount *m) {
+	if (!streq(m->fstype, "sysfs") || !x->own_net)
+		return false;
+	for (size_t i = 0; i < x->ct.n; i++)
+		if (streq(x->ct.m[i].mountpoint, NSPAWN_SYSFS_DIR))
+			return false;
+	x->prepare_sysfs = true;
+	return true;
+}
+
 /* Mounts from the host (bound again at restore), and mount trees CRIU cannot handle. */
 static void discover_mounts_from_host(struct discover_state *x, const struct mount *rm, json_t *mounts, json_t *groups,
                                       bool *shared, bool *slave) {
@@ -95,7 +112,8 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 			/* The container's own file systems: proc, tmpfs, devpts, ... CRIU mounts them
 			 * anew and binds subtrees from there, so a bind of a subtree needs the root of
 			 * its file system mounted in the container too. */
-			if (!streq(m->root, "/") && !mounts_fs_root_mounted(&x->ct, m->major, m->minor))
+			if (!streq(m->root, "/") && !mounts_fs_root_mounted(&x->ct, m->major, m->minor) &&
+			    !sysfs_root_can_be_mounted(x, m))
 				json_array_append_printf(x->problems, "the mount at %s (%s %s) binds %s of a file system whose root is mounted "
 				                        "neither in the container nor on the host: CRIU cannot checkpoint it",
 				           m->mountpoint, m->fstype, dev, m->root);
@@ -145,6 +163,96 @@ static void discover_mounts_from_host(struct discover_state *x, const struct mou
 	}
 }
 
+/* The nspawn machine NAME binds /run/systemd/nspawn/propagate/NAME from the host. */
+static char *nspawn_machine_name(json_t *mounts) {
+	static const char prefix[] = "/run/systemd/nspawn/propagate/";
+	size_t i;
+	json_t *m;
+	json_array_foreach(mounts, i, m) {
+		const char *hp = json_string_value(json_object_get(m, "host_path"));
+		if (hp && strncmp(hp, prefix, strlen(prefix)) == 0 && hp[strlen(prefix)] && !strchr(hp + strlen(prefix), '/'))
+			return strdup(hp + strlen(prefix));
+	}
+	return NULL;
+}
+
+static bool has_propagation(const struct mount *m) {
+	return strstr(m->optional, "shared:") || strstr(m->optional, "master:");
+}
+
+/* The mounts right below the root whose subtree shares or receives mount events (nspawn makes
+ * them all shared): the preparation makes them private, recursively. */
+static json_t *mounts_to_make_private(const struct discover_state *x, const struct mount *rm) {
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < x->ct.n; i++) {
+		const struct mount *top = &x->ct.m[i];
+		if (top->parent != rm->id || top == rm)
+			continue;
+		bool listed = false, propagates = false;
+		for (size_t k = 0; k < json_array_size(a) && !listed; k++)
+			listed = streq(json_string_value(json_array_get(a, k)), top->mountpoint);
+		for (size_t k = 0; k < x->ct.n && !listed && !propagates; k++)
+			propagates = &x->ct.m[k] != rm && path_is_below(x->ct.m[k].mountpoint, top->mountpoint) &&
+			             has_propagation(&x->ct.m[k]);
+		if (!listed && propagates)
+			json_array_append_new(a, json_string(top->mountpoint));
+	}
+	return a;
+}
+
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/* nspawn binds a deleted file with the machine's boot id over BOOT_ID_PATH; CRIU restores that
+ * file empty, so its content is recorded for the restore to write back. Read inside the
+ * container's root without following a symlink out of it. */
+static void discover_boot_id(struct discover_state *x) {
+	const struct mount *bound = NULL;
+	for (size_t i = 0; i < x->ct.n; i++) {
+		const struct mount *m = &x->ct.m[i];
+		size_t l = strlen(m->root);
+		if (streq(m->mountpoint, BOOT_ID_PATH) && l > 9 && streq(m->root + l - 9, "//deleted"))
+			bound = m;
+	}
+	if (!bound)
+		return;
+	char root[64], buf[128];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int) x->root);
+	_cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+		                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = root_fd < 0 ? -EBADF : (int) syscall(SYS_openat2, root_fd, BOOT_ID_PATH + 1, &how, sizeof(how));
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0 || (size_t) n >= sizeof(buf) - 1) {
+		json_array_append_printf(x->warnings, "the boot id bound at %s cannot be read (%s): a restore leaves it empty",
+		                         BOOT_ID_PATH, n == 0 ? "empty" : "unreadable");
+		return;
+	}
+	buf[n] = '\0';
+	json_object_set_new(x->d, "boot_id", json_pack("{s:s,s:s}", "path", BOOT_ID_PATH, "content", buf));
+}
+
+/* An nspawn machine (named by its propagation directory), and the preparation ckptd does to its
+ * mount namespace before its first dump (nspawn.h): "nspawn", "preparation" in the report. */
+static void discover_nspawn(struct discover_state *x, const struct mount *rm, json_t *mounts) {
+	_cleanup_free_ char *machine = nspawn_machine_name(mounts);
+	bool sysfs_mounted = false;
+	for (size_t i = 0; i < x->ct.n; i++)
+		sysfs_mounted = sysfs_mounted || (streq(x->ct.m[i].mountpoint, NSPAWN_SYSFS_DIR) &&
+		                                  streq(x->ct.m[i].fstype, "sysfs") && streq(x->ct.m[i].root, "/"));
+	if (machine)
+		json_object_set_new(x->d, "nspawn", json_pack("{s:s}", "machine", machine));
+	if (!machine && !x->prepare_sysfs && !sysfs_mounted)
+		return;
+	json_t *private = machine ? mounts_to_make_private(x, rm) : json_array();
+	json_t *prepared = json_array();
+	if (sysfs_mounted)
+		json_array_append_printf(prepared, "the network namespace's sysfs is mounted at %s (by ckptd)", NSPAWN_SYSFS_DIR);
+	if (machine && json_array_size(private) == 0)
+		json_array_append_printf(prepared, "%s", "the mounts below the root are private");
+	json_object_set_new(x->d, "preparation", json_pack("{s:s?,s:o,s:o}", "sysfs_dir",
+	                    x->prepare_sysfs ? NSPAWN_SYSFS_DIR : NULL, "make_private", private, "prepared", prepared));
+}
+
 int discover_mounts(struct discover_state *x, char **ret_error) {
 	int r = mounts_parse("/proc/self/mountinfo", &x->host);
 	if (r < 0)
@@ -167,6 +275,8 @@ int discover_mounts(struct discover_state *x, char **ret_error) {
 		}
 		discover_root(x, rm, groups, &shared, &slave);
 		discover_mounts_from_host(x, rm, mounts, groups, &shared, &slave);
+		discover_nspawn(x, rm, mounts);
+		discover_boot_id(x);
 	} else {
 		json_object_set_new(x->d, "root", json_pack("{s:s,s:s}", "host_path", "/", "from", "ckptd's mount namespace"));
 		x->restore_root = x->cfg->root_directory && !streq(x->cfg->root_directory, "/") ? x->cfg->root_directory : NULL;

@@ -17,9 +17,12 @@
 #include "criu.h"
 #include "criu-log.h"
 #include "discover.h"
+#include "json-util.h"
+#include "nspawn.h"
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
+#include "freezer-warm.h"
 #include "intent.h"
 #include "proc-holders.h"
 #include "job.h"
@@ -35,6 +38,7 @@ struct dump {
 	const struct container_config *cfg;
 	enum cgroup_kind kind;
 	int freezer_fd; /* cgroup.freeze / freezer.state, opened before freezing: thawing needs no new fd */
+	struct freezer_warm warm; /* v1: an empty frozen cgroup of ours keeps the freeze fast */
 	pid_t root;
 	bool shell_job;
 	struct discovery *discovery;
@@ -82,6 +86,7 @@ static void dump_done(struct dump *d) {
 	discovery_free(d->discovery);
 	if (d->freezer_fd >= 0)
 		close(d->freezer_fd);
+	freezer_warm_release(&d->warm); /* after the thaw: the kernel's switch flips outside the window */
 }
 
 /* CRIU outlives a killed ckptd (adapters/criu.c says why): the intent names it, so that the next
@@ -278,6 +283,12 @@ static int dump_validate(struct dump *d, char **ret_error) {
 	r = job_set_freezer(j, d->freezer_fd, d->kind); /* MaxFrozenSec: the job's own watchdog */
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot start the MaxFrozenSec watchdog: %m");
+	if (d->kind == CGROUP_V1_FREEZER) {
+		r = freezer_warm_acquire(cgroup, &d->warm);
+		if (r < 0)
+			log_debug_errno(r, "%s: no warm-up cgroup for the v1 freezer (the freeze is only slower): %m",
+			                d->cfg->name);
+	}
 	if (!j->criu_path)
 		return error_setf(ret_error, -ENOENT, "no criu binary found (set Criu= in ckptd.conf or run tools/setup)");
 	d->root = d->cfg->root_pid;
@@ -291,6 +302,40 @@ static int dump_validate(struct dump *d, char **ret_error) {
 	return 0;
 }
 
+/* Before the first dump of an nspawn machine: ckptd's preparation of its mount namespace
+ * (nspawn.h) that discovery planned, then discovery again, which must find nothing left to
+ * prepare. What was done is recorded in the pair (discovery.preparation.done_now). */
+static int dump_prepare_mount_namespace(struct dump *d, char **ret_error) {
+	struct job *j = d->job;
+	struct nspawn_preparation p;
+	_cleanup_free_ const char **private = NULL;
+	int r = nspawn_preparation_from_report(d->discovery->report, &p, &private);
+	if (r <= 0)
+		return r < 0 ? error_setf(ret_error, r, "out of memory") : 0;
+	if (json_array_size(d->discovery->problems) > 0)
+		return 0; /* refused anyway: the container is left as it is */
+	job_progress(j, "prepare", "preparing the mount namespace of pid %d before its first checkpoint", (int) d->root);
+	_cleanup_(json_decrefp) json_t *done = json_array();
+	_cleanup_free_ char *why = NULL;
+	r = done ? nspawn_prepare(d->root, &p, done, &why) : -ENOMEM;
+	d->discovery = discovery_free(d->discovery); /* p pointed into it */
+	if (r >= 0)
+		r = discover(d->cfg, d->root, &d->discovery, &why);
+	if (r < 0) {
+		job_set_state(j, "the container was not frozen; its mount namespace may be partly prepared (%zu step(s) "
+		              "done)", json_array_size(done));
+		return error_prefixf(ret_error, r, &why, "cannot prepare the mount namespace of container %s", j->container);
+	}
+	json_t *prep = json_object_get(d->discovery->report, "preparation");
+	_cleanup_free_ const char **private_after = NULL;
+	if (nspawn_preparation_from_report(d->discovery->report, &p, &private_after) != 0 || !prep)
+		json_array_append_printf(d->discovery->problems, "the preparation of the mount namespace did not take: "
+		                         "discovery still asks for it after %zu step(s)", json_array_size(done));
+	else
+		json_object_set(prep, "done_now", done);
+	return 0;
+}
+
 /* What the container is made of, and whether CRIU can take it: refused here, before anything
  * is frozen or created. */
 static int dump_discover(struct dump *d, char **ret_error) {
@@ -301,6 +346,8 @@ static int dump_discover(struct dump *d, char **ret_error) {
 	int r = discover(d->cfg, d->root, &d->discovery, &why);
 	if (r < 0)
 		return error_pass(ret_error, r, &why);
+	if ((r = dump_prepare_mount_namespace(d, ret_error)) < 0)
+		return r;
 	json_t *problems = d->discovery->problems;
 	if (json_array_size(problems) > 0) {
 		job_set_state(j, "nothing changed; the container was not frozen");
@@ -568,6 +615,7 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret_error) {
 	struct container_config *cfg = j->config;
 	_cleanup_(dump_done) struct dump d = { .job = j, .cfg = cfg, .n = cfg->n_volumes, .freezer_fd = -EBADF,
+		.warm = FREEZER_WARM_NONE,
 		.params = { .size_percent = cfg->snapshot_size_percent, .size_bytes = cfg->snapshot_size_bytes } };
 	d.t_start = now_usec(CLOCK_MONOTONIC);
 	job_set_state(j, "nothing changed");

@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "fileio.h"
+#include "freezer-warm.h"
 #include "intent.h"
 #include "log.h"
 #include "macro.h"
@@ -167,6 +168,9 @@ int recovery_run(const char *state_dir) {
 	_cleanup_(json_decrefp) json_t *kept = json_array(); /* still in the journal */
 	if (!kept)
 		return -ENOMEM;
+	int n = freezer_warm_remove_leftovers();
+	if (n > 0)
+		log_info("removed %d warm-up cgroup(s) of the v1 freezer left by an earlier ckptd", n);
 	size_t i;
 	json_t *intent;
 	int ret = 0;

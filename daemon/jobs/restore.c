@@ -12,8 +12,10 @@
 #include "fileio.h"
 #include "image-files.h"
 #include "job.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "nspawn.h"
 #include "proc-holders.h"
 #include "pair.h"
 #include "restore.h"
@@ -53,6 +55,9 @@ struct restore_target {
 	const char *cgroup;
 	struct veth_plan *veths;
 	const char *log;
+	json_t *boot_id;  /* the discovery's "boot_id": {"path", "content"}, or NULL */
+	bool boot_id_done;
+	json_t *warnings;
 	char *error; /* why the post-restore hook stopped the restore */
 };
 
@@ -61,6 +66,27 @@ static int on_restore_spawned(pid_t pid, _unused_ int service_fd, void *userdata
 	struct restore_target *t = userdata;
 	job_set_criu(t->job, pid, -EBADF);
 	return cgroup_attach(t->cgroup, pid);
+}
+
+/* CRIU re-creates the deleted file nspawn binds over the boot id empty: its content back, before
+ * the tasks run (or right after, without a post-restore notification). What fails is said in
+ * the warnings, not undone: the machine runs, with an empty boot id. */
+static void restore_boot_id(struct restore_target *t, pid_t root) {
+	const char *path = json_string_value(json_object_get(t->boot_id, "path"));
+	const char *content = json_string_value(json_object_get(t->boot_id, "content"));
+	if (!path || !content || t->boot_id_done)
+		return;
+	t->boot_id_done = true;
+	_cleanup_free_ char *error = NULL, *found = NULL;
+	int r = root > 0 ? 0 : cgroup_find_root(t->cgroup, &root, &error);
+	if (r >= 0)
+		r = nspawn_restore_bound_file(root, path, content, &found, &error);
+	if (r > 0)
+		job_progress(t->job, "restore", "wrote the boot id back into %s", path);
+	else if (r == 0 && found && !streq(found, content))
+		json_array_append_printf(t->warnings, "%s had content after the restore (left as it is): %s", path, found);
+	else if (r < 0)
+		json_array_append_printf(t->warnings, "the restored %s is empty: %s", path, strna(error));
 }
 
 /* CRIU's post-restore point (tasks restored, network still locked): a veth CRIU did not know
@@ -78,6 +104,7 @@ static int on_restore_post(void *userdata) {
 	if (t->veths->n > 0)
 		job_progress(t->job, "restore", "host ends of %zu veth pair(s) ready before the network unlock",
 		             t->veths->n);
+	restore_boot_id(t, 0);
 	return 0;
 }
 
@@ -130,7 +157,8 @@ int restore_processes(struct job *j, const struct pair *pair, const char *cgroup
 		return error_pass(ret_error, r, &error);
 	o.veths = veths.criu;
 	o.n_veths = veths.n;
-	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log };
+	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log,
+		                         .boot_id = json_object_get(pair->discovery, "boot_id"), .warnings = warnings };
 	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };
 	pid_t pid;
 	r = criu_run_restore(&o, &hooks, &pid, &error);
@@ -157,6 +185,7 @@ int restore_processes(struct job *j, const struct pair *pair, const char *cgroup
 		log_warning("%s: %s", j->container, strna(error));
 		json_array_append_new(warnings, json_string(strna(error)));
 	}
+	restore_boot_id(&target, pid);
 	*ret_pid = pid;
 	return 0;
 }

@@ -16,8 +16,10 @@
 #include "fileio.h"
 #include "intent.h"
 #include "job.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "nspawn.h"
 #include "pair.h"
 #include "pair-ops.h"
 #include "quarantine.h"
@@ -296,6 +298,26 @@ static int rollback_volumes(struct rollback *rb, char **ret_error) {
 	return 0;
 }
 
+/* An nspawn machine's supervisor (nspawn.h) removes the machine's propagation directory and
+ * veth when the machine's tasks die: a pidfd of it, taken before the kill, or -ESRCH. */
+static int supervisor_open(struct rollback *rb) {
+	pid_t root = rb->job->config->root_pid;
+	if (root <= 0 && cgroup_find_root(rb->cgroup, &root, NULL) < 0)
+		return -ESRCH;
+	return nspawn_supervisor_open(root);
+}
+
+/* After the kill: the supervisor's clean-up done before the restore re-creates what it removes. */
+static void supervisor_wait(struct rollback *rb, int pidfd) {
+	if (pidfd < 0)
+		return;
+	job_progress(rb->job, "kill", "waiting for the machine's systemd-nspawn to exit");
+	int r = nspawn_supervisor_wait(pidfd, 5 * USEC_PER_SEC);
+	if (r < 0)
+		json_array_append_printf(rb->warnings, "the machine's systemd-nspawn did not exit within 5 s after its "
+		                         "tasks were stopped (%s): its clean-up may race with the restore", strerror(-r));
+}
+
 static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	_cleanup_(rollback_done) struct rollback rb = { .job = j, .cgroup = j->config->cgroup, .warnings = json_array() };
@@ -320,6 +342,7 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	}
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
+	_cleanup_close_ int supervisor = supervisor_open(&rb);
 	_cleanup_free_ char *survivors = NULL;
 	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
 	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
@@ -329,6 +352,7 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", strna(rb.cgroup),
 		                  r == -ETIMEDOUT || job_is_lxc(j) ? strna(survivors) : strerror(-r));
 	}
+	supervisor_wait(&rb, supervisor);
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
 	if ((r = rollback_volumes(&rb, ret_error)) < 0)
 		return r;

@@ -52,6 +52,24 @@ for kind in v2 v1; do
 	for _ in $(seq 500); do t_cgroup_frozen "$cg" && [ -d "$MNT/.ckptd/$name/1/vol" ] && break; sleep 0.01; done
 	t_cgroup_frozen "$cg" || t_fail "$kind: the container never froze"
 	[ -d "$MNT/.ckptd/$name/1/vol" ] || t_fail "$kind: no snapshot inside the window"
+	if [ "$kind" = v1 ]; then
+		# The v1 freezer's kernel-wide switch is kept on by an empty frozen cgroup of ckptd's own
+		# while the container is frozen (adapters/freezer-warm.c); its name carries ckptd's pid.
+		V1=$(t_cgroup_v1_freezer_root)
+		warm=$(find "$V1" -maxdepth 1 -name "ckptd-warm.$CKPTD_PID.*" | head -1)
+		[ -n "$warm" ] || t_fail "v1: no warm-up cgroup of ckptd $CKPTD_PID while the container is frozen"
+		t_assert_eq "$(cat "$warm/freezer.state")" FROZEN "state of $warm"
+		# Planted for the restart's clean-up, which must touch only a dead ckptd's empty one: one
+		# named after a process that runs (this shell), and a dead pid's that holds a task.
+		sleep 0 & dead=$!; wait "$dead"
+		live_warm=$V1/ckptd-warm.$$.0 busy_warm=$V1/ckptd-warm.$dead.7
+		mkdir "$live_warm" "$busy_warm"
+		t__defer_to early t__cgroup_remove "$live_warm"
+		t__defer_to early t__cgroup_remove "$busy_warm"
+		sleep 600 </dev/null >/dev/null 2>&1 & sleeper=$!
+		echo "$sleeper" >"$busy_warm/tasks"
+		echo FROZEN >"$busy_warm/freezer.state"
+	fi
 	criu_pids=$(pgrep -P "$CKPTD_PID" -f 'criu: dump' || true) # CRIU rewrites its argv
 	[ -n "$criu_pids" ] || t_fail "no criu running during the frozen window"
 	t_daemon_kill9
@@ -65,6 +83,15 @@ for kind in v2 v1; do
 	t_daemon_restart
 	assert_clean "$name" "$cg"
 	grep -q "thawed cgroup $cg" "$CKPTD_LOG" || t_fail "recovery not logged"
+	if [ "$kind" = v1 ]; then
+		[ ! -d "$warm" ] || t_fail "the killed ckptd's warm-up cgroup $warm was not removed at the restart"
+		[ -d "$live_warm" ] || t_fail "$live_warm (its pid runs) was removed"
+		[ -d "$busy_warm" ] || t_fail "$busy_warm (it holds a task) was removed"
+		t_assert_eq "$(cat "$busy_warm/freezer.state")" THAWED "state of $busy_warm after the restart"
+		kill -0 "$sleeper" || t_fail "the task in $busy_warm was killed"
+		kill "$sleeper"; wait "$sleeper" 2>/dev/null || true
+		t__cgroup_remove "$live_warm"; t__cgroup_remove "$busy_warm"
+	fi
 	a=$(stat -c %s "$MNT/vol/$name.data"); sleep 0.3; b=$(stat -c %s "$MNT/vol/$name.data")
 	[ "$b" -gt "$a" ] || t_fail "$kind: the workload does not run after recovery"
 	t_check_pattern "$MNT/vol/$name.data" >/dev/null

@@ -80,6 +80,9 @@ run_case() { # v2|v1
 	t_assert_eq "$(t_ctl_json list "$name" | jq -r 'map(.id) | join(",")')" "$id,$((id + 1))" "ids"
 	check_pair "$name" $((id + 1)) "$MNT/data/$name.txt"
 	t_assert_contains "$(t_ctl verify "$name" $((id + 1)))" "OK"
+	# v1: the empty frozen cgroup that kept the freezer fast is gone after each dump.
+	[ "$kind" = v2 ] || [ -z "$(find "$(t_cgroup_v1_freezer_root)" -maxdepth 1 -name "ckptd-warm.$CKPTD_PID.*")" ] ||
+		t_fail "ckptd's warm-up cgroup left behind after a dump"
 	t_ctl_json containers | jq -e ".[] | select(.name == \"$name\") | .state == \"running\" and .pairs == 2" \
 		>/dev/null || t_fail "containers does not show $name running with 2 pairs"
 

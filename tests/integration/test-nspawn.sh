@@ -11,11 +11,15 @@
 # started in) and finds the rest: the root on the volume, the mounts from the host, the cgroup
 # namespace (restore with --manage-cgroups=soft), the twice-bound deleted file (restore with
 # the mount engine in compat mode), TCP in the host's network namespace (nftables lock per
-# connection, never iptables). Checkpoint, rollback (the nspawn supervisor exits with its
-# machine; the restored machine runs on without it), twice. A checkpoint of the restored
-# machine is refused before freezing (see below), and a machine with --private-network too:
-# nspawn binds subdirectories of a sysfs whose root it does not mount, which CRIU cannot
-# checkpoint.
+# connection, never iptables). Before the first dump ckptd makes the machine's mounts below its
+# root private (nspawn.h: nspawn's shared mounts come back from the compat engine stacked on
+# themselves, and the next restore would fail). Checkpoint, rollback (the nspawn supervisor
+# exits with its machine; the restored machine runs on without it); then checkpoints of the
+# restored machine and rollbacks to them, three rounds in all, the boot id intact after each;
+# a rollback to the first pair at the end; a mount stacked on an identical one refused (and the
+# machine not prepared for it). A machine with --private-network (lo only) gets the sysfs of its
+# network namespace mounted once by ckptd (nspawn binds only subdirectories of it) and is
+# checkpointed and rolled back too (test-nspawn-net.sh does the veth machines).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/container-lib.sh"
@@ -53,7 +57,7 @@ nspawn_start() {
 	t_wait_until 10 ct_init "$cg" >/dev/null || t_fail "the nspawn machine did not start: $(tail -5 "$T/nspawn.log")"
 }
 
-# ---- --private-network: refused before freezing ------------------------------------------------
+# ---- --private-network (lo only): prepared, checkpointed, rolled back ----------------------
 cg0=$(t_cgroup_create v2 nspawn-privnet)
 # On a hybrid host nspawn mirrors its cgroups into the name=systemd v1 hierarchy: remove that
 # copy of this test's cgroups too (after lib.sh has emptied them).
@@ -64,7 +68,16 @@ defer sh -c '[ ! -d "$1" ] || find "$1" -depth -type d -exec rmdir {} +' sh "$mi
 nspawn_start "$cg0" --private-network -- /usr/bin/sleep 1000
 t_write_container privnet "$cg0/payload" "$MNT/machine" </dev/null
 t_daemon_start
-ct_assert_refused "$cg0/payload" privnet "binds /kernel of a file system whose root is mounted neither in the container nor on the host"
+json=$(t_ctl_json inspect privnet)
+t_assert_eq "$(jq -r '[.checkpointable, .preparation.sysfs_dir] | join(" ")' <<<"$json")" "true /run/.ckptd-sysfs" \
+	"inspect: a machine with --private-network is checkpointable after ckptd's preparation"
+init0=$(ct_init "$cg0/payload")
+boot0=$(cat "/proc/$init0/root/proc/sys/kernel/random/boot_id")
+id0=$(t_ctl_json freeze-and-dump privnet | jq -r .id)
+t_ctl rollback privnet "$id0" --no-safety-pair >/dev/null
+init0=$(ct_init "$cg0/payload")
+[ "$(cat "/proc/$init0/comm")" = sleep ] || t_fail "the restored --private-network machine does not run sleep"
+t_assert_eq "$(cat "/proc/$init0/root/proc/sys/kernel/random/boot_id")" "$boot0" "the boot id of the restored --private-network machine"
 t_cgroup_kill "$cg0"
 # shellcheck disable=SC2016 # expanded by eval
 t_wait_until 10 eval '[ ! -d "/run/systemd/nspawn/propagate/$MACHINE" ]' || true
@@ -102,8 +115,15 @@ client=$(ct_appender_id "$payload")
 pair_aof_len() { ct_aof_replay "$MNT/.ckptd/machine/$1/machine/var/lib/redis/aof" | ct_assert_sequence "AOF in pair $1"; }
 check_rolled_back() { ct_check_rolled_back "$payload" "$MNT/machine/var/lib/redis/aof" "$1" "$2" "$client"; }
 
+boot_id() { cat "/proc/$(ct_init "$payload")/root/proc/sys/kernel/random/boot_id"; }
+boot=$(boot_id)
+t_assert_eq "$(jq -r '.boot_id.content' <<<"$json")" "$boot" "inspect: the boot id"
+t_assert_eq "$(jq -r '.preparation | [.sysfs_dir, (.make_private | sort | join(","))] | join(" ")' <<<"$json")" \
+	" /dev,/proc,/run,/sys,/tmp,/usr" "inspect: the preparation of a machine on the host network"
+
 pair=$(t_ctl_json freeze-and-dump machine)
 p1=$(jq -r .id <<<"$pair")
+t_assert_eq "$(jq -r '.discovery.preparation.done_now | length' <<<"$pair")" 6 "pair.json: the preparation done by the first checkpoint"
 echo "pair $p1: frozen $(jq -r .frozen_usec <<<"$pair") us, timings $(jq -c .timings <<<"$pair")"
 k1=$(pair_aof_len "$p1")
 sleep 1
@@ -113,19 +133,37 @@ echo "$out"
 t_assert_contains "$out" "Warning: created /run/systemd/nspawn/propagate/$MACHINE on the host again"
 check_rolled_back "$k1" "$before"
 
-# Twice (the supervisor is gone now: a restored machine).
-sleep 0.5
-before=$(ct_redis "$payload" LLEN l)
-t_ctl rollback machine "$p1" --no-safety-pair
-check_rolled_back "$k1" "$before"
+t_assert_eq "$(boot_id)" "$boot" "the boot id after the first rollback"
 
-# A restored nspawn machine cannot be checkpointed again: CRIU's compat mount engine (needed
-# for the twice-bound deleted boot_id) restores nspawn's shared mounts with identical mounts
-# stacked on each other, a tree CRIU dumps but cannot restore. ckptd says so before freezing,
-# rather than fail a later rollback after the kill; a rollback to the first pair still works.
-ct_assert_refused "$payload" machine "is stacked on an identical mount"
+# Rounds 2 and 3: checkpoints of the restored machine (the supervisor is gone now), each rolled
+# back to; the second rollback takes a safety pair (one more checkpoint of a restored machine).
+for round in 2 3; do
+	pair=$(t_ctl_json freeze-and-dump machine)
+	id=$(jq -r .id <<<"$pair")
+	echo "round $round, pair $id: frozen $(jq -r .frozen_usec <<<"$pair") us"
+	t_assert_eq "$(jq -r '.discovery.preparation.done_now // "none"' <<<"$pair")" none "round $round: nothing prepared again"
+	k=$(pair_aof_len "$id")
+	sleep 0.5
+	before=$(ct_redis "$payload" LLEN l)
+	if [ "$round" = 2 ]; then t_ctl rollback machine "$id"; else t_ctl rollback machine "$id" --no-safety-pair; fi
+	check_rolled_back "$k" "$before"
+	t_assert_eq "$(boot_id)" "$boot" "the boot id after rollback $round"
+done
+# And back to the first pair.
 sleep 0.3
 before=$(ct_redis "$payload" LLEN l)
 t_ctl rollback machine "$p1" --no-safety-pair
 check_rolled_back "$k1" "$before"
+t_assert_eq "$(boot_id)" "$boot" "the boot id after the rollback to pair $p1"
+
+# A mount stacked on an identical one (what CRIU's compat engine left in machines restored
+# without the preparation, and a tree CRIU cannot restore): refused before freezing.
+init=$(ct_init "$payload")
+nsenter -t "$init" -m sh -c 'mount -t tmpfs ckptd-test /srv && mount --bind /srv /srv'
+ct_assert_refused "$payload" machine "is stacked on an identical mount"
+# (the new mounts are shared with the root's peer group: the preparation that would make them
+# private did not run, since the checkpoint is refused anyway)
+grep -E ' /srv .*shared:' "/proc/$init/mountinfo" >/dev/null || t_fail "a refused checkpoint changed the propagation of /srv"
+nsenter -t "$init" -m sh -c 'umount /srv && umount /srv'
+t_assert_eq "$(t_ctl_json inspect machine | jq -r .checkpointable)" true "inspect after the stacked mount is gone"
 t_pass

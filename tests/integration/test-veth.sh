@@ -9,7 +9,7 @@
 #     the host reaches Redis over the veth again, the inner client is still on its connection,
 #     memory and AOF agree (1..N); a host connection open across the rollback is reset.
 #   - routed veth (no bridge, an address and a /32 route on the host end) and a second veth
-#     into the bridge in the same container: 2 cycles; the routed host end gets its address,
+#     into the bridge in the same container: 3 cycles; the routed host end gets its address,
 #     MTU and route back and comes up, the other is back in the bridge.
 #   - a macvlan in the container: refused before freezing, with the interface named.
 #   - the bridge gone at rollback: a clear error naming it, and the container untouched.
@@ -209,7 +209,7 @@ t_wait_until 10 host_reaches "$NET.2" ||
 	t_fail "the host cannot reach Redis at $NET.2 after the failed restore and a rollback"
 ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
 ct_assert_grows "$cgb"
-for i in 1 2; do
+for i in 1 2 3; do
 	echo "---- routed veth (and a second veth into the bridge), cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
 	t_assert_eq "$(ip -j link show "$HS" | jq -r '.[0].master')" "$BR" "ctr: the bridge of its second veth's host end $HS"
