@@ -342,7 +342,8 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	}
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
-	_cleanup_close_ int supervisor = supervisor_open(&rb);
+	/* An LXC= container's monitor is waited for by lxc-stop (and a stopped one has no cgroup). */
+	_cleanup_close_ int supervisor = job_is_lxc(j) ? -EBADF : supervisor_open(&rb);
 	_cleanup_free_ char *survivors = NULL;
 	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
 	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
