@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # predicates called through t_wait_until
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # LXC containers by name ([Container] LXC=, LXCPath=), with real LXC 5 and real CRIU:
@@ -89,9 +90,9 @@ diagnose() {
 	local pid
 	pid=$(lxc_pid) || true
 	echo "state $(lxc_state), init $pid;"
-	for p in $(cat "/sys/fs/cgroup/unified/lxc.payload.$NAME/cgroup.procs" 2>/dev/null); do
+	while read -r p; do
 		echo "task $p: $(tr '\0' ' ' <"/proc/$p/cmdline") $(grep -E '^State' "/proc/$p/status");"
-	done
+	done <"/sys/fs/cgroup/unified/lxc.payload.$NAME/cgroup.procs" 2>/dev/null || true
 	echo "v2 freeze $(cat "/sys/fs/cgroup/unified/lxc.payload.$NAME/cgroup.freeze" 2>&1)," \
 		"v1 freezer $(cat "/sys/fs/cgroup/freezer/lxc.payload.$NAME/freezer.state" 2>&1)"
 }
@@ -159,7 +160,7 @@ for round in 1 2; do
 	[ -z "$(find "$T/state" -name 'lxc-restore.??????')" ] || t_fail "a directory of image links was left behind"
 	t_assert_eq "$(cat "$T/canary")" canary "the file a symlink named restore.log pointed to"
 	for f in restore.log lxc-checkpoint.log; do
-		[ -f "$pdir/$f" ] && [ ! -L "$pdir/$f" ] || t_fail "$pdir/$f is not the log of this restore"
+		if [ ! -f "$pdir/$f" ] || [ -L "$pdir/$f" ]; then t_fail "$pdir/$f is not the log of this restore"; fi
 	done
 	t_assert_contains "$(cat "$pdir/restore.log")" "(criu/" "CRIU's restore log"
 	assert_sequence
