@@ -192,6 +192,19 @@ int config_parse_string(const char *value, void *field, _unused_ uint64_t dflt, 
 	return 0;
 }
 
+/* An LXC container's name is a directory under its LXC path and an argument of lxc-* commands:
+ * [A-Za-z0-9_.+-], not starting with '.' or '-', at most NAME_MAX characters. */
+int config_parse_lxc_name(const char *value, void *field, uint64_t dflt, char **ret_error) {
+	size_t n = strlen(value);
+	bool ok = n <= NAME_MAX && value[0] != '.' && value[0] != '-';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = ascii_isalpha(value[i]) || ascii_isdigit(value[i]) || char_in(value[i], "_.+-");
+	if (!ok)
+		return error_setf(ret_error, -EINVAL, "not a valid LXC container name ([A-Za-z0-9_.+-], not starting with "
+		                  "'.' or '-', at most %d characters)", NAME_MAX);
+	return config_parse_string(value, field, dflt, ret_error);
+}
+
 int config_parse_group(const char *value, void *field, uint64_t dflt, char **ret_error) {
 	if (!isempty(value) && !group_is_valid(value))
 		return error_setf(ret_error, -EINVAL, "not a valid group name or GID");

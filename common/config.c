@@ -65,6 +65,8 @@ static const struct config_item container_items[] = {
 	{ "Container", "RootPid", config_parse_pid, CC(root_pid), 0 },
 	{ "Container", "RootDirectory", config_parse_path_or_root, CC(root_directory), 0 },
 	{ "Container", "SnapshotSize", config_parse_snapshot_size, 0, 0 },
+	{ "Container", "LXC", config_parse_lxc_name, CC(lxc), 0 },
+	{ "Container", "LXCPath", config_parse_path, CC(lxc_path), 0 },
 	{ "Checkpoint", "FreezeTimeoutSec", config_parse_sec_positive, CC(freeze_timeout_usec), USEC(10) },
 	{ "Checkpoint", "MaxFrozenSec", config_parse_sec_positive, CC(max_frozen_usec), USEC(60) },
 	{ "Checkpoint", "Staging", config_parse_staging, CC(staging), STAGING_AUTO },
@@ -392,6 +394,8 @@ struct container_config *container_config_free(struct container_config *c) {
 	free(c->cgroup);
 	strv_free(c->volumes);
 	free(c->root_directory);
+	free(c->lxc);
+	free(c->lxc_path);
 	free(c->on_calendar);
 	free(c);
 	return NULL;
@@ -450,6 +454,20 @@ static int volumes_check_layout(const char *path, const struct container_config 
 	return 0;
 }
 
+/* LXC= names the container whose cgroup and init LXC knows: Cgroup= and RootPid= would contradict
+ * it; LXCPath= means nothing without it. Volume= may be left out (the rootfs is the volume). */
+static int container_config_check_lxc(const char *path, const struct container_config *c, char **ret_error) {
+	if (c->lxc_path && !c->lxc)
+		return error_setf(ret_error, -EINVAL, "%s: [Container] LXCPath= is set but LXC= is not", path);
+	if (c->lxc && c->cgroup)
+		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= and LXC= exclude each other (LXC knows the "
+		                  "container's cgroup)", path);
+	if (c->lxc && c->root_pid)
+		return error_setf(ret_error, -EINVAL, "%s: [Container] RootPid= and LXC= exclude each other (LXC knows the "
+		                  "container's init)", path);
+	return 0;
+}
+
 int container_config_load(const char *path, struct container_config **ret, char **ret_error) {
 	_cleanup_(container_config_freep) struct container_config *c = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
@@ -484,10 +502,13 @@ int container_config_load(const char *path, struct container_config **ret, char 
 	if (r < 0)
 		return r;
 
-	if (!c->cgroup) {
-		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= is missing", path);
+	r = container_config_check_lxc(path, c, ret_error);
+	if (r < 0)
+		return r;
+	if (!c->cgroup && !c->lxc) {
+		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= is missing (or LXC=)", path);
 	}
-	if (c->n_volumes == 0) {
+	if (c->n_volumes == 0 && !c->lxc) {
 		return error_setf(ret_error, -EINVAL, "%s: [Container] Volume= is missing (at least one is needed)", path);
 	}
 	r = volumes_check_layout(path, c, ret_error);

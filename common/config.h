@@ -68,6 +68,9 @@ struct container_config {
 	size_t n_volumes;
 	int root_pid;           /* RootPid=, 0 = discover */
 	char *root_directory;   /* RootDirectory=: overrides the discovered root fs; NULL = discover */
+	char *lxc;              /* LXC=: an LXC container's name; cgroup, init and rootfs come from LXC (then
+	                         * Cgroup= and RootPid= are not given and Volume= is optional) */
+	char *lxc_path;         /* LXCPath=: its LXC path; NULL = LXC's default (lxc-config lxc.lxcpath) */
 	/* SnapshotSize=: size of the snapshots of thick LVM volumes, either a percentage of the origin
 	 * (snapshot_size_percent, 1..100) or bytes (snapshot_size_bytes, K/M/G/T suffixes, base 1024).
 	 * Both 0 = not set: a thick LVM volume is then refused (thin volumes need no size). */

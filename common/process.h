@@ -34,6 +34,8 @@ struct process_spec {
 	const char *const *argv; /* NULL-terminated; argv[0]: a path or a name searched in $PATH */
 	char *const *env;        /* NULL: the caller's environment */
 	int stdin_fd;            /* 0 (or unset): /dev/null; else this fd becomes the child's stdin */
+	int output_fd;           /* process_spawn(): 0 (or unset): stdout and stderr stay ours; else both go
+	                          * to this fd (a daemonizing program keeps no pipe of ours open) */
 	int keep_fd;             /* 0 (or unset): none; else this fd stays open in the child ... */
 	int keep_fd_as;          /* ... as this number (>= 3) */
 	bool merge_stderr;       /* process_run(): stderr goes to the same buffer as stdout */

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "job.h"
+#include "lxc-container.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -233,9 +234,23 @@ int job_fail(struct job *j, int r, char **error) {
 	return r;
 }
 
+/* An LXC= container's cgroup, init and rootfs, as LXC knows them now (lxc-container.h). */
+static int resolve_lxc(struct job *j) {
+	_cleanup_free_ char *error = NULL;
+	int r = job_is_lxc(j) ? lxc_job_resolve(j, &error) : 0;
+	if (r < 0) {
+		job_set_step(j, "validate");
+		job_set_state(j, "nothing changed");
+		return job_fail(j, r, &error);
+	}
+	return 0;
+}
+
 static void *job_thread(void *userdata) {
 	struct job *j = userdata;
-	int r = j->body(j);
+	int r = resolve_lxc(j);
+	if (r >= 0)
+		r = j->body(j);
 	watchdog_stop(j); /* the window is closed: the body thawed, whatever happened */
 	pthread_mutex_lock(&j->lock);
 	bool finished = j->finished, succeeded = !finished && j->result;

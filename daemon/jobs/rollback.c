@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "cgroup.h"
+#include "lxc-container.h"
 #include "dump.h"
 #include "error.h"
 #include "fileio.h"
@@ -220,13 +221,15 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
-	r = cgroup_detect(rb->cgroup, &rb->kind);
+	/* A stopped LXC= container has no cgroup: LXC makes one when it restores. */
+	r = rb->cgroup ? cgroup_detect(rb->cgroup, &rb->kind) : 0;
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", rb->cgroup);
 	if (!j->criu_path)
 		return error_setf(ret_error, -ENOENT, "no criu binary found");
-	rb->intent = json_pack("{s:s,s:s,s:I,s:s,s:s}", "kind", "rollback", "container", j->container, "pair",
-	                       (json_int_t) j->pair, "cgroup", rb->cgroup, "cgroup_kind", cgroup_kind_to_string(rb->kind));
+	rb->intent = json_pack("{s:s,s:s,s:I,s:s?,s:s?}", "kind", "rollback", "container", j->container, "pair",
+	                       (json_int_t) j->pair, "cgroup", rb->cgroup, "cgroup_kind",
+	                       rb->cgroup ? cgroup_kind_to_string(rb->kind) : NULL);
 	if (!rb->intent || (r = record_step(j, rb->intent, "verify")) < 0)
 		return error_setf(ret_error, r < 0 ? r : -ENOMEM, "cannot record the intent in %s/journal: %m",
 		                  j->state_dir);
@@ -326,7 +329,8 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n_pids = 0;
-	(void) cgroup_list_pids(rb.cgroup, &pids, &n_pids);
+	if (rb.cgroup)
+		(void) cgroup_list_pids(rb.cgroup, &pids, &n_pids);
 	if ((r = rollback_safety_pair(&rb, n_pids, ret_error)) < 0)
 		return r;
 	uint64_t t_safety = now_usec(CLOCK_MONOTONIC);
@@ -338,14 +342,16 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	}
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
-	_cleanup_close_ int supervisor = supervisor_open(&rb);
+	/* An LXC= container's monitor is waited for by lxc-stop (and a stopped one has no cgroup). */
+	_cleanup_close_ int supervisor = job_is_lxc(j) ? -EBADF : supervisor_open(&rb);
 	_cleanup_free_ char *survivors = NULL;
-	r = cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
+	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
+	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
 	if (r < 0) {
 		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
 		keep_for_attention(j, rb.intent, "stop");
-		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", rb.cgroup,
-		                  r == -ETIMEDOUT ? strna(survivors) : strerror(-r));
+		return error_setf(ret_error, r, "cgroup %s cannot be emptied: %s", strna(rb.cgroup),
+		                  r == -ETIMEDOUT || job_is_lxc(j) ? strna(survivors) : strerror(-r));
 	}
 	supervisor_wait(&rb, supervisor);
 	uint64_t t_killed = now_usec(CLOCK_MONOTONIC);
@@ -357,7 +363,11 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	(void) record_step(j, rb.intent, "restore");
 	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
-	r = restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	_cleanup_free_ char *lxc_cgroup = NULL; /* LXC restores into a cgroup it makes anew */
+	r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.warnings, &pid, &lxc_cgroup, &rb.kind, ret_error)
+	                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	if (lxc_cgroup)
+		rb.cgroup = lxc_cgroup;
 	if (r >= 0) {
 		(void) record_step(j, rb.intent, "check");
 		r = restore_check_running(j, rb.cgroup, rb.kind, pid, ret_error);

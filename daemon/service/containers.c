@@ -19,6 +19,7 @@ void container_free(struct container *c) {
 	container_config_free(c->config);
 	free(c->config_error);
 	free(c->volume_ids);
+	free(c->lxc_cgroup);
 	free(c);
 }
 
@@ -96,7 +97,12 @@ static bool same_object(const char *a, const char *b) {
 /* What `a` shares with `b` (a cgroup or a volume), NULL if nothing. */
 static const char *shared_resource(const struct container_config *a, const struct container_config *b,
                                    const char **ret_key) {
-	if (same_object(a->cgroup, b->cgroup)) {
+	/* An LXC= container's cgroup is LXC's to say: the same container is the same name and path. */
+	if (a->lxc && b->lxc && streq(a->lxc, b->lxc) && streq_ptr(a->lxc_path, b->lxc_path)) {
+		*ret_key = "LXC";
+		return a->lxc;
+	}
+	if (a->cgroup && b->cgroup && same_object(a->cgroup, b->cgroup)) {
 		*ret_key = "Cgroup";
 		return a->cgroup;
 	}

@@ -11,6 +11,12 @@
 #include "rollback.h"
 #include "registry.h"
 
+/* The job's copy of an LXC= container's configuration gets LXC's answers in the job's thread:
+ * what the service compares while the job runs is a copy of its own. */
+static const char *held_config_file(const struct container *ct) {
+	return ct && ct->config && ct->config->lxc ? ct->config->file : NULL;
+}
+
 int manager_job_new(struct manager *m, struct container *ct, const char *name, enum job_kind kind, job_body_t body,
                     bool hold, struct job **ret) {
 	struct job *j;
@@ -21,7 +27,7 @@ int manager_job_new(struct manager *m, struct container *ct, const char *name, e
 	j->state_dir = strdup(m->state_dir);
 	j->criu_path = m->criu_path ? strdup(m->criu_path) : NULL;
 	j->staging_dir = m->daemon.staging_dir ? strdup(m->daemon.staging_dir) : manager_default_staging_dir(m);
-	if (!j->state_dir || (m->criu_path && !j->criu_path) || !j->staging_dir || (hold && job_hold(j, name, NULL) < 0)) {
+	if (!j->state_dir || (m->criu_path && !j->criu_path) || !j->staging_dir || (hold && job_hold(j, name, held_config_file(ct)) < 0)) {
 		job_free(j);
 		return -ENOMEM;
 	}

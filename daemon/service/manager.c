@@ -63,6 +63,11 @@ static void on_job_progress(struct job *j, json_t *progress, void *userdata) {
 
 static void on_job_finished(struct job *j, void *userdata) {
 	struct manager *m = userdata;
+	struct container *ct = j->config && j->config->lxc && j->config->cgroup ? manager_find_container(m, j->container) : NULL;
+	if (ct && ct->config && streq_ptr(ct->config->lxc, j->config->lxc)) {
+		free(ct->lxc_cgroup);
+		ct->lxc_cgroup = strdup(j->config->cgroup);
+	}
 	m->storage_cache = json_decref_null(m->storage_cache); /* a job may have changed the catalog */
 	/* The volumes a rollback replaced are new subvolumes: every container that names them
 	 * (two may share a volume) takes their identities. */

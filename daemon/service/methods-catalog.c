@@ -119,15 +119,23 @@ int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
 	return connection_reply(c, NULL, false);
 }
 
+/* Cgroup=, or where the last job found an LXC= container. */
+static const char *container_cgroup(const struct container *ct) {
+	return ct->config->cgroup ? ct->config->cgroup : ct->lxc_cgroup;
+}
+
 static const char *container_state(struct container *ct, bool busy) {
 	enum cgroup_kind kind;
-	if (!ct->config || cgroup_detect(ct->config->cgroup, &kind) < 0)
+	const char *cgroup = ct->config ? container_cgroup(ct) : NULL;
+	if (!cgroup && ct->config && ct->config->lxc)
+		return "unresolved"; /* no job has asked LXC yet */
+	if (!cgroup || cgroup_detect(cgroup, &kind) < 0)
 		return "missing";
-	if (cgroup_is_frozen(ct->config->cgroup, kind) > 0)
+	if (cgroup_is_frozen(cgroup, kind) > 0)
 		return "frozen";
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
-	if (cgroup_list_pids(ct->config->cgroup, &pids, &n) < 0 || n == 0)
+	if (cgroup_list_pids(cgroup, &pids, &n) < 0 || n == 0)
 		return "empty";
 	/* A CRIU left in the cgroup by an interrupted restore is not the container running. */
 	for (size_t i = 0; !busy && i < n; i++) {
@@ -160,7 +168,7 @@ int method_containers(struct connection *c, struct varlink_call *call) {
 			json_array_append_new(volumes, json_string(ct->config->volumes[v]));
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s,s:i,s:o?,s:s?,s:s?}",
 		        "name", ct->name, "config", ct->config ? "ok" : "config-error", "error", ct->config_error,
-		        "cgroup", ct->config ? ct->config->cgroup : NULL, "volumes", volumes,
+		        "cgroup", ct->config ? container_cgroup(ct) : NULL, "volumes", volumes,
 		        "state", container_state(ct, job != NULL), "pairs", (int) n,
 		        "last_pair", n > 0 ? json_integer((json_int_t) pairs[n - 1]->id) : NULL,
 		        "job", job ? job_kind_to_string(job->kind) : NULL,

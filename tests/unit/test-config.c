@@ -604,13 +604,44 @@ TEST(container_errors_values) {
 }
 
 TEST(container_errors_missing) {
-	ASSERT_CONTAINER_ERROR("", EINVAL, ": [Container] Cgroup= is missing");
-	ASSERT_CONTAINER_ERROR("# only a comment\n", EINVAL, ": [Container] Cgroup= is missing");
-	ASSERT_CONTAINER_ERROR("[Container]\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing");
-	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nCgroup=\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing");
+	ASSERT_CONTAINER_ERROR("", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
+	ASSERT_CONTAINER_ERROR("# only a comment\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
+	ASSERT_CONTAINER_ERROR("[Container]\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
+	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nCgroup=\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
 	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\n", EINVAL,
 			       ": [Container] Volume= is missing (at least one is needed)");
 	ASSERT_CONTAINER_ERROR(HEAD "Volume=\n", EINVAL, ": [Container] Volume= is missing (at least one is needed)");
+}
+
+TEST(container_lxc) {
+	_cleanup_free_ char *path = write_file("web.conf", "[Container]\nLXC=web-1.a+b\nLXCPath=/srv/lxc/\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	_cleanup_free_ char *error = NULL;
+	ASSERT_OK(container_config_load(path, &c, &error));
+	ASSERT_STREQ(c->lxc, "web-1.a+b");
+	ASSERT_STREQ(c->lxc_path, "/srv/lxc");
+	ASSERT_NULL(c->cgroup);
+	ASSERT_EQ(c->n_volumes, 0);
+	c = container_config_free(c);
+	free(path);
+	path = write_file("web.conf", "[Container]\nLXC=web\nVolume=/srv/lxc/web/rootfs\n");
+	ASSERT_OK(container_config_load(path, &c, &error));
+	ASSERT_NULL(c->lxc_path);
+	ASSERT_EQ(c->n_volumes, 1);
+
+	ASSERT_CONTAINER_ERROR("[Container]\nLXC=web\nCgroup=/a\n", EINVAL,
+			       ": [Container] Cgroup= and LXC= exclude each other (LXC knows the container's cgroup)");
+	ASSERT_CONTAINER_ERROR("[Container]\nLXC=web\nRootPid=5\n", EINVAL,
+			       ": [Container] RootPid= and LXC= exclude each other (LXC knows the container's init)");
+	ASSERT_CONTAINER_ERROR(HEAD "LXCPath=/srv/lxc\n", EINVAL, ": [Container] LXCPath= is set but LXC= is not");
+	ASSERT_CONTAINER_ERROR("[Container]\nLXC=../web\n", EINVAL,
+			       ":2: [Container] LXC=../web: not a valid LXC container name ([A-Za-z0-9_.+-], not starting with "
+			       "'.' or '-', at most 255 characters)");
+	ASSERT_CONTAINER_ERROR("[Container]\nLXC=a/b\n", EINVAL,
+			       ":2: [Container] LXC=a/b: not a valid LXC container name ([A-Za-z0-9_.+-], not starting with "
+			       "'.' or '-', at most 255 characters)");
+	ASSERT_CONTAINER_ERROR("[Container]\nLXC=web\nLXCPath=lxc\n", EINVAL,
+			       ":3: [Container] LXCPath=lxc: not an absolute path");
 }
 
 TEST(container_errors_volume_layout) {
