@@ -19,6 +19,11 @@ bool arg_no_safety_pair = false;
 bool arg_processes_only = false;
 bool arg_dry_run = false;
 bool arg_force = false;
+const char *arg_base = NULL;
+const char *arg_output = NULL;
+const char *arg_input = NULL;
+char **arg_volumes = NULL;
+static size_t n_arg_volumes = 0;
 unsigned arg_options_seen = 0; /* OPT_* given on the command line */
 
 /* ---- command line ---------------------------------------------------------------------- */
@@ -32,6 +37,10 @@ static const struct {
 	{ OPT_PROCESSES_ONLY, "--processes-only" },
 	{ OPT_DRY_RUN, "--dry-run" },
 	{ OPT_FORCE, "--force" },
+	{ OPT_BASE, "--base" },
+	{ OPT_OUTPUT, "--output" },
+	{ OPT_INPUT, "--input" },
+	{ OPT_VOLUME, "--volume" },
 };
 
 static void help(void) {
@@ -57,6 +66,12 @@ static void help(void) {
 	       "  restore CONTAINER ID --processes-only\n"
 	       "                              Restore only the processes, onto the volumes as they\n"
 	       "                              are now\n"
+	       "\n"
+	       "Between hosts:\n"
+	       "  export CONTAINER ID         Write a pair as one checksummed stream (record,\n"
+	       "                              images, volume snapshots as btrfs send streams)\n"
+	       "  import CONTAINER            Read such a stream and add it as a new pair of\n"
+	       "                              CONTAINER (rollback then starts it here)\n"
 	       "\n"
 	       "Daemon commands:\n"
 	       "  containers                  List configured containers and their state\n"
@@ -85,6 +100,13 @@ static void help(void) {
 	       "                              configured ones, roll back only those both name\n"
 	       "     --processes-only         restore: required; leave the volumes as they are\n"
 	       "     --dry-run                prune: only show what would be removed and why\n"
+	       "     --base=ID                export: incremental against pair ID, which the\n"
+	       "                              importing host must have imported before\n"
+	       "  -o --output=FILE|-          export: write the stream to FILE (default: stdout)\n"
+	       "  -i --input=FILE|-           import: read the stream from FILE (default: stdin)\n"
+	       "     --volume=SRC=DST         import: the stream's volume SRC goes next to the\n"
+	       "                              configured volume DST (repeatable; needed when the\n"
+	       "                              paths differ and there is more than one volume)\n"
 	       "     --force                  delete: remove a damaged pair's record too (its\n"
 	       "                              snapshots are left and named)\n"
 	       "\n"
@@ -126,6 +148,8 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		ARG_PROCESSES_ONLY,
 		ARG_DRY_RUN,
 		ARG_FORCE,
+		ARG_BASE,
+		ARG_VOLUME,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -138,6 +162,10 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		{ "processes-only", no_argument, NULL, ARG_PROCESSES_ONLY },
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "base", required_argument, NULL, ARG_BASE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "volume", required_argument, NULL, ARG_VOLUME },
 		{}
 	};
 	_cleanup_free_ char **args = calloc((size_t) argc + 1, sizeof(char *));
@@ -151,7 +179,7 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 
 	/* A leading '-' hands us non-options in order (as option 1), so options after the
 	 * command work even with POSIXLY_CORRECT set; "--" ends the options. */
-	while ((c = getopt_long(argc, argv, "-h", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, "-ho:i:", options, NULL)) >= 0)
 		switch (c) {
 		case 1:
 			args[n++] = optarg;
@@ -184,6 +212,30 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		case ARG_FORCE:
 			set_flag(c - ARG_NO_SAFETY_PAIR);
 			break;
+		case ARG_BASE:
+			arg_base = optarg;
+			arg_options_seen |= OPT_BASE;
+			break;
+		case 'o':
+			arg_output = optarg;
+			arg_options_seen |= OPT_OUTPUT;
+			break;
+		case 'i':
+			arg_input = optarg;
+			arg_options_seen |= OPT_INPUT;
+			break;
+		case ARG_VOLUME: {
+			char **a = realloc(arg_volumes, (n_arg_volumes + 2) * sizeof(char *));
+			if (!a) {
+				log_oom();
+				return -ENOMEM;
+			}
+			arg_volumes = a;
+			arg_volumes[n_arg_volumes++] = optarg;
+			arg_volumes[n_arg_volumes] = NULL;
+			arg_options_seen |= OPT_VOLUME;
+			break;
+		}
 		default: /* '?': getopt said what */
 			return -EINVAL;
 		}

@@ -69,6 +69,15 @@ static void append_list(char **list, const char *item) {
 	}
 }
 
+/* A pair imported from another host (it has an origin) may be rolled back to where the
+ * container never ran: a configured volume that does not exist at all is made from the pair's
+ * snapshot (by a backend that can) instead of being rolled back. Anything at the path, even a
+ * dangling symlink, is not "missing": the usual checks then say what is wrong with it. */
+static bool volume_to_create(const struct pair *pair, const struct snapshot_backend *b, const char *volume) {
+	struct stat st;
+	return pair->origin.host && b->create_from && volume[0] == '/' && lstat(volume, &st) < 0 && errno == ENOENT;
+}
+
 /* Matches the pair's volumes to the configured ones: a rollback acts on what the configuration
  * names now, never on a path only the pair names. Each record must be ckptd's
  * (pair_volume_check). A configured volume the pair has no snapshot of, or a volume of the pair
@@ -133,6 +142,8 @@ static int plan_volumes(struct job *j, const struct pair *pair, json_t *warnings
 	}
 	for (size_t x = 0; x < n; x++) {
 		_cleanup_free_ char *why = NULL;
+		if (volume_to_create(pair, plan[x].backend, cfg->volumes[plan[x].index]))
+			continue; /* made from the snapshot at the volumes step */
 		int r = plan[x].backend->check(cfg->volumes[plan[x].index], job_volume_identity(j, plan[x].index), &why);
 		if (r < 0)
 			return error_pass(ret_error, r, &why);
@@ -273,7 +284,8 @@ static int rollback_volumes(struct rollback *rb, char **ret_error) {
 		_cleanup_(json_decrefp) json_t *nested = v->has_nested ? json_array() : NULL;
 		for (size_t k = 0; nested && k < v->n_nested; k++)
 			json_array_append_new(nested, json_string(v->nested[k]));
-		int r = b->rollback(volume, v->snapshot, nested, &error);
+		int r = volume_to_create(rb->pair, b, volume) ? b->create_from(volume, v->snapshot, &error)
+		                                               : b->rollback(volume, v->snapshot, nested, &error);
 		if (r < 0) {
 			job_set_state(j, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i, rb->n_plan,
 			              volume, rb->undo);

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Export and import between two "hosts" on this machine: two ckptd instances, each with its own
+# configuration, state directory, cgroup and btrfs file system. Host B runs in a mount namespace
+# of its own in which its btrfs is mounted at the path host A's has, so the container's volume
+# has the same path on both (as on two real hosts) and CRIU finds the files where the image says.
+# The pipe between `ckptctl export` (A) and `ckptctl import` (B) is the transport.
+#   1. full: export -> import -> rollback on B, where the container never ran: the volume is made
+#      from the snapshot, the workload runs on B, consistent (no gap, no duplicate).
+#   2. incremental: pairs 2 and 3 exported with --base: their volume streams are small; B rolls
+#      back to 3; the big file made before pair 1 is intact.
+#   3. a stream whose base was not imported is refused, naming the base; nothing is left.
+#   4. a corrupted (one byte flipped) and a truncated stream are refused; nothing is left.
+#   5. a failing import deletes nothing it did not make: a pre-existing subvolume where the
+#      snapshot would go, a planted symlink, a leftover .receive directory.
+#   6. protocol: Export without a descriptor, with two, or with one open the wrong way.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+t_require_root
+
+T=$(t_tmpdir)
+MNT=$(t_btrfs_loop 768) # host A's file system; host B mounts its own here, in its namespace
+t_btrfs_subvol "$MNT/vol"
+B=$(t_tmpdir)
+truncate -s 768M "$B/image"
+mkfs.btrfs -q "$B/image" >/dev/null 2>&1 || t_fail "mkfs.btrfs for host B failed"
+B_SOCKET=$B/ckptd.sock
+
+cgA=$(t_cgroup_create v2 exA)
+cgB=$(t_cgroup_create v2 exB)
+cgB2=$(t_cgroup_create v2 exB2)
+data="$MNT/vol/ex.data"
+
+t_write_container ex "$cgA" "$MNT/vol" </dev/null
+CKPTD_CONFIG_DIR=$B/etc t_write_container ex "$cgB" "$MNT/vol" </dev/null
+CKPTD_CONFIG_DIR=$B/etc t_write_container ex2 "$cgB2" "$MNT/vol2" </dev/null
+t_daemon_start
+
+# Host B: its file system at $MNT in a private mount namespace, its own ckptd there.
+mkdir -p "$B/state" "$B/etc/containers.d"
+unshare --mount --propagation private -- bash -c '
+	mount -o loop "$1" "$2" || exit 99
+	btrfs -q subvolume create "$2/other" >/dev/null
+	exec "$3" --config-dir "$4/etc" --state-dir "$4/state" --socket "$4/ckptd.sock" --log-level debug
+' bash "$B/image" "$MNT" "$CKPTD" "$B" </dev/null >>"$B/ckptd.log" 2>&1 &
+B_PID=$!
+defer tail -n 25 "$B/ckptd.log" # host B's log, in the test's output
+defer t__wait_dead "$B_PID" 10
+defer sh -c 'kill -TERM "$1" 2>/dev/null || true' sh "$B_PID"
+for ((i = 0; i < 500; i++)); do [ -S "$B_SOCKET" ] && break; t__alive "$B_PID" || break; sleep 0.02; done
+[ -S "$B_SOCKET" ] || { cat "$B/ckptd.log" >&2; t_fail "host B's ckptd did not start"; }
+BROOT=/proc/$B_PID/root # host B's view of the file system tree
+
+ctlB() { "$CKPTCTL" --socket "$B_SOCKET" "$@"; }
+b_nothing_left() { # CONTAINER VOLUME-BASENAME: B has no pair and no snapshot directory of it
+	local n
+	n=$(ctlB --json list "$1" | jq length)
+	t_assert_eq "$n" 0 "pairs of $1 on B after a refused import"
+	[ ! -e "$BROOT$MNT/.ckptd/$1" ] || t_fail "host B keeps $MNT/.ckptd/$1 after a refused import: $(ls -laR "$BROOT$MNT/.ckptd/$1")"
+	if [ -d "$B/state/containers/$1/pairs" ]; then
+		[ -z "$(ls -A "$B/state/containers/$1/pairs")" ] ||
+			t_fail "host B keeps pair directories of $1: $(ls -A "$B/state/containers/$1/pairs")"
+	fi
+}
+assert_grows() { # FILE
+	local a b
+	a=$(stat -c %s "$1"); sleep 0.4; b=$(stat -c %s "$1")
+	[ "$b" -gt "$a" ] || t_fail "$1 does not grow ($a -> $b): the restored process is not writing"
+}
+
+# A big file that stays the same across pairs: incremental streams must not carry it again.
+head -c 24M /dev/urandom >"$MNT/vol/big"
+big_sum=$(sha256sum <"$MNT/vol/big")
+t_start_in_cgroup "$cgA" "$CRYO" "$data" --interval-ms 4 >/dev/null
+sleep 0.3
+
+# ---- 1. full export -> import -> rollback on B ------------------------------------------------
+id1=$(t_ctl_json freeze-and-dump ex | jq -r .id)
+len1=$(stat -c %s "$MNT/.ckptd/ex/$id1/vol/ex.data")
+t_ctl --json export ex "$id1" -o - 2>"$T/export1.json" | ctlB --json import ex >"$T/import1.json"
+cat "$T/export1.json" "$T/import1.json"
+full_vol=$(jq '.members[] | select(.name == "volumes/0") | .bytes' "$T/export1.json")
+full_bytes=$(jq .bytes "$T/export1.json")
+b1=$(jq -r .pair "$T/import1.json")
+t_assert_eq "$(jq -r .origin.id "$T/import1.json")" "$id1" "origin id of the imported pair"
+t_assert_eq "$(jq -r .bytes "$T/import1.json")" "$full_bytes" "bytes read by B vs written by A"
+[ "$full_vol" -gt $((24 * 1024 * 1024)) ] || t_fail "full volume stream is only $full_vol bytes"
+shown=$(ctlB --json show ex "$b1")
+t_assert_eq "$(jq -r .origin.container <<<"$shown")" ex "origin recorded in pair.json"
+t_assert_eq "$(jq -r .origin.host <<<"$shown")" "$(hostname)" "origin host"
+t_assert_eq "$(jq -r '.volumes[0].snapshot' <<<"$shown")" "$MNT/.ckptd/ex/$b1/vol" "snapshot location on B"
+ctlB verify ex "$b1" >/dev/null
+[ ! -e "$BROOT$MNT/vol" ] || t_fail "B has the volume before any rollback"
+
+out=$(ctlB --json rollback ex "$b1")
+echo "$out"
+t_assert_eq "$(jq -r .safety_pair <<<"$out")" null "safety pair where the container never ran"
+t_assert_file_exists "$BROOT$data"
+[ "$(stat -c %s "$BROOT$data")" -ge "$len1" ] || t_fail "B's data file is shorter than at the checkpoint"
+assert_grows "$BROOT$data"
+t_check_pattern "$BROOT$data" >/dev/null
+t_assert_eq "$(sha256sum <"$BROOT$MNT/vol/big")" "$big_sum" "the big file on B"
+[ "$(btrfs property get -ts "$BROOT$MNT/.ckptd/ex/$b1/vol" ro)" = "ro=true" ] || t_fail "B's snapshot is not read-only"
+echo "1. full: pair $id1 runs on B as pair $b1 ($full_bytes bytes, volume $full_vol)"
+
+# ---- 2. incremental: pairs 2 and 3 with --base ------------------------------------------------
+id2=$(t_ctl_json freeze-and-dump ex | jq -r .id)
+sleep 0.2
+id3=$(t_ctl_json freeze-and-dump ex | jq -r .id)
+len3=$(stat -c %s "$MNT/.ckptd/ex/$id3/vol/ex.data")
+t_ctl --json export ex "$id2" --base "$id1" 2>"$T/export2.json" | ctlB --json import ex >"$T/import2.json"
+t_ctl --json export ex "$id3" --base "$id2" -o "$T/stream3"
+t_ctl --json export ex "$id3" --base "$id2" -o "$T/stream3" >"$T/export3.json" 2>&1 && t_fail "export overwrote a file"
+t_ctl --json export ex "$id3" --base "$id2" -o "$T/stream3b" >"$T/export3.json"
+ctlB --json import ex -i "$T/stream3b" >"$T/import3.json"
+for n in 2 3; do
+	vol=$(jq '.members[] | select(.name == "volumes/0") | .bytes' "$T/export$n.json")
+	all=$(jq .bytes "$T/export$n.json")
+	echo "incremental export of pair $n: $all bytes, volume stream $vol bytes (full: $full_vol)"
+	[ "$vol" -lt $((full_vol / 20)) ] || t_fail "incremental volume stream of pair $n is not small: $vol of $full_vol"
+	[ "$all" -lt "$full_bytes" ] || t_fail "incremental export of pair $n is not smaller than the full one"
+done
+b3=$(jq -r .pair "$T/import3.json")
+t_assert_eq "$(jq -r .base "$T/import3.json")" "$id2" "base of the third stream"
+ctlB rollback ex "$b3" --no-safety-pair >/dev/null
+[ "$(stat -c %s "$BROOT$data")" -ge "$len3" ] || t_fail "B's data file is shorter than at pair $id3"
+assert_grows "$BROOT$data"
+t_check_pattern "$BROOT$data" >/dev/null
+t_assert_eq "$(sha256sum <"$BROOT$MNT/vol/big")" "$big_sum" "the big file on B after the incremental pairs"
+echo "2. incremental: B rolled back to pair $b3 (A's $id3)"
+
+# ---- 3. the base is missing --------------------------------------------------------------------
+t_run ctlB import ex2 -i "$T/stream3b"
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "import without the base"
+t_assert_contains "$T_ERR" "incremental against pair $(hostname):ex/$id2"
+b_nothing_left ex2
+t_run ctlB import ex -i "$T/stream3b"
+t_assert_eq "$T_RC" 1 "importing a pair twice"
+t_assert_contains "$T_ERR" "was imported already, as pair ex/$b3"
+echo "3. missing base and duplicate refused"
+
+# ---- 4. corrupted and truncated streams --------------------------------------------------------
+t_ctl export ex "$id1" -o "$T/stream1" 2>/dev/null >/dev/null
+size=$(stat -c %s "$T/stream1")
+cp "$T/stream1" "$T/corrupt"
+"$T_PYTHON" -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x55]))' \
+	"$T/corrupt" $((size / 2))
+t_run ctlB import ex2 --volume "$MNT/vol=$MNT/vol2" -i "$T/corrupt"
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "import of a corrupted stream"
+t_assert_contains "$T_ERR" "corrupted"
+b_nothing_left ex2
+for cut in $((size / 2)) $((size - 1100)) 100; do
+	head -c "$cut" "$T/stream1" >"$T/truncated"
+	t_run ctlB import ex2 -i "$T/truncated"
+	echo "$T_ERR"
+	t_assert_eq "$T_RC" 1 "import of a stream cut at $cut of $size bytes"
+	b_nothing_left ex2
+done
+# The intact stream imports into ex2 (another volume path: --volume maps it).
+ctlB import ex2 -i "$T/stream1" >/dev/null
+[ -d "$BROOT$MNT/.ckptd/ex2" ] || t_fail "the good stream left no snapshot for ex2"
+echo "4. corrupted and truncated streams refused, nothing left; the intact one imports"
+
+# ---- 5. what a failing import must not touch ---------------------------------------------------
+t_ctl export ex "$id2" -o "$T/stream2" >/dev/null # a pair ex2 has not imported yet
+next() { echo $(($(cat "$B/state/containers/ex2/last-id") + 1)); }
+# A subvolume already where the next snapshot would go (the stream is bad, too: it must fail).
+n=$(next)
+nsenter --mount="/proc/$B_PID/ns/mnt" -- sh -c "mkdir -p '$MNT/.ckptd/ex2/$n' && btrfs -q subvolume create '$MNT/.ckptd/ex2/$n/vol2' >/dev/null && echo mine >'$MNT/.ckptd/ex2/$n/vol2/marker'"
+t_run ctlB import ex2 -i "$T/stream2"
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "import onto a pre-existing subvolume"
+t_assert_contains "$T_ERR" "already exists"
+t_assert_eq "$(cat "$BROOT$MNT/.ckptd/ex2/$n/vol2/marker")" mine "the pre-existing subvolume"
+# A leftover .receive directory holding a subvolume.
+n=$(next)
+nsenter --mount="/proc/$B_PID/ns/mnt" -- sh -c "mkdir -p '$MNT/.ckptd/ex2/$n/.receive' && btrfs -q subvolume create '$MNT/.ckptd/ex2/$n/.receive/vol' >/dev/null && echo mine >'$MNT/.ckptd/ex2/$n/.receive/vol/marker'"
+t_run ctlB import ex2 -i "$T/stream2"
+t_assert_eq "$T_RC" 1 "import onto a leftover .receive"
+t_assert_contains "$T_ERR" "a leftover"
+t_assert_eq "$(cat "$BROOT$MNT/.ckptd/ex2/$n/.receive/vol/marker")" mine "the leftover's subvolume"
+# The next id's directory is a symlink to a directory holding a subvolume of that name.
+n=$(next)
+nsenter --mount="/proc/$B_PID/ns/mnt" -- sh -c "ln -s '$MNT/other' '$MNT/.ckptd/ex2/$n' && btrfs -q subvolume create '$MNT/other/vol2' >/dev/null && echo mine >'$MNT/other/vol2/marker'"
+t_run ctlB import ex2 -i "$T/stream2"
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "import through a planted symlink"
+t_assert_contains "$T_ERR" "symlink"
+t_assert_eq "$(cat "$BROOT$MNT/other/vol2/marker")" mine "the symlink's target"
+[ -L "$BROOT$MNT/.ckptd/ex2/$n" ] || t_fail "the planted symlink was removed"
+t_assert_eq "$(ctlB --json list ex2 | jq length)" 1 "pairs of ex2 after the refused imports"
+# With the plants gone, the same stream imports.
+ctlB import ex2 -i "$T/stream2" >/dev/null
+echo "5. failing imports left the planted subvolumes and the symlink alone"
+
+# ---- 6. protocol: the descriptor passed with the call ------------------------------------------
+"$T_PYTHON" - "$CKPTD_SOCKET" "$id1" <<'EOF' >"$T/proto.out"
+import array, json, os, socket, sys
+def call(fds):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    msg = json.dumps({"method": "io.ckptd.Manager.Export",
+                      "parameters": {"container": "ex", "id": int(sys.argv[2])}}).encode() + b"\0"
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    s.sendmsg([msg], anc)
+    buf = b""
+    while not buf.endswith(b"\0"):
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    print(buf.rstrip(b"\0").decode())
+r, w = os.pipe()
+call([])
+call([w, w])
+call([r])
+EOF
+cat "$T/proto.out"
+mapfile -t replies <"$T/proto.out"
+t_assert_contains "${replies[0]}" '"parameter":"fd"'
+t_assert_contains "${replies[0]}" "pass the stream's file descriptor"
+t_assert_contains "${replies[1]}" "exactly one file descriptor"
+t_assert_contains "${replies[2]}" "not open for writing"
+echo "6. protocol refusals ok"
+
+kill -TERM "$B_PID"
+t__wait_dead "$B_PID" 10 || t_fail "host B's ckptd does not stop"
+t_pass
