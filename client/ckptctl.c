@@ -67,7 +67,7 @@ static void help(void) {
 	       "                              Restore only the processes, onto the volumes as they\n"
 	       "                              are now\n"
 	       "\n"
-	       "Between hosts:\n"
+	       "Transfer commands:\n"
 	       "  export CONTAINER ID         Write a pair as one checksummed stream (record,\n"
 	       "                              images, volume snapshots as btrfs send streams)\n"
 	       "  import CONTAINER            Read such a stream and add it as a new pair of\n"
