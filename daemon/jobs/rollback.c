@@ -39,6 +39,29 @@ static int load_pair(struct job *j, struct pair **ret, char **ret_error) {
 	return 0;
 }
 
+/* [Network] BridgeMap=: the veths the pair recorded in a bridge of another name (a pair imported
+ * from another host) go into this host's bridge; the in-memory record is changed, which the
+ * network check and the restore then use. Said in warnings. */
+static void apply_bridge_map(struct job *j, struct pair *p, json_t *warnings) {
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(json_object_get(p->discovery, "network"), "veths"), i, v) {
+		const char *bridge = json_string_value(json_object_get(v, "bridge"));
+		for (char **m = j->config->bridge_map; bridge && m && *m; m++) {
+			size_t len = strcspn(*m, "=");
+			if (strncmp(*m, bridge, len) != 0 || bridge[len] != '\0')
+				continue;
+			_cleanup_free_ char *w = NULL;
+			if (asprintf(&w, "BridgeMap=: veth %s goes into bridge %s instead of %s",
+			             strna(json_string_value(json_object_get(v, "host_if"))), *m + len + 1, bridge) >= 0 &&
+			    warnings)
+				json_array_append_new(warnings, json_string(w));
+			json_object_set_new(v, "bridge", json_string(*m + len + 1));
+			break;
+		}
+	}
+}
+
 static int verify_pair(struct job *j, const struct pair *p, char **ret_error) {
 	json_t *problems = json_array();
 	if (!problems)
@@ -225,8 +248,10 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	struct job *j = rb->job;
 	int r;
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if ((r = load_pair(j, &rb->pair, ret_error)) < 0 ||
-	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
+	if ((r = load_pair(j, &rb->pair, ret_error)) < 0)
+		return r;
+	apply_bridge_map(j, rb->pair, rb->warnings);
+	if ((r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
 	r = cgroup_detect(rb->cgroup, &rb->kind);
@@ -393,6 +418,8 @@ static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
 	if ((r = load_pair(j, &pair, ret_error)) < 0)
 		return r;
+	_cleanup_(json_decrefp) json_t *warnings = json_array();
+	apply_bridge_map(j, pair, warnings);
 	r = cgroup_detect(cgroup, &kind);
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", cgroup);
@@ -410,7 +437,6 @@ static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
 	job_set_state(j, "no process is running from this pair");
 	pid_t pid;
-	_cleanup_(json_decrefp) json_t *warnings = json_array();
 	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, ret_error);
 	if (r >= 0)
 		r = restore_check_running(j, cgroup, kind, pid, ret_error);
