@@ -13,6 +13,8 @@
 #   5. a failing import deletes nothing it did not make: a pre-existing subvolume where the
 #      snapshot would go, a planted symlink, a leftover .receive directory.
 #   6. protocol: Export without a descriptor, with two, or with one open the wrong way.
+#   7. a container with its own network namespace and a veth into host A's bridge: on B (its
+#      own network namespace), BridgeMap= plugs the veth into B's bridge of another name.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t_require_root
@@ -33,12 +35,21 @@ data="$MNT/vol/ex.data"
 t_write_container ex "$cgA" "$MNT/vol" </dev/null
 CKPTD_CONFIG_DIR=$B/etc t_write_container ex "$cgB" "$MNT/vol" </dev/null
 CKPTD_CONFIG_DIR=$B/etc t_write_container ex2 "$cgB2" "$MNT/vol2" </dev/null
+S=$$
+BRA=ckxa$S BRB=ckxb$S HOSTIF=ckxv$S # A's bridge, B's bridge, the veth's host end
+cgN=$(t_cgroup_create v2 netA)
+cgNB=$(t_cgroup_create v2 netB)
+t_btrfs_subvol "$MNT/netvol"
+t_write_container net "$cgN" "$MNT/netvol" </dev/null
+printf '[Network]\nBridgeMap=%s=%s\n' "$BRA" "$BRB" | CKPTD_CONFIG_DIR=$B/etc t_write_container net "$cgNB" "$MNT/netvol"
 t_daemon_start
 
-# Host B: its file system at $MNT in a private mount namespace, its own ckptd there.
+# Host B: its file system at $MNT in a private mount namespace, its own network namespace (its
+# bridge has another name than A's), its own ckptd there.
 mkdir -p "$B/state" "$B/etc/containers.d"
-unshare --mount --propagation private -- bash -c '
+unshare --mount --net --propagation private -- bash -c '
 	mount -o loop "$1" "$2" || exit 99
+	ip link set lo up || exit 98 # CRIU probes TCP repair over loopback
 	btrfs -q subvolume create "$2/other" >/dev/null
 	exec "$3" --config-dir "$4/etc" --state-dir "$4/state" --socket "$4/ckptd.sock" --log-level debug
 ' bash "$B/image" "$MNT" "$CKPTD" "$B" </dev/null >>"$B/ckptd.log" 2>&1 &
@@ -224,6 +235,39 @@ t_assert_contains "${replies[0]}" "pass the stream's file descriptor"
 t_assert_contains "${replies[1]}" "exactly one file descriptor"
 t_assert_contains "${replies[2]}" "not open for writing"
 echo "6. protocol refusals ok"
+
+# ---- 7. a veth into a bridge, re-wired by BridgeMap= ------------------------------------------
+ip link add "$BRA" type bridge
+defer sh -c "ip link del $BRA 2>/dev/null || true"
+ip link set "$BRA" up
+nsenter --net="/proc/$B_PID/ns/net" -- sh -c "ip link add $BRB type bridge && ip link set $BRB up"
+npid=$(t_start_in_cgroup "$cgN" unshare --net "$CRYO" "$MNT/netvol/n.data" --interval-ms 4)
+ip link add "$HOSTIF" type veth peer name eth0 netns "$npid"
+defer sh -c "ip link del $HOSTIF 2>/dev/null || true"
+ip link set "$HOSTIF" master "$BRA" up
+nsenter -t "$npid" -n sh -c "ip addr add 10.251.$((S % 250)).2/24 dev eth0 && ip link set eth0 up && ip link set lo up"
+sleep 0.2
+nid=$(t_ctl_json freeze-and-dump net | jq -r .id)
+t_assert_eq "$(t_ctl_json show net "$nid" | jq -r '.discovery.network.veths[0].bridge')" "$BRA" "the veth's bridge in the pair"
+t_ctl export net "$nid" 2>/dev/null | ctlB --json import net >"$T/importN.json"
+bn=$(jq -r .pair "$T/importN.json")
+out=$(ctlB --json rollback net "$bn")
+echo "$out"
+t_assert_contains "$(jq -r '.warnings[]' <<<"$out")" "goes into bridge $BRB instead of $BRA"
+link=$(nsenter --net="/proc/$B_PID/ns/net" -- ip -o link show "$HOSTIF")
+echo "$link"
+t_assert_contains "$link" "master $BRB"
+t_check_pattern "$BROOT$MNT/netvol/n.data" >/dev/null
+assert_grows "$BROOT$MNT/netvol/n.data"
+# Without the mapping, the rollback is refused before anything changes, naming A's bridge.
+CKPTD_CONFIG_DIR=$B/etc t_write_container net "$cgNB" "$MNT/netvol" </dev/null
+kill -HUP "$B_PID"
+sleep 0.5
+t_run ctlB rollback net "$bn" --no-safety-pair
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "rollback without BridgeMap= where A's bridge does not exist"
+t_assert_contains "$T_ERR" "$BRA"
+echo "7. the veth went into B's bridge $BRB (A's: $BRA)"
 
 kill -TERM "$B_PID"
 t__wait_dead "$B_PID" 10 || t_fail "host B's ckptd does not stop"
