@@ -88,6 +88,8 @@ struct container_config {
 	 * veth recorded in a pair as plugged into bridge SRC is plugged into DST at restore (a pair
 	 * imported from a host whose bridges are named otherwise). */
 	char **bridge_map;
+	char *replicate_command;      /* [Replicate] Command=: every new pair is streamed into its stdin
+	                               * (argv split at blanks, no shell); NULL = none */
 	struct retention_config retention;
 };
 

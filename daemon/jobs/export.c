@@ -411,7 +411,7 @@ static json_t *manifest_build(struct job *j, const char *host, const struct pair
 	                 "volumes", volumes, "members", members);
 }
 
-static int export_stream(struct job *j, json_t **ret_result, char **ret_error) {
+int export_pair(struct job *j, json_t **ret_result, char **ret_error) {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	job_set_state(j, "nothing changed");
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
@@ -505,7 +505,7 @@ static int export_stream(struct job *j, json_t **ret_result, char **ret_error) {
 int job_export(struct job *j) {
 	_cleanup_free_ char *error = NULL;
 	json_t *result = NULL;
-	int r = export_stream(j, &result, &error);
+	int r = export_pair(j, &result, &error);
 	if (r < 0)
 		return job_fail(j, r, &error);
 	return job_succeed(j, json_pack("{s:o}", "export", result));

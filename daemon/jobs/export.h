@@ -34,11 +34,16 @@
 /* A manifest or record larger than this is not ours. */
 #define EXPORT_JSON_MAX (16U << 20)
 
+#include <jansson.h>
+
 struct job;
 
 /* Export: j->pair (and j->base_pair, 0 = full) of j->container into j->stream_fd. Replies
  * {"export": {container, pair, base, host, bytes, members: [{name, bytes}]}}. */
 int job_export(struct job *j);
+/* The same, for another caller (replicate.c): the export's result, or an error; j needs only
+ * container, state_dir, pair, base_pair and stream_fd. */
+int export_pair(struct job *j, json_t **ret_result, char **ret_error);
 /* Import: the stream read from j->stream_fd becomes a new pair of j->container (volumes mapped
  * by j->volume_map). Replies {"import": {container, pair, origin, bytes, ...}}. */
 int job_import(struct job *j);

@@ -13,6 +13,7 @@
 #include "methods.h"
 #include "prune.h"
 #include "registry.h"
+#include "replicate.h"
 #include "rollback.h"
 #include "server.h"
 
@@ -113,7 +114,8 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	if (args->volume_map)
 		j->volume_map = TAKE_PTR(*args->volume_map);
 	if (kind == JOB_FREEZE_AND_DUMP)
-		j->after_success = job_retain; /* retention, before the client hears of the new pair */
+		j->after_success = job_after_dump; /* retention, before the client hears of the new pair; then
+		                                    * [Replicate] in the background */
 	if ((args->tag && !(j->tag = strdup(args->tag))) || (args->all && hold_all(m, j) < 0)) {
 		job_free(j);
 		return -ENOMEM;

@@ -15,6 +15,8 @@
 #   6. protocol: Export without a descriptor, with two, or with one open the wrong way.
 #   7. a container with its own network namespace and a veth into host A's bridge: on B (its
 #      own network namespace), BridgeMap= plugs the veth into B's bridge of another name.
+#   8. [Replicate] Command=ckptctl import on B: three pairs in a row reach B (incrementally); a
+#      refused one is reported by status and the next goes against the last that arrived.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t_require_root
@@ -42,6 +44,11 @@ cgNB=$(t_cgroup_create v2 netB)
 t_btrfs_subvol "$MNT/netvol"
 t_write_container net "$cgN" "$MNT/netvol" </dev/null
 printf '[Network]\nBridgeMap=%s=%s\n' "$BRA" "$BRB" | CKPTD_CONFIG_DIR=$B/etc t_write_container net "$cgNB" "$MNT/netvol"
+cgR=$(t_cgroup_create v2 repA)
+cgRB=$(t_cgroup_create v2 repB)
+t_btrfs_subvol "$MNT/repvol"
+printf '[Replicate]\nCommand=%s --socket %s import rep\n' "$CKPTCTL" "$B/ckptd.sock" | t_write_container rep "$cgR" "$MNT/repvol"
+CKPTD_CONFIG_DIR=$B/etc t_write_container rep "$cgRB" "$MNT/repvol" </dev/null
 t_daemon_start
 
 # Host B: its file system at $MNT in a private mount namespace, its own network namespace (its
@@ -268,6 +275,44 @@ echo "$T_ERR"
 t_assert_eq "$T_RC" 1 "rollback without BridgeMap= where A's bridge does not exist"
 t_assert_contains "$T_ERR" "$BRA"
 echo "7. the veth went into B's bridge $BRB (A's: $BRA)"
+
+# ---- 8. [Replicate] Command=: every new pair streamed to B --------------------------------------
+replicated() { t_ctl_json status | jq -r --arg c rep '.replication[]? | select(.container == $c) | .replicated // 0'; }
+rep_error_pair() { t_ctl_json status | jq -r --arg c rep '.replication[]? | select(.container == $c) | .error.pair // 0'; }
+b_origins() { ctlB --json list rep | jq -r '[.[].origin.id] | join(" ")'; }
+t_start_in_cgroup "$cgR" "$CRYO" "$MNT/repvol/r.data" --interval-ms 4 >/dev/null
+sleep 0.2
+for k in 1 2 3; do t_ctl freeze-and-dump rep >/dev/null; done # none waits for a replication
+t_wait_until 60 sh -c "[ \"\$($CKPTCTL --socket $CKPTD_SOCKET --json status | jq -r '.replication[]? | select(.container == \"rep\") | .replicated')\" = 3 ]" ||
+	t_fail "pairs 1-3 were not replicated within 60 s: $(t_ctl_json status | jq -c .replication)"
+t_assert_eq "$(b_origins)" "1 2 3" "origins of B's pairs of rep"
+grep -q "rep: pair 3 replicated incrementally" "$CKPTD_LOG" || t_fail "pair 3 was not replicated incrementally"
+# B refuses (the container is not configured there any more): the failure is in A's status.
+rm "$B/etc/containers.d/rep.conf"
+kill -HUP "$B_PID"
+sleep 0.5
+t_ctl freeze-and-dump rep >/dev/null # pair 4
+t_wait_until 60 sh -c "[ \"\$($CKPTCTL --socket $CKPTD_SOCKET --json status | jq -r '.replication[]? | select(.container == \"rep\") | .error.pair')\" = 4 ]" ||
+	t_fail "the failed replication of pair 4 is not in status: $(t_ctl_json status | jq -c .replication)"
+st=$(t_ctl status)
+echo "$st"
+t_assert_contains "$st" "rep: replication of pair 4 failed"
+t_assert_eq "$(replicated)" 3 "last replicated pair after a failure"
+# B takes pairs again: the next pair goes, incrementally against pair 3, which B has.
+CKPTD_CONFIG_DIR=$B/etc t_write_container rep "$cgRB" "$MNT/repvol" </dev/null
+kill -HUP "$B_PID"
+sleep 0.5
+t_ctl freeze-and-dump rep >/dev/null # pair 5
+t_wait_until 60 sh -c "[ \"\$($CKPTCTL --socket $CKPTD_SOCKET --json status | jq -r '.replication[]? | select(.container == \"rep\") | .replicated')\" = 5 ]" ||
+	t_fail "pair 5 was not replicated: $(t_ctl_json status | jq -c .replication)"
+t_assert_eq "$(rep_error_pair)" 0 "the failure is cleared once a pair went through"
+t_assert_eq "$(b_origins)" "1 2 3 5" "origins of B's pairs of rep after the retry"
+grep -q "rep: pair 5 replicated incrementally" "$CKPTD_LOG" || t_fail "pair 5 was not replicated incrementally against pair 3"
+b5=$(ctlB --json list rep | jq -r '.[-1].id')
+ctlB rollback rep "$b5" >/dev/null
+assert_grows "$BROOT$MNT/repvol/r.data"
+t_check_pattern "$BROOT$MNT/repvol/r.data" >/dev/null
+echo "8. pairs 1-3 and 5 replicated to B (4 failed and was reported); B runs the last one"
 
 kill -TERM "$B_PID"
 t__wait_dead "$B_PID" 10 || t_fail "host B's ckptd does not stop"
