@@ -552,6 +552,17 @@ TEST(container_bridge_map) {
 	                       ":6: [Network] BridgeMap=br0=br2: bridge br0 is mapped twice");
 }
 
+TEST(container_replicate_command) {
+	_cleanup_free_ char *path = write_file("web.conf", HEAD "[Replicate]\nCommand=ssh backup ckptctl import web\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	ASSERT_OK(container_config_load(path, &c, NULL));
+	ASSERT_STREQ(c->replicate_command, "ssh backup ckptctl import web");
+	c = container_config_free(c);
+	_cleanup_free_ char *none = write_file("web.conf", HEAD);
+	ASSERT_OK(container_config_load(none, &c, NULL));
+	ASSERT_NULL(c->replicate_command);
+}
+
 TEST(container_errors_values) {
 	ASSERT_CONTAINER_ERROR(HEAD "Cgroup=relative/path\n", EINVAL,
 			       ":4: [Container] Cgroup=relative/path: not an absolute path");
