@@ -23,6 +23,9 @@ const char *arg_base = NULL;
 const char *arg_output = NULL;
 const char *arg_input = NULL;
 char **arg_volumes = NULL;
+const char *arg_to = NULL;
+const char *arg_remote = NULL;
+bool arg_keep_source = false;
 static size_t n_arg_volumes = 0;
 unsigned arg_options_seen = 0; /* OPT_* given on the command line */
 
@@ -41,6 +44,9 @@ static const struct {
 	{ OPT_OUTPUT, "--output" },
 	{ OPT_INPUT, "--input" },
 	{ OPT_VOLUME, "--volume" },
+	{ OPT_TO, "--to" },
+	{ OPT_REMOTE, "--remote" },
+	{ OPT_KEEP_SOURCE, "--keep-source" },
 };
 
 static void help(void) {
@@ -72,6 +78,10 @@ static void help(void) {
 	       "                              images, volume snapshots as btrfs send streams)\n"
 	       "  import CONTAINER            Read such a stream and add it as a new pair of\n"
 	       "                              CONTAINER (rollback then starts it here)\n"
+	       "  migrate CONTAINER --to HOST Move the container to HOST: freeze-and-dump (its\n"
+	       "                              tasks end with the dump), export incrementally into\n"
+	       "                              'ssh HOST ckptctl import', rollback there; reports\n"
+	       "                              the downtime\n"
 	       "\n"
 	       "Daemon commands:\n"
 	       "  containers                  List configured containers and their state\n"
@@ -104,6 +114,12 @@ static void help(void) {
 	       "                              importing host must have imported before\n"
 	       "  -o --output=FILE|-          export: write the stream to FILE (default: stdout)\n"
 	       "  -i --input=FILE|-           import: read the stream from FILE (default: stdin)\n"
+	       "     --to=HOST                migrate: the destination, reached as 'ssh HOST ckptctl'\n"
+	       "     --remote=COMMAND         migrate: the destination's ckptctl as a command instead,\n"
+	       "                              split at blanks, e.g. 'ckptctl --socket /run/b.sock'\n"
+	       "     --keep-source            migrate: leave the source running (a copy, not a move)\n"
+	       "     --base=ID                migrate: the base of the incremental export (default:\n"
+	       "                              the newest pair the destination has from here)\n"
 	       "     --volume=SRC=DST         import: the stream's volume SRC goes next to the\n"
 	       "                              configured volume DST (repeatable; needed when the\n"
 	       "                              paths differ and there is more than one volume)\n"
@@ -150,6 +166,9 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		ARG_FORCE,
 		ARG_BASE,
 		ARG_VOLUME,
+		ARG_TO,
+		ARG_REMOTE,
+		ARG_KEEP_SOURCE,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -166,6 +185,9 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		{ "output", required_argument, NULL, 'o' },
 		{ "input", required_argument, NULL, 'i' },
 		{ "volume", required_argument, NULL, ARG_VOLUME },
+		{ "to", required_argument, NULL, ARG_TO },
+		{ "remote", required_argument, NULL, ARG_REMOTE },
+		{ "keep-source", no_argument, NULL, ARG_KEEP_SOURCE },
 		{}
 	};
 	_cleanup_free_ char **args = calloc((size_t) argc + 1, sizeof(char *));
@@ -211,6 +233,18 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		case ARG_DRY_RUN:
 		case ARG_FORCE:
 			set_flag(c - ARG_NO_SAFETY_PAIR);
+			break;
+		case ARG_TO:
+			arg_to = optarg;
+			arg_options_seen |= OPT_TO;
+			break;
+		case ARG_REMOTE:
+			arg_remote = optarg;
+			arg_options_seen |= OPT_REMOTE;
+			break;
+		case ARG_KEEP_SOURCE:
+			arg_keep_source = true;
+			arg_options_seen |= OPT_KEEP_SOURCE;
 			break;
 		case ARG_BASE:
 			arg_base = optarg;

@@ -22,6 +22,9 @@ enum {
 #define OPT_OUTPUT (1U << 6)
 #define OPT_INPUT (1U << 7)
 #define OPT_VOLUME (1U << 8)
+#define OPT_TO (1U << 9)
+#define OPT_REMOTE (1U << 10)
+#define OPT_KEEP_SOURCE (1U << 11)
 
 extern const char *arg_socket;
 extern bool arg_json;
@@ -34,6 +37,9 @@ extern const char *arg_base;
 extern const char *arg_output;
 extern const char *arg_input;
 extern char **arg_volumes; /* --volume SRC=DST, NULL-terminated */
+extern const char *arg_to;
+extern const char *arg_remote;
+extern bool arg_keep_source;
 extern unsigned arg_options_seen;
 
 const char *socket_path(void);
@@ -67,3 +73,6 @@ struct verb {
 /* verbs.c: the table of commands. */
 extern const struct verb verbs[];
 extern const size_t n_verbs;
+
+/* migrate.c */
+int verb_migrate(char **args);

@@ -501,5 +501,7 @@ const struct verb verbs[] = {
 	{ "prune", "[CONTAINER] [--dry-run]", 0, 1, OPT_DRY_RUN, verb_prune },
 	{ "export", "CONTAINER ID [--base ID] [-o FILE|-]", 2, 2, OPT_BASE | OPT_OUTPUT, verb_export },
 	{ "import", "CONTAINER [--volume SRC=DST]... [-i FILE|-]", 1, 1, OPT_INPUT | OPT_VOLUME, verb_import },
+	{ "migrate", "CONTAINER --to HOST|--remote COMMAND [--base ID] [--keep-source]", 1, 1,
+	  OPT_TO | OPT_REMOTE | OPT_BASE | OPT_KEEP_SOURCE, verb_migrate },
 };
 const size_t n_verbs = ELEMENTSOF(verbs);

@@ -61,6 +61,7 @@ struct job {
 	bool force;                       /* rollback: only the volumes both the pair and the config have;
 	                                   * delete: also a pair whose pair.json does not load */
 	bool dry_run;                     /* prune */
+	bool stop_after_dump;             /* freeze-and-dump: CRIU kills the tasks once dumped (migrate) */
 	/* export, import (export.h): the client's descriptor the stream goes to or comes from (the
 	 * job owns it), the base pair of an incremental export (0: full), the import's volume map
 	 * ("SRC=DST" strings, NULL-terminated, or NULL) and this host's name for the record. */

@@ -23,6 +23,7 @@ struct job_args {
 	bool safety_pair;
 	bool force;
 	bool dry_run;
+	bool stop; /* freeze-and-dump: the tasks end with the dump (migrate) */
 	bool all; /* prune: every configured container that no job holds now */
 	int *stream_fd;    /* export, import: the client's descriptor, taken by the job */
 	uint64_t base;     /* export */
@@ -108,6 +109,7 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	j->safety_pair = args->safety_pair;
 	j->force = args->force;
 	j->dry_run = args->dry_run;
+	j->stop_after_dump = args->stop;
 	if (args->stream_fd)
 		j->stream_fd = TAKE_FD(*args->stream_fd);
 	j->base_pair = args->base;
@@ -131,7 +133,8 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 
 int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
 	const char *name, *tag = NULL;
-	int r = unpack_params(c, call->parameters, "{s:s, s?s}", "container", &name, "tag", &tag);
+	int stop = false;
+	int r = unpack_params(c, call->parameters, "{s:s, s?s, s?b}", "container", &name, "tag", &tag, "stop", &stop);
 	if (r <= 0)
 		return r;
 	if (tag && strlen(tag) > 256)
@@ -139,7 +142,8 @@ int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
-	return start_job(c, call, ct, name, JOB_FREEZE_AND_DUMP, job_freeze_and_dump, &(struct job_args) { .tag = tag });
+	return start_job(c, call, ct, name, JOB_FREEZE_AND_DUMP, job_freeze_and_dump,
+	                 &(struct job_args) { .tag = tag, .stop = stop });
 }
 
 int method_rollback(struct connection *c, struct varlink_call *call) {

@@ -17,6 +17,9 @@
 #      own network namespace), BridgeMap= plugs the veth into B's bridge of another name.
 #   8. [Replicate] Command=ckptctl import on B: three pairs in a row reach B (incrementally); a
 #      refused one is reported by status and the next goes against the last that arrived.
+#   9. migrate --remote (B's ckptctl): the source stops with the dump, B runs it, downtime
+#      reported; a refused transfer starts the source again here; a second migration is
+#      incremental; the veth container migrates into B's bridge (BridgeMap=).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t_require_root
@@ -49,6 +52,11 @@ cgRB=$(t_cgroup_create v2 repB)
 t_btrfs_subvol "$MNT/repvol"
 printf '[Replicate]\nCommand=%s --socket %s import rep\n' "$CKPTCTL" "$B/ckptd.sock" | t_write_container rep "$cgR" "$MNT/repvol"
 CKPTD_CONFIG_DIR=$B/etc t_write_container rep "$cgRB" "$MNT/repvol" </dev/null
+cgM=$(t_cgroup_create v2 migA)
+cgMB=$(t_cgroup_create v2 migB)
+t_btrfs_subvol "$MNT/migvol"
+t_write_container mig "$cgM" "$MNT/migvol" </dev/null
+CKPTD_CONFIG_DIR=$B/etc t_write_container mig "$cgMB" "$MNT/migvol" </dev/null
 t_daemon_start
 
 # Host B: its file system at $MNT in a private mount namespace, its own network namespace (its
@@ -313,6 +321,58 @@ ctlB rollback rep "$b5" >/dev/null
 assert_grows "$BROOT$MNT/repvol/r.data"
 t_check_pattern "$BROOT$MNT/repvol/r.data" >/dev/null
 echo "8. pairs 1-3 and 5 replicated to B (4 failed and was reported); B runs the last one"
+
+# ---- 9. migrate ---------------------------------------------------------------------------------
+REMOTE="$CKPTCTL --socket $B_SOCKET"
+mdata=$MNT/migvol/m.data
+t_start_in_cgroup "$cgM" "$CRYO" "$mdata" --interval-ms 4 >/dev/null
+sleep 0.2
+out=$(t_ctl_json migrate mig --remote "$REMOTE")
+echo "$out"
+m1=$(jq -r .pair <<<"$out")
+t_assert_eq "$(jq -r .base <<<"$out")" null "base of the first migration"
+t_assert_eq "$(jq -r .source_stopped <<<"$out")" true "source stopped"
+[ "$(jq -r .timings.downtime_usec <<<"$out")" -gt 0 ] || t_fail "no downtime reported"
+t_wait_until 5 sh -c "[ -z \"\$(cat $cgM/cgroup.procs)\" ]" || t_fail "the source still runs after migrate: $(cat "$cgM/cgroup.procs")"
+len=$(stat -c %s "$MNT/.ckptd/mig/$m1/migvol/m.data")
+[ "$(stat -c %s "$BROOT$mdata")" -ge "$len" ] || t_fail "B's data file is shorter than at the migration's pair"
+assert_grows "$BROOT$mdata"
+t_check_pattern "$BROOT$mdata" >/dev/null
+# A transfer that fails (B does not know the container now): the source is started again here.
+t_ctl rollback mig "$m1" --no-safety-pair >/dev/null # A runs it again (B too: two copies)
+mv "$B/etc/containers.d/mig.conf" "$B/mig.conf"
+kill -HUP "$B_PID"
+sleep 0.5
+t_run t_ctl migrate mig --remote "$REMOTE"
+echo "$T_ERR"
+t_assert_eq "$T_RC" 1 "migrate to a destination that refuses the import"
+t_assert_contains "$T_ERR" "was started again here from pair"
+assert_grows "$mdata"
+t_check_pattern "$mdata" >/dev/null
+mv "$B/mig.conf" "$B/etc/containers.d/mig.conf"
+kill -HUP "$B_PID"
+sleep 0.5
+# Again, now incrementally against the pair B has from the first migration.
+out=$(t_ctl_json migrate mig --remote "$REMOTE")
+echo "$out"
+t_assert_eq "$(jq -r .base <<<"$out")" "$m1" "base of the second migration"
+[ -z "$(cat "$cgM/cgroup.procs")" ] || t_fail "the source still runs after the second migrate"
+assert_grows "$BROOT$mdata"
+t_check_pattern "$BROOT$mdata" >/dev/null
+echo "9. migrate: full then incremental, downtime $(jq -r .timings.downtime_usec <<<"$out") us; a refused transfer restarted the source"
+
+# The container with a veth into a bridge (case 7), migrated: on B it goes into B's bridge.
+printf '[Network]\nBridgeMap=%s=%s\n' "$BRA" "$BRB" | CKPTD_CONFIG_DIR=$B/etc t_write_container net "$cgNB" "$MNT/netvol"
+kill -HUP "$B_PID"
+sleep 0.5
+out=$(t_ctl_json migrate net --remote "$REMOTE")
+echo "$out"
+t_assert_eq "$(jq -r .base <<<"$out")" "$nid" "base of the veth container's migration"
+t_wait_until 5 sh -c "[ -z \"\$(cat $cgN/cgroup.procs)\" ]" || t_fail "the veth container still runs on A"
+t_assert_contains "$(nsenter --net="/proc/$B_PID/ns/net" -- ip -o link show "$HOSTIF")" "master $BRB"
+assert_grows "$BROOT$MNT/netvol/n.data"
+t_check_pattern "$BROOT$MNT/netvol/n.data" >/dev/null
+echo "9. migrate of the veth container: downtime $(jq -r .timings.downtime_usec <<<"$out") us"
 
 kill -TERM "$B_PID"
 t__wait_dead "$B_PID" 10 || t_fail "host B's ckptd does not stop"
