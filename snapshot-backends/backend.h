@@ -80,6 +80,9 @@ struct snapshot_backend {
 	 * failure nothing of it is left, and nothing it did not make is touched. */
 	int (*send)(const char *snapshot, const char *base, int out_fd, char **ret_error);
 	int (*receive)(const char *snapshot, int in_fd, char **ret_error);
+	/* After a receive into snapshot was interrupted (ckptd killed): removes what it left there,
+	 * complete or not; nothing else. */
+	int (*receive_abort)(const char *snapshot, char **ret_error);
 	/* Optional: makes the missing volume from a snapshot (a pair imported where the container
 	 * never ran); fails if anything has the volume's name. */
 	int (*create_from)(const char *volume, const char *snapshot, char **ret_error);

@@ -73,4 +73,5 @@ int btrfs_delete_tree_at(int dirfd, const char *dir, const char *name, char **re
 
 int btrfs_send_snapshot(const char *snapshot, const char *base, int out_fd, char **ret_error);
 int btrfs_receive_snapshot(const char *snapshot, int in_fd, char **ret_error);
+int btrfs_receive_abort(const char *snapshot, char **ret_error);
 int btrfs_create_from_snapshot(const char *volume, const char *snapshot, char **ret_error);

@@ -201,6 +201,23 @@ int btrfs_receive_snapshot(const char *snapshot, int in_fd, char **ret_error) {
 	return r;
 }
 
+/* The snapshot's directory was empty when the receive started and only root writes there: what is
+ * in it now is the interrupted receive's. */
+int btrfs_receive_abort(const char *snapshot, char **ret_error) {
+	_cleanup_(snapdir_done) struct snapdir d = {};
+	int r = snapdir_open(snapshot, false, &d, ret_error);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = receive_undo(d.id_fd, d.id_path, ret_error);
+	if (r < 0)
+		return r;
+	if (unlinkat(d.name_fd, d.id, AT_REMOVEDIR) >= 0 && unlinkat(d.ckptd_fd, d.name, AT_REMOVEDIR) >= 0)
+		(void) unlinkat(d.parent_fd, ".ckptd", AT_REMOVEDIR);
+	return 0;
+}
+
 int btrfs_create_from_snapshot(const char *volume, const char *snapshot, char **ret_error) {
 	_cleanup_(snapdir_done) struct snapdir d = {};
 	int r = snapdir_open(snapshot, false, &d, ret_error);

@@ -397,6 +397,7 @@ const struct snapshot_backend btrfs_backend = {
 	.space = btrfs_space,
 	.send = btrfs_send_snapshot,
 	.receive = btrfs_receive_snapshot,
+	.receive_abort = btrfs_receive_abort,
 	.create_from = btrfs_create_from_snapshot,
 };
 

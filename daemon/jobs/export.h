@@ -35,6 +35,7 @@
 #define EXPORT_JSON_MAX (16U << 20)
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct job;
 
@@ -47,3 +48,7 @@ int export_pair(struct job *j, json_t **ret_result, char **ret_error);
 /* Import: the stream read from j->stream_fd becomes a new pair of j->container (volumes mapped
  * by j->volume_map). Replies {"import": {container, pair, origin, bytes, ...}}. */
 int job_import(struct job *j);
+/* At start (recovery.c), for the intent of an import a killed ckptd left: removes what its
+ * receives left in the snapshots' directories (checked to be where ckptd keeps pair NAME/ID's
+ * snapshots). The half-made pair itself goes as a dump's does. */
+int import_abort_received(const char *name, uint64_t id, json_t *intent, char **ret_error);

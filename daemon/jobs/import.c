@@ -23,6 +23,7 @@
 #include "error.h"
 #include "export.h"
 #include "fileio.h"
+#include "intent.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -57,6 +58,7 @@ struct import {
 	char *pair_dir;
 	int images_fd;
 	struct pair *record;             /* the source's pair.json */
+	json_t *intent;                  /* in the journal while the pair is half-made */
 	uint64_t members;
 };
 
@@ -73,6 +75,8 @@ static void import_done(struct import *im) {
 	if (im->images_fd >= 0)
 		close(im->images_fd);
 	pair_free(im->record);
+	if (im->intent)
+		json_decref(im->intent);
 }
 
 static void md_ctx_freep(EVP_MD_CTX **c) {
@@ -639,6 +643,17 @@ static int pair_begin(struct import *im, char **ret_error) {
 		if (r < 0)
 			return error_setf(ret_error, r, "volume %s: %m", im->volumes[i].target);
 	}
+	/* Before anything is received: a ckptd killed from here on finds the half-made pair and its
+	 * snapshots in the journal at its next start (recovery.c) and removes them. */
+	json_t *snapshots = json_array();
+	for (size_t i = 0; snapshots && i < im->n_volumes; i++)
+		json_array_append_new(snapshots, json_pack("{s:s,s:s,s:s}", "backend", im->volumes[i].backend->name, "source",
+		                                           im->volumes[i].target, "snapshot", im->volumes[i].snapshot));
+	im->intent = snapshots ? json_pack("{s:s,s:s,s:I,s:o}", "kind", "import", "container", j->container, "pair",
+	                                   (json_int_t) im->id, "snapshots", snapshots) : NULL;
+	r = im->intent ? intent_record(j->state_dir, j->container, im->intent) : -ENOMEM;
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot record the import in %s/journal: %m", j->state_dir);
 	return 0;
 }
 
@@ -691,6 +706,8 @@ static void import_undo(struct import *im) {
 			                                .snapshot = im->volumes[i].snapshot };
 	_cleanup_free_ char *why = NULL;
 	int r = v ? pair_remove_volumes(j->state_dir, j->container, im->id, v, n, NULL, &why) : -ENOMEM;
+	if (r >= 0 && im->intent)
+		(void) intent_clear(j->state_dir, im->intent); /* else the next start tries again */
 	if (r < 0) {
 		log_error("%s: cannot remove what the failed import of pair %" PRIu64 " made: %s", j->container, im->id,
 		          strna(why));
@@ -725,6 +742,7 @@ static int import_stream(struct job *j, json_t **ret_result, char **ret_error) {
 		import_undo(&im);
 		return r;
 	}
+	(void) intent_clear(j->state_dir, im.intent);
 	uint64_t t_end = now_usec(CLOCK_MONOTONIC);
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_IMPORT, j->container, im.id, UINT64_MAX,
 	                    "%s: imported pair %s:%s/%" PRIu64 " as pair %" PRIu64 " (%" PRIu64 " bytes)", j->container,
@@ -740,6 +758,23 @@ static int import_stream(struct job *j, json_t **ret_result, char **ret_error) {
 	                        im.base ? json_integer((json_int_t) im.base) : json_null(), "bytes", (json_int_t) im.bytes,
 	                        "volumes", volumes, "timings", "total_usec", (json_int_t) (t_end - t0));
 	return *ret_result ? 0 : -ENOMEM;
+}
+
+int import_abort_received(const char *name, uint64_t id, json_t *intent, char **ret_error) {
+	struct pair_volume *v = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *why = NULL;
+	int r = pair_volumes_from_json(json_object_get(intent, "snapshots"), &v, &n, &why);
+	if (r < 0)
+		return error_pass(ret_error, r, &why);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		const struct snapshot_backend *b;
+		r = pair_volume_check(name, id, &v[i], &b, ret_error);
+		if (r >= 0 && b->receive_abort)
+			r = b->receive_abort(v[i].snapshot, ret_error);
+	}
+	pair_volumes_free(v, n);
+	return r;
 }
 
 int job_import(struct job *j) {

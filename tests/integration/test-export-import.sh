@@ -20,6 +20,8 @@
 #   9. migrate --remote (B's ckptctl): the source stops with the dump, B runs it, downtime
 #      reported; a refused transfer starts the source again here; a second migration is
 #      incremental; the veth container migrates into B's bridge (BridgeMap=).
+#  10. ckptd killed (kill -9) in the middle of an import: its next start removes the half-made
+#      pair and what the receive had made, from the journal's record.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t_require_root
@@ -388,6 +390,30 @@ t_assert_contains "$(nsenter --net="/proc/$B_PID/ns/net" -- ip -o link show "$HO
 assert_grows "$BROOT$MNT/netvol/n.data"
 t_check_pattern "$BROOT$MNT/netvol/n.data" >/dev/null
 echo "9. migrate of the veth container: downtime $(jq -r .timings.downtime_usec <<<"$out") us"
+
+# ---- 10. ckptd killed in the middle of an import -----------------------------------------------
+# (on host A, into another container: the stream is pair 1's, fed through a FIFO in two parts)
+t_write_container self "$cgB2" "$MNT/selfvol" </dev/null # never started; only imported into
+kill -HUP "$CKPTD_PID"
+sleep 0.5
+mkfifo "$T/fifo"
+t_ctl import self -i "$T/fifo" >/dev/null 2>&1 &
+client=$!
+exec {w}>"$T/fifo"
+head -c 20M "$T/stream1" >&"$w" # the record, the images and two of the volume's chunks
+t_wait_until 10 sh -c "ls -A '$MNT/.ckptd/self/'*/ 2>/dev/null | grep -q ." || t_fail "the receive did not start"
+ls -la "$MNT/.ckptd/self/"*/
+ls "$T/state/journal/"
+t_daemon_kill9
+exec {w}>&-
+wait "$client" || true
+t_daemon_start
+t_assert_eq "$(t_ctl_json list self | jq length)" 0 "pairs of self after the interrupted import"
+[ ! -e "$MNT/.ckptd/self" ] || t_fail "the interrupted import left $(ls -laR "$MNT/.ckptd/self")"
+[ -z "$(ls "$T/state/containers/self/pairs")" ] || t_fail "the interrupted import left its pair directory"
+[ -z "$(ls "$T/state/journal")" ] || t_fail "the journal keeps $(ls "$T/state/journal")"
+grep -q "self: removed half-made pair [0-9]* of an interrupted import" "$CKPTD_LOG" || t_fail "recovery did not say what it removed"
+echo "10. an import interrupted by kill -9: the next start removed what it had received"
 
 kill -TERM "$B_PID"
 t__wait_dead "$B_PID" 10 || t_fail "host B's ckptd does not stop"
