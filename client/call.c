@@ -39,6 +39,10 @@ int unreachable(int r) {
  * ("continues": true), shown on stderr when it is a terminal. Returns EXIT_SUCCESS with the
  * final reply's parameters in *ret, or an exit status after saying on stderr what failed. */
 int call(const char *verb, const char *method, json_t *parameters, bool more, json_t **ret) {
+	return call_with_fd(verb, method, parameters, more, -EBADF, ret);
+}
+
+int call_with_fd(const char *verb, const char *method, json_t *parameters, bool more, int pass_fd, json_t **ret) {
 	_cleanup_(varlink_buffer_done) struct varlink_buffer buf = {};
 	_cleanup_close_ int fd = -EBADF;
 	bool progress = more && isatty(STDERR_FILENO);
@@ -47,7 +51,8 @@ int call(const char *verb, const char *method, json_t *parameters, bool more, js
 	r = varlink_connect(socket_path(), &fd);
 	if (r < 0)
 		return unreachable(r);
-	r = varlink_send(fd, method, parameters, more);
+	r = pass_fd >= 0 ? varlink_send_with_fd(fd, method, parameters, more, pass_fd)
+	                 : varlink_send(fd, method, parameters, more);
 	if (r < 0) {
 		if (errno_is_disconnect(r))
 			return unreachable(r);

@@ -19,6 +19,14 @@ bool arg_no_safety_pair = false;
 bool arg_processes_only = false;
 bool arg_dry_run = false;
 bool arg_force = false;
+const char *arg_base = NULL;
+const char *arg_output = NULL;
+const char *arg_input = NULL;
+char **arg_volumes = NULL;
+const char *arg_to = NULL;
+const char *arg_remote = NULL;
+bool arg_keep_source = false;
+static size_t n_arg_volumes = 0;
 unsigned arg_options_seen = 0; /* OPT_* given on the command line */
 
 /* ---- command line ---------------------------------------------------------------------- */
@@ -32,6 +40,13 @@ static const struct {
 	{ OPT_PROCESSES_ONLY, "--processes-only" },
 	{ OPT_DRY_RUN, "--dry-run" },
 	{ OPT_FORCE, "--force" },
+	{ OPT_BASE, "--base" },
+	{ OPT_OUTPUT, "--output" },
+	{ OPT_INPUT, "--input" },
+	{ OPT_VOLUME, "--volume" },
+	{ OPT_TO, "--to" },
+	{ OPT_REMOTE, "--remote" },
+	{ OPT_KEEP_SOURCE, "--keep-source" },
 };
 
 static void help(void) {
@@ -57,6 +72,16 @@ static void help(void) {
 	       "  restore CONTAINER ID --processes-only\n"
 	       "                              Restore only the processes, onto the volumes as they\n"
 	       "                              are now\n"
+	       "\n"
+	       "Transfer commands:\n"
+	       "  export CONTAINER ID         Write a pair as one checksummed stream (record,\n"
+	       "                              images, volume snapshots as btrfs send streams)\n"
+	       "  import CONTAINER            Read such a stream and add it as a new pair of\n"
+	       "                              CONTAINER (rollback then starts it here)\n"
+	       "  migrate CONTAINER --to HOST Move the container to HOST: freeze-and-dump (its\n"
+	       "                              tasks end with the dump), export incrementally into\n"
+	       "                              'ssh HOST ckptctl import', rollback there; reports\n"
+	       "                              the downtime\n"
 	       "\n"
 	       "Daemon commands:\n"
 	       "  containers                  List configured containers and their state\n"
@@ -85,6 +110,19 @@ static void help(void) {
 	       "                              configured ones, roll back only those both name\n"
 	       "     --processes-only         restore: required; leave the volumes as they are\n"
 	       "     --dry-run                prune: only show what would be removed and why\n"
+	       "     --base=ID                export: incremental against pair ID, which the\n"
+	       "                              importing host must have imported before\n"
+	       "  -o --output=FILE|-          export: write the stream to FILE (default: stdout)\n"
+	       "  -i --input=FILE|-           import: read the stream from FILE (default: stdin)\n"
+	       "     --to=HOST                migrate: the destination, reached as 'ssh HOST ckptctl'\n"
+	       "     --remote=COMMAND         migrate: the destination's ckptctl as a command instead,\n"
+	       "                              split at blanks, e.g. 'ckptctl --socket /run/b.sock'\n"
+	       "     --keep-source            migrate: leave the source running (a copy, not a move)\n"
+	       "     --base=ID                migrate: the base of the incremental export (default:\n"
+	       "                              the newest pair the destination has from here)\n"
+	       "     --volume=SRC=DST         import: the stream's volume SRC goes next to the\n"
+	       "                              configured volume DST (repeatable; needed when the\n"
+	       "                              paths differ and there is more than one volume)\n"
 	       "     --force                  delete: remove a damaged pair's record too (its\n"
 	       "                              snapshots are left and named)\n"
 	       "\n"
@@ -126,6 +164,11 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		ARG_PROCESSES_ONLY,
 		ARG_DRY_RUN,
 		ARG_FORCE,
+		ARG_BASE,
+		ARG_VOLUME,
+		ARG_TO,
+		ARG_REMOTE,
+		ARG_KEEP_SOURCE,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -138,6 +181,13 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		{ "processes-only", no_argument, NULL, ARG_PROCESSES_ONLY },
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "base", required_argument, NULL, ARG_BASE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "volume", required_argument, NULL, ARG_VOLUME },
+		{ "to", required_argument, NULL, ARG_TO },
+		{ "remote", required_argument, NULL, ARG_REMOTE },
+		{ "keep-source", no_argument, NULL, ARG_KEEP_SOURCE },
 		{}
 	};
 	_cleanup_free_ char **args = calloc((size_t) argc + 1, sizeof(char *));
@@ -151,7 +201,7 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 
 	/* A leading '-' hands us non-options in order (as option 1), so options after the
 	 * command work even with POSIXLY_CORRECT set; "--" ends the options. */
-	while ((c = getopt_long(argc, argv, "-h", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, "-ho:i:", options, NULL)) >= 0)
 		switch (c) {
 		case 1:
 			args[n++] = optarg;
@@ -184,6 +234,42 @@ static int parse_argv(int argc, char *argv[], char ***ret_args, size_t *ret_n) {
 		case ARG_FORCE:
 			set_flag(c - ARG_NO_SAFETY_PAIR);
 			break;
+		case ARG_TO:
+			arg_to = optarg;
+			arg_options_seen |= OPT_TO;
+			break;
+		case ARG_REMOTE:
+			arg_remote = optarg;
+			arg_options_seen |= OPT_REMOTE;
+			break;
+		case ARG_KEEP_SOURCE:
+			arg_keep_source = true;
+			arg_options_seen |= OPT_KEEP_SOURCE;
+			break;
+		case ARG_BASE:
+			arg_base = optarg;
+			arg_options_seen |= OPT_BASE;
+			break;
+		case 'o':
+			arg_output = optarg;
+			arg_options_seen |= OPT_OUTPUT;
+			break;
+		case 'i':
+			arg_input = optarg;
+			arg_options_seen |= OPT_INPUT;
+			break;
+		case ARG_VOLUME: {
+			char **a = realloc(arg_volumes, (n_arg_volumes + 2) * sizeof(char *));
+			if (!a) {
+				log_oom();
+				return -ENOMEM;
+			}
+			arg_volumes = a;
+			arg_volumes[n_arg_volumes++] = optarg;
+			arg_volumes[n_arg_volumes] = NULL;
+			arg_options_seen |= OPT_VOLUME;
+			break;
+		}
 		default: /* '?': getopt said what */
 			return -EINVAL;
 		}

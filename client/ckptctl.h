@@ -18,6 +18,13 @@ enum {
 #define OPT_PROCESSES_ONLY (1U << 2)
 #define OPT_DRY_RUN (1U << 3)
 #define OPT_FORCE (1U << 4)
+#define OPT_BASE (1U << 5)
+#define OPT_OUTPUT (1U << 6)
+#define OPT_INPUT (1U << 7)
+#define OPT_VOLUME (1U << 8)
+#define OPT_TO (1U << 9)
+#define OPT_REMOTE (1U << 10)
+#define OPT_KEEP_SOURCE (1U << 11)
 
 extern const char *arg_socket;
 extern bool arg_json;
@@ -26,6 +33,13 @@ extern bool arg_no_safety_pair;
 extern bool arg_processes_only;
 extern bool arg_dry_run;
 extern bool arg_force;
+extern const char *arg_base;
+extern const char *arg_output;
+extern const char *arg_input;
+extern char **arg_volumes; /* --volume SRC=DST, NULL-terminated */
+extern const char *arg_to;
+extern const char *arg_remote;
+extern bool arg_keep_source;
 extern unsigned arg_options_seen;
 
 const char *socket_path(void);
@@ -35,6 +49,8 @@ int unreachable(int r);
  * ("continues": true), shown on stderr when it is a terminal. Returns EXIT_SUCCESS with the
  * final reply's parameters in *ret, or an exit status after saying on stderr what failed. */
 int call(const char *verb, const char *method, json_t *parameters, bool more, json_t **ret);
+/* The same, passing pass_fd with the call (export, import). */
+int call_with_fd(const char *verb, const char *method, json_t *parameters, bool more, int pass_fd, json_t **ret);
 /* call() and reply_get() in one: *ret_member points into *ret_reply (caller unrefs the reply). */
 int call_member(const char *verb, const char *method, json_t *parameters, bool more, const char *key, json_type type,
                 json_t **ret_reply, json_t **ret_member);
@@ -57,3 +73,6 @@ struct verb {
 /* verbs.c: the table of commands. */
 extern const struct verb verbs[];
 extern const size_t n_verbs;
+
+/* migrate.c */
+int verb_migrate(char **args);

@@ -160,6 +160,16 @@ int output_status(json_t *status) {
 		return r;
 	json_array_foreach(json_object_get(status, "attention"), i, j)
 		output_attention(jstr(j, "container"), jstr(j, "message"));
+	json_array_foreach(json_object_get(status, "replication"), i, j) {
+		json_t *e = json_object_get(j, "error");
+		long long last = 0, failed = 0;
+		bool have_last = jint(j, "replicated", &last);
+		if (e && jint(e, "pair", &failed))
+			print_clean(stdout, "\n%s: replication of pair %lld failed at %s: %s (tried again after the next pair)\n",
+			            jstr(j, "container") ?: "?", failed, jstr(e, "time") ?: "?", jstr(e, "message") ?: "?");
+		if (e && have_last)
+			print_clean(stdout, "%s: last replicated pair: %lld\n", jstr(j, "container") ?: "?", last);
+	}
 	if (json_array_size(errors) > 0) {
 		fputs("\nConfiguration errors:\n", stdout);
 		json_array_foreach(errors, i, j)

@@ -300,6 +300,9 @@ static const char *phase_text(const char *phase) {
 		{ "kill", "Stopping processes" },
 		{ "rollback-volumes", "Rolling back volumes" },
 		{ "restore", "Restoring processes" },
+		{ "manifest", "Reading the stream's manifest" },
+		{ "images", "Streaming the record and the images" },
+		{ "volumes", "Streaming volumes" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(phases); i++)
@@ -368,7 +371,8 @@ static void format_error(FILE *f, const char *error, json_t *p) {
 			if (json_is_string(d))
 				fprintf(f, "\n  %s", json_string_value(d));
 	} else if (streq(error, VARLINK_ERROR_INVALID_PARAMETER))
-		fprintf(f, "invalid parameter '%s'", jstr(p, "parameter") ?: "?");
+		fprintf(f, "invalid parameter '%s'%s%s", jstr(p, "parameter") ?: "?", jstr(p, "message") ? ": " : "",
+		        jstr(p, "message") ?: "");
 	else if (streq(error, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(error, VARLINK_ERROR_METHOD_NOT_IMPLEMENTED))
 		fprintf(f, "ckptd does not implement %s (is it older than ckptctl?)", jstr(p, "method") ?: "this method");
 	else if (streq(error, VARLINK_ERROR_INTERFACE_NOT_FOUND))

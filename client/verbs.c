@@ -2,8 +2,12 @@
 /* ckptctl's commands: each checks its arguments, makes its call and renders the reply
  * (output.c). */
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ckptctl.h"
 #include "config.h" /* container_name_is_valid() */
@@ -349,6 +353,137 @@ static int verb_prune(char **args) {
 	return render(arg_json ? output_json(decisions) : output_prune_decisions(decisions, arg_dry_run));
 }
 
+/* ---- export, import ----------------------------------------------------------------- */
+
+/* What export wrote: on stdout when the stream went to a file, else on stderr (stdout is the
+ * stream). */
+static void print_export(FILE *f, const char *container, json_t *e) {
+	json_t *members = json_object_get(e, "members"), *m;
+	json_t *base = json_object_get(e, "base");
+	size_t i;
+	fprintf(f, "Exported pair %s/%" JSON_INTEGER_FORMAT "%s", container, json_integer_value(json_object_get(e, "pair")),
+	        json_is_integer(base) ? " incrementally against pair " : " (full)");
+	if (json_is_integer(base))
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(base));
+	fprintf(f, ": %" JSON_INTEGER_FORMAT " bytes\n", json_integer_value(json_object_get(e, "bytes")));
+	uint64_t images = 0, n_images = 0;
+	json_array_foreach(members, i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		json_int_t bytes = json_integer_value(json_object_get(m, "bytes"));
+		if (name && strncmp(name, "images/", 7) == 0) {
+			images += (uint64_t) bytes;
+			n_images++;
+		} else
+			fprintf(f, "  %-24s %" JSON_INTEGER_FORMAT " bytes\n", name ? name : "?", bytes);
+	}
+	fprintf(f, "  %-24s %" PRIu64 " bytes in %" PRIu64 " file(s)\n", "images/", images, n_images);
+}
+
+static int verb_export(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	long long id, base = 0;
+	json_t *e;
+	int r;
+
+	r = pair_parameters(args, &id, &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_base) {
+		if (parse_pair_id(arg_base, &base) < 0)
+			return EXIT_USAGE;
+		if (base == id) {
+			fputs("ckptctl: --base must name another pair than the one exported.\n", stderr);
+			return EXIT_USAGE;
+		}
+		if (json_object_set_new(params, "base", json_integer((json_int_t) base)) < 0)
+			return log_oom();
+	}
+	bool to_file = arg_output && !streq(arg_output, "-");
+	_cleanup_close_ int fd = -EBADF;
+	if (to_file) {
+		fd = open(arg_output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			fprintf(stderr, "ckptctl: cannot create %s: %s%s\n", arg_output, strerror(errno),
+			        errno == EEXIST ? " (export does not overwrite files)" : "");
+			return EXIT_FAILURE;
+		}
+	} else if (isatty(STDOUT_FILENO)) {
+		fputs("ckptctl: refusing to write the stream to a terminal: redirect it, pipe it, or use -o FILE.\n", stderr);
+		return EXIT_USAGE;
+	}
+	r = call_with_fd("export", VARLINK_INTERFACE ".Export", params, true, to_file ? fd : STDOUT_FILENO, &reply);
+	e = r == EXIT_SUCCESS ? reply_get("export", reply, "export", JSON_OBJECT) : NULL;
+	if (r == EXIT_SUCCESS && !e)
+		r = EXIT_FAILURE;
+	if (r != EXIT_SUCCESS) {
+		if (to_file)
+			(void) unlink(arg_output); /* ours, and only a part of a stream */
+		return r;
+	}
+	FILE *f = to_file ? stdout : stderr;
+	if (arg_json) {
+		char *text = json_dumps(e, JSON_SORT_KEYS | (isatty(fileno(f)) ? JSON_INDENT(2) : JSON_COMPACT));
+		if (!text)
+			return log_oom();
+		fprintf(f, "%s\n", text);
+		free(text);
+		return EXIT_SUCCESS;
+	}
+	print_export(f, args[0], e);
+	return EXIT_SUCCESS;
+}
+
+static int verb_import(char **args) {
+	_cleanup_json_ json_t *params = NULL, *reply = NULL;
+	json_t *im;
+	int r;
+
+	r = container_parameters(args[0], &params);
+	if (r != EXIT_SUCCESS)
+		return r;
+	if (arg_volumes) {
+		json_t *a = json_array();
+		if (!a || json_object_set_new(params, "volumes", a) < 0)
+			return log_oom();
+		for (char **v = arg_volumes; *v; v++) {
+			const char *eq = strchr(*v, '=');
+			if (!eq || eq == *v || !eq[1] || strchr(eq + 1, '=')) {
+				fprintf(stderr, "ckptctl: Invalid --volume '%s' (SRC=DST: the exporting host's volume, then "
+				        "the configured volume here).\n", *v);
+				return EXIT_USAGE;
+			}
+			json_array_append_new(a, json_string(*v));
+		}
+	}
+	_cleanup_close_ int fd = -EBADF;
+	int in = STDIN_FILENO;
+	if (arg_input && !streq(arg_input, "-")) {
+		fd = open(arg_input, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "ckptctl: cannot open %s: %s\n", arg_input, strerror(errno));
+			return EXIT_FAILURE;
+		}
+		in = fd;
+	} else if (isatty(STDIN_FILENO)) {
+		fputs("ckptctl: refusing to read the stream from a terminal: pipe it in, or use -i FILE.\n", stderr);
+		return EXIT_USAGE;
+	}
+	r = call_with_fd("import", VARLINK_INTERFACE ".Import", params, true, in, &reply);
+	if (r != EXIT_SUCCESS)
+		return r;
+	im = reply_get("import", reply, "import", JSON_OBJECT);
+	if (!im)
+		return EXIT_FAILURE;
+	if (arg_json)
+		return render(output_json(im));
+	json_t *o = json_object_get(im, "origin");
+	printf("Imported pair %s:%s/%" JSON_INTEGER_FORMAT " as pair %s/%" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
+	       " bytes read).\n", json_string_value(json_object_get(o, "host")) ?: "?",
+	       json_string_value(json_object_get(o, "container")) ?: "?", json_integer_value(json_object_get(o, "id")),
+	       args[0], json_integer_value(json_object_get(im, "pair")), json_integer_value(json_object_get(im, "bytes")));
+	return EXIT_SUCCESS;
+}
+
 const struct verb verbs[] = {
 	{ "freeze-and-dump", "CONTAINER [--tag TEXT]", 1, 1, OPT_TAG, verb_freeze_and_dump },
 	{ "list", "[CONTAINER]", 0, 1, 0, verb_list },
@@ -364,5 +499,9 @@ const struct verb verbs[] = {
 	{ "status", "", 0, 0, 0, verb_status },
 	{ "acknowledge", "CONTAINER", 1, 1, 0, verb_acknowledge },
 	{ "prune", "[CONTAINER] [--dry-run]", 0, 1, OPT_DRY_RUN, verb_prune },
+	{ "export", "CONTAINER ID [--base ID] [-o FILE|-]", 2, 2, OPT_BASE | OPT_OUTPUT, verb_export },
+	{ "import", "CONTAINER [--volume SRC=DST]... [-i FILE|-]", 1, 1, OPT_INPUT | OPT_VOLUME, verb_import },
+	{ "migrate", "CONTAINER --to HOST|--remote COMMAND [--base ID] [--keep-source]", 1, 1,
+	  OPT_TO | OPT_REMOTE | OPT_BASE | OPT_KEEP_SOURCE, verb_migrate },
 };
 const size_t n_verbs = ELEMENTSOF(verbs);

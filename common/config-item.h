@@ -28,6 +28,7 @@ int config_parse_string(const char *value, void *field, uint64_t dflt, char **re
 int config_parse_group(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_lxc_name(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_volume(const char *value, void *field, uint64_t dflt, char **ret_error);
+int config_parse_bridge_map(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_pid(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_sec_positive(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_staging(const char *value, void *field, uint64_t dflt, char **ret_error);

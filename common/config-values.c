@@ -243,6 +243,43 @@ int config_parse_volume(const char *value, void *field, _unused_ uint64_t dflt, 
 	return 0;
 }
 
+/* A network interface name as the kernel takes it: 1-15 bytes, no '/', ':', '=' or whitespace,
+ * not "." or "..". */
+static bool ifname_is_valid(const char *s, size_t n) {
+	if (n == 0 || n > 15 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || s[i] == '=' || (unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* BridgeMap=SRC=DST: appended (an empty value clears the list); one SRC maps once. */
+int config_parse_bridge_map(const char *value, void *field, _unused_ uint64_t dflt, char **ret_error) {
+	char ***map = field;
+	if (isempty(value)) {
+		strv_free(*map);
+		*map = NULL;
+		return 0;
+	}
+	const char *eq = strchr(value, '=');
+	if (!eq || !ifname_is_valid(value, (size_t) (eq - value)) || !ifname_is_valid(eq + 1, strlen(eq + 1)))
+		return error_setf(ret_error, -EINVAL, "expected SRC=DST, two bridge names (1-15 characters, no '/', ':', "
+		                  "'=' or spaces)");
+	size_t n = 0;
+	for (; *map && (*map)[n]; n++)
+		if (strncmp((*map)[n], value, (size_t) (eq - value) + 1) == 0)
+			return error_setf(ret_error, -EINVAL, "bridge %.*s is mapped twice", (int) (eq - value), value);
+	char **l = reallocarray(*map, n + 2, sizeof(char *));
+	if (!l)
+		return -ENOMEM;
+	*map = l;
+	if (!(l[n] = strdup(value)))
+		return -ENOMEM;
+	l[n + 1] = NULL;
+	return 0;
+}
+
 int config_parse_pid(const char *value, void *field, _unused_ uint64_t dflt, char **ret_error) {
 	int *p = field;
 	unsigned pid = 0;

@@ -76,6 +76,8 @@ static const struct config_item container_items[] = {
 	{ "Checkpoint", "ShareImages", config_parse_bool, CC(share_images), true },
 	{ "Checkpoint", "FullImageEvery", config_parse_unsigned, CC(full_image_every), 8 },
 	{ "Schedule", "OnCalendar", config_parse_string, CC(on_calendar), 0 },
+	{ "Network", "BridgeMap", config_parse_bridge_map, CC(bridge_map), 0 },
+	{ "Replicate", "Command", config_parse_string, CC(replicate_command), 0 },
 	{ "Retention", "KeepLast", config_parse_unsigned, CC(retention.keep_last), 10 },
 	{ "Retention", "KeepHourly", config_parse_unsigned, CC(retention.keep_hourly), 0 },
 	{ "Retention", "KeepDaily", config_parse_unsigned, CC(retention.keep_daily), 0 },
@@ -393,6 +395,8 @@ struct container_config *container_config_free(struct container_config *c) {
 	free(c->file);
 	free(c->cgroup);
 	strv_free(c->volumes);
+	strv_free(c->bridge_map);
+	free(c->replicate_command);
 	free(c->root_directory);
 	free(c->lxc);
 	free(c->lxc_path);

@@ -87,6 +87,12 @@ struct container_config {
 	unsigned full_image_every;    /* FullImageEvery=, default 8: every Nth pair of a chain is written in
 	                               * full (bounds fragmentation); 0 = never */
 	char *on_calendar;            /* [Schedule] OnCalendar=, NULL = no timer */
+	/* [Network] BridgeMap=SRC=DST, repeatable, NULL-terminated "SRC=DST" strings (NULL: none): a
+	 * veth recorded in a pair as plugged into bridge SRC is plugged into DST at restore (a pair
+	 * imported from a host whose bridges are named otherwise). */
+	char **bridge_map;
+	char *replicate_command;      /* [Replicate] Command=: every new pair is streamed into its stdin
+	                               * (argv split at blanks, no shell); NULL = none */
 	struct retention_config retention;
 };
 

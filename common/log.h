@@ -35,6 +35,8 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define CKPTD_MESSAGE_ROLLBACK "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a05"
 #define CKPTD_MESSAGE_RECOVERED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a06"
 #define CKPTD_MESSAGE_PAIR_DELETED "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a07"
+#define CKPTD_MESSAGE_EXPORT "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a08"
+#define CKPTD_MESSAGE_IMPORT "7b1f3c0e5a2d4e6f8a9b0c1d2e3f4a09"
 
 /* An event about one container: logged like log_internal() and, when the journal is there,
  * sent as a structured entry with CONTAINER=, PAIR= (if pair > 0), FROZEN_USEC= (if set). */

@@ -98,6 +98,8 @@ struct pair *pair_free(struct pair *p) {
 	free(p->criu_version);
 	free(p->cgroup);
 	free(p->cgroup_kind);
+	free(p->origin.host);
+	free(p->origin.container);
 	if (p->discovery)
 		json_decref(p->discovery);
 	free(p);
@@ -294,6 +296,24 @@ static int check_required(json_t *j, char **ret_error) {
 	return 0;
 }
 
+/* "origin": {host, container, id}, all required when the key is there. */
+static int origin_from_json(json_t *j, struct pair_origin *ret, char **ret_error) {
+	json_t *o, *id;
+	int r = member(j, "origin", "origin", JSON_OBJECT, false, false, &o, ret_error);
+	if (r < 0 || !o)
+		return r;
+	if ((r = get_string(o, "host", "origin.host", true, false, &ret->host, ret_error)) < 0 ||
+	    (r = get_string(o, "container", "origin.container", true, false, &ret->container, ret_error)) < 0 ||
+	    (r = member(o, "id", "origin.id", JSON_INTEGER, true, false, &id, ret_error)) < 0)
+		return r;
+	if (json_integer_value(id) <= 0)
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has a non-positive \"origin.id\"");
+	if (!container_name_is_valid(ret->container))
+		return error_setf(ret_error, -EBADMSG, "%s", "pair.json has an invalid \"origin.container\"");
+	ret->id = (uint64_t) json_integer_value(id);
+	return 0;
+}
+
 static int optional_from_json(json_t *j, struct pair *p, char **ret_error) {
 	json_t *pid, *discovery;
 	int r;
@@ -307,7 +327,8 @@ static int optional_from_json(json_t *j, struct pair *p, char **ret_error) {
 	    (r = get_bool(j, "tcp_established", &p->tcp_established, ret_error)) < 0 ||
 	    (r = get_bool(j, "file_locks", &p->file_locks, ret_error)) < 0 ||
 	    (r = get_bool(j, "pinned", &p->pinned, ret_error)) < 0 ||
-	    (r = member(j, "discovery", "discovery", JSON_OBJECT, false, true, &discovery, ret_error)) < 0)
+	    (r = member(j, "discovery", "discovery", JSON_OBJECT, false, true, &discovery, ret_error)) < 0 ||
+	    (r = origin_from_json(j, &p->origin, ret_error)) < 0)
 		return r;
 	p->root_pid = pid ? json_integer_value(pid) : 0;
 	p->discovery = discovery ? json_incref(discovery) : NULL;
@@ -413,7 +434,9 @@ int pair_to_json(const struct pair *p, json_t **ret) {
 	    set(o, "shell_job", json_boolean(p->shell_job)) < 0 ||
 	    set(o, "tcp_established", json_boolean(p->tcp_established)) < 0 ||
 	    set(o, "file_locks", json_boolean(p->file_locks)) < 0 || set(o, "pinned", json_boolean(p->pinned)) < 0 ||
-	    (p->discovery && set(o, "discovery", json_incref(p->discovery)) < 0))
+	    (p->discovery && set(o, "discovery", json_incref(p->discovery)) < 0) ||
+	    (p->origin.host && set(o, "origin", json_pack("{s:s,s:s,s:I}", "host", p->origin.host, "container",
+	                                                  p->origin.container, "id", (json_int_t) p->origin.id)) < 0))
 		return -ENOMEM;
 	*ret = TAKE_PTR(o);
 	return 0;

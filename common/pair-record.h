@@ -14,7 +14,8 @@
  *                 "added_bytes": 1048576, "shared_from": 6, "disk_bytes": 655360 },
  *     "criu_version": "4.2.1", "root_pid": 1234, "cgroup": "...", "cgroup_kind": "v2",
  *     "shell_job": false, "tcp_established": false, "file_locks": false, "pinned": false,
- *     "discovery": { ... } }
+ *     "discovery": { ... },
+ *     "origin": { "host": "a.example", "container": "web", "id": 7 } }
  *
  * container, id, state, created, volumes, timings and images are required (pairs of every ckptd
  * version have them); the rest is optional (older pairs lack some) and, when present, must have
@@ -75,6 +76,14 @@ struct pair_images {
 	uint64_t disk_bytes;
 };
 
+/* Where an imported pair came from ("origin" in the JSON form, absent for pairs made here):
+ * the exporting host's name, its container and its pair id. */
+struct pair_origin {
+	char *host;
+	char *container;
+	uint64_t id;
+};
+
 struct pair {
 	char *container;
 	uint64_t id;              /* > 0 */
@@ -91,6 +100,7 @@ struct pair {
 	char *cgroup, *cgroup_kind; /* NULL when not recorded */
 	bool shell_job, tcp_established, file_locks, pinned;
 	json_t *discovery;        /* an object, or NULL when not recorded */
+	struct pair_origin origin; /* host NULL: made here, not imported */
 };
 
 struct pair *pair_new(void);

@@ -24,6 +24,7 @@ struct child_plan {
 	char *const *argv, *const *env;
 	int fd_in, fd_out, fd_err; /* -1: leave as inherited */
 	int keep_fd, keep_as;      /* -1: none */
+	int cwd_fd;                /* -1: stay where we are */
 	int report_fd;             /* where the child writes its errno if exec fails */
 	bool own_group;
 	bool survive_parent;
@@ -55,6 +56,8 @@ _Noreturn static void child_exec(const struct child_plan *p) {
 	if (!p->survive_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent))
 		_exit(127); /* the parent thread is gone already */
 	if (p->own_group && setpgid(0, 0) < 0)
+		child_fail(report, errno);
+	if (p->cwd_fd >= 0 && fchdir(p->cwd_fd) < 0)
 		child_fail(report, errno);
 
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -152,6 +155,7 @@ static int plan_init(const struct process_spec *spec, struct child_plan *p, char
 		.fd_err = spec->output_fd > 0 ? spec->output_fd : -1,
 		.keep_fd = spec->keep_fd > 0 ? spec->keep_fd : -1,
 		.keep_as = spec->keep_fd_as,
+		.cwd_fd = spec->cwd_fd > 0 ? spec->cwd_fd : -1,
 		.own_group = !spec->same_process_group,
 		.survive_parent = spec->survive_parent,
 	};

@@ -38,6 +38,7 @@ struct process_spec {
 	                          * to this fd (a daemonizing program keeps no pipe of ours open) */
 	int keep_fd;             /* 0 (or unset): none; else this fd stays open in the child ... */
 	int keep_fd_as;          /* ... as this number (>= 3) */
+	int cwd_fd;              /* 0 (or unset): our directory; else the child's working directory */
 	bool merge_stderr;       /* process_run(): stderr goes to the same buffer as stdout */
 	bool same_process_group; /* the child stays in our process group */
 	bool survive_parent;     /* no PR_SET_PDEATHSIG: the child lives on when the thread that started

@@ -100,6 +100,46 @@ static int send_all(int fd, const char *p, size_t n) {
 	return 0;
 }
 
+/* The first byte of the message with the descriptor, the rest as usual. */
+static int send_fd_first(int fd, const char *p, size_t n, int pass_fd) {
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int))];
+	} control = {};
+	struct iovec iov = { .iov_base = (void *) p, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+	                     .msg_controllen = sizeof(control) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	for (;;) {
+		ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (k >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		int r = fd_wait(fd, POLLOUT);
+		if (r < 0)
+			return r;
+	}
+	return send_all(fd, p + 1, n - 1);
+}
+
+int varlink_send_with_fd(int fd, const char *method, json_t *parameters, bool more, int pass_fd) {
+	_cleanup_free_ char *m = NULL;
+	size_t n;
+	if (fd < 0 || pass_fd < 0)
+		return -EBADF;
+	int r = varlink_call_format(method, parameters, more, &m, &n);
+	if (r < 0)
+		return r;
+	return send_fd_first(fd, m, n, pass_fd);
+}
+
 int varlink_send(int fd, const char *method, json_t *parameters, bool more) {
 	_cleanup_free_ char *m = NULL;
 	size_t n;

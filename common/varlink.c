@@ -430,7 +430,7 @@ struct param_spec {
 
 /* The parameters FORMAT names, reading the keys from AP as json_unpack() will (each key is
  * followed by one destination pointer). Only what methods need: an object of keys with
- * s (string), I (integer) or b (boolean) values. */
+ * s (string), I (integer), b (boolean) or o (json_t *, which must be an array) values. */
 static int params_format_parse(const char *format, va_list ap, struct param_spec *specs, size_t *ret_n) {
 	size_t n = 0;
 	bool want_key = true;
@@ -443,7 +443,7 @@ static int params_format_parse(const char *format, va_list ap, struct param_spec
 			specs[n] = (struct param_spec) { .key = va_arg(ap, const char *), .optional = f[1] == '?' };
 			f += specs[n].optional;
 		} else {
-			if (!strchr("sIb", *f))
+			if (!strchr("sIbo", *f))
 				return -EINVAL;
 			specs[n++].type = *f;
 			(void) va_arg(ap, void *);
@@ -463,7 +463,7 @@ static const struct param_spec *params_find(const struct param_spec *specs, size
 
 static bool param_fits(char type, json_t *v) {
 	return (type == 's' && json_is_string(v)) || (type == 'I' && json_is_integer(v)) ||
-	       (type == 'b' && json_is_boolean(v));
+	       (type == 'b' && json_is_boolean(v)) || (type == 'o' && json_is_array(v));
 }
 
 /* What json_unpack_ex() refused, as a parameter name: the first key of params the format does not
@@ -506,6 +506,12 @@ int varlink_params_vunpack(json_t *params, const char **ret_bad, const char *for
 		if (!(json_is_null(v) && params_find(specs, n, key)) && json_object_set(present, key, v) < 0)
 			return -ENOMEM;
 	json_error_t error;
+	/* jansson's o takes any value: ours must be an array */
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].type == 'o' && (v = json_object_get(present, specs[i].key)) && !json_is_array(v)) {
+			*ret_bad = specs[i].key;
+			return -EINVAL;
+		}
 	if (json_vunpack_ex(present, &error, JSON_STRICT, format, ap) < 0) {
 		*ret_bad = params_offender(params, present, specs, n);
 		return -EINVAL;

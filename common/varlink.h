@@ -68,7 +68,7 @@ void varlink_reply_done(struct varlink_reply *r);
 int varlink_reply_parse(const char *msg, struct varlink_reply *ret);
 
 /* A method's parameters, unpacked by jansson: json_unpack_ex() with JSON_STRICT and FORMAT, an
- * object of keys with s (const char *), I (json_int_t) or b (int) values, a key written "s?"
+ * object of keys with s (const char *), I (json_int_t), b (int) or o (json_t *, an array: borrowed) values, a key written "s?"
  * being optional ("{s:s, s:I, s?b}", "container", &name, "id", &id, "force", &force). A null
  * value counts as absent; destinations of absent keys are left untouched; strings point into
  * params. -EINVAL when the parameters do not fit, *ret_bad naming the offending one (the first
@@ -80,5 +80,8 @@ int varlink_params_vunpack(json_t *params, const char **ret_bad, const char *for
 /* Blocking client side (ckptctl, tests). */
 int varlink_connect(const char *path, int *ret_fd);
 int varlink_send(int fd, const char *method, json_t *parameters, bool more);
+/* The same, passing pass_fd along with the call (SCM_RIGHTS, with its first byte): the daemon's
+ * Export writes into it, Import reads from it. */
+int varlink_send_with_fd(int fd, const char *method, json_t *parameters, bool more, int pass_fd);
 /* Reads one reply (waits). -ECONNRESET if the daemon closed the connection. */
 int varlink_recv(int fd, struct varlink_buffer *buf, struct varlink_reply *ret);

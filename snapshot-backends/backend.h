@@ -72,6 +72,20 @@ struct snapshot_backend {
 	 * present but unusable (e.g. an overflowed thick LVM snapshot) and *ret_problem says why,
 	 * negative errno when it cannot tell. */
 	int (*health)(const char *snapshot, char **ret_problem);
+
+	/* Between hosts (export, import; NULL: the backend cannot yet, and the caller says so).
+	 * send: writes the snapshot as a stream into out_fd (blocks until all is written),
+	 * incremental against base (a snapshot of the same volume, NULL: full). receive: makes the
+	 * snapshot at its location from the stream read from in_fd (which must end there); on
+	 * failure nothing of it is left, and nothing it did not make is touched. */
+	int (*send)(const char *snapshot, const char *base, int out_fd, char **ret_error);
+	int (*receive)(const char *snapshot, int in_fd, char **ret_error);
+	/* After a receive into snapshot was interrupted (ckptd killed): removes what it left there,
+	 * complete or not; nothing else. */
+	int (*receive_abort)(const char *snapshot, char **ret_error);
+	/* Optional: makes the missing volume from a snapshot (a pair imported where the container
+	 * never ran); fails if anything has the volume's name. */
+	int (*create_from)(const char *volume, const char *snapshot, char **ret_error);
 };
 
 extern const struct snapshot_backend btrfs_backend;

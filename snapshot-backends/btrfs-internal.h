@@ -68,3 +68,10 @@ int btrfs_nested_restore(struct snapdir *d, int copy_fd, const char *copy_path, 
 /* Deletes the subvolume NAME in DIRFD with every subvolume nested in it, children first, each
  * reached below it without following a symlink. For ckptd's own working copies only. */
 int btrfs_delete_tree_at(int dirfd, const char *dir, const char *name, char **ret_error);
+
+/* ---- btrfs-transfer.c ---- */
+
+int btrfs_send_snapshot(const char *snapshot, const char *base, int out_fd, char **ret_error);
+int btrfs_receive_snapshot(const char *snapshot, int in_fd, char **ret_error);
+int btrfs_receive_abort(const char *snapshot, char **ret_error);
+int btrfs_create_from_snapshot(const char *volume, const char *snapshot, char **ret_error);

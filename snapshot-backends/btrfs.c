@@ -395,5 +395,9 @@ const struct snapshot_backend btrfs_backend = {
 	.exists = btrfs_exists,
 	.rollback = btrfs_rollback,
 	.space = btrfs_space,
+	.send = btrfs_send_snapshot,
+	.receive = btrfs_receive_snapshot,
+	.receive_abort = btrfs_receive_abort,
+	.create_from = btrfs_create_from_snapshot,
 };
 

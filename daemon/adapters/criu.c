@@ -251,7 +251,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		return r;
 	}
 	criu_local_set_pid(o, d->root_pid);
-	criu_local_set_leave_running(o, true);
+	criu_local_set_leave_running(o, !d->stop);
 	criu_local_set_tcp_established(o, d->tcp_established);
 	criu_local_set_file_locks(o, d->file_locks);
 	criu_local_set_shell_job(o, d->shell_job);

@@ -72,6 +72,7 @@ struct criu_dump_options {
 	bool tcp_established;
 	bool file_locks;
 	bool shell_job;
+	bool stop; /* CRIU kills the tasks once dumped instead of leaving them running (migrate) */
 	struct criu_ns_options ns;
 };
 

@@ -487,6 +487,7 @@ static int dump_run(struct dump *d, char **ret_error) {
 		.tcp_established = d->cfg->tcp_established,
 		.file_locks = d->cfg->file_locks,
 		.shell_job = d->shell_job,
+		.stop = j->stop_after_dump,
 		.ns = d->ns,
 	};
 	struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .dumped = on_dumped,

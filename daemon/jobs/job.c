@@ -21,6 +21,8 @@ const char *job_kind_to_string(enum job_kind k) {
 	case JOB_DELETE: return "delete";
 	case JOB_PRUNE: return "prune";
 	case JOB_INSPECT: return "inspect";
+	case JOB_EXPORT: return "export";
+	case JOB_IMPORT: return "import";
 	}
 	return "unknown";
 }
@@ -283,6 +285,7 @@ int job_new(const char *name, const char *config_file, enum job_kind kind, job_b
 	pthread_condattr_destroy(&ca);
 	j->freezer_fd = -EBADF;
 	j->criu_fd = -EBADF;
+	j->stream_fd = -EBADF;
 	j->notify_fd = -EBADF;
 	j->kind = kind;
 	j->body = body;
@@ -360,6 +363,9 @@ struct job *job_free(struct job *j) {
 		close(j->freezer_fd);
 	if (j->criu_fd >= 0)
 		close(j->criu_fd);
+	if (j->stream_fd >= 0)
+		close(j->stream_fd);
+	strv_free(j->volume_map);
 	pthread_cond_destroy(&j->watchdog_cond);
 	for (size_t i = 0; i < j->n_held; i++) {
 		free(j->held[i]);

@@ -27,6 +27,8 @@ enum job_kind {
 	JOB_DELETE,
 	JOB_PRUNE,
 	JOB_INSPECT,
+	JOB_EXPORT,
+	JOB_IMPORT,
 };
 
 /* Which MaxParallelJobs slots a job takes: root's, a ReadGroup member's, or the quick queries'
@@ -59,6 +61,13 @@ struct job {
 	bool force;                       /* rollback: only the volumes both the pair and the config have;
 	                                   * delete: also a pair whose pair.json does not load */
 	bool dry_run;                     /* prune */
+	bool stop_after_dump;             /* freeze-and-dump: CRIU kills the tasks once dumped (migrate) */
+	/* export, import (export.h): the client's descriptor the stream goes to or comes from (the
+	 * job owns it), the base pair of an incremental export (0: full), the import's volume map
+	 * ("SRC=DST" strings, NULL-terminated, or NULL) and this host's name for the record. */
+	int stream_fd;
+	uint64_t base_pair;
+	char **volume_map;
 	/* The containers this job holds: no other job that holds one of them runs meanwhile (one
 	 * job per container). A job of a ReadGroup member or an inspect holds none. A prune of all
 	 * containers holds each it prunes, with the job's own copy of its configuration. */

@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "export.h"
 #include "fileio.h"
 #include "freezer-warm.h"
 #include "intent.h"
@@ -35,7 +36,8 @@ static int remove_half_made(const char *state_dir, const char *name, uint64_t id
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot remove half-made pair %" PRIu64 ": %s", name, id, strna(why));
 	log_container_event(LOG_WARNING, CKPTD_MESSAGE_RECOVERED, name, id, UINT64_MAX,
-	                    "%s: removed half-made pair %" PRIu64 " of an interrupted freeze-and-dump", name, id);
+	                    "%s: removed half-made pair %" PRIu64 " of an interrupted %s", name, id,
+	                    strna(json_string_value(json_object_get(intent, "kind"))));
 	return 0;
 }
 
@@ -115,7 +117,7 @@ static int recover_intent(const char *state_dir, json_t *intent) {
 		                    strna(kind_str));
 	}
 
-	if (streq_ptr(kind_str, "freeze-and-dump") && id > 0) {
+	if ((streq_ptr(kind_str, "freeze-and-dump") || streq_ptr(kind_str, "import")) && id > 0) {
 		_cleanup_close_ int pfd = -EBADF;
 		_cleanup_free_ char *damage = NULL;
 		char idstr[32];
@@ -129,9 +131,13 @@ static int recover_intent(const char *state_dir, json_t *intent) {
 		if (r == 0)
 			; /* it completed just before the crash: keep it */
 		else if (r == -EBADMSG)
-			log_warning("%s: pair %" PRIu64 " of an interrupted freeze-and-dump has a pair.json that does not "
-			            "load (%s): kept for quarantine", name, id, strna(damage));
+			log_warning("%s: pair %" PRIu64 " of an interrupted %s has a pair.json that does not load (%s): kept "
+			            "for quarantine", name, id, kind_str, strna(damage));
 		else {
+			_cleanup_free_ char *why = NULL;
+			if (streq(kind_str, "import") && (r = import_abort_received(name, id, intent, &why)) < 0)
+				return log_error_errno(r, "%s: cannot remove what the interrupted import of pair %" PRIu64
+				                       " received: %s; kept for the next start", name, id, strna(why));
 			r = remove_half_made(state_dir, name, id, intent);
 			if (r < 0)
 				return r;

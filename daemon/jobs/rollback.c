@@ -42,6 +42,29 @@ static int load_pair(struct job *j, struct pair **ret, char **ret_error) {
 	return 0;
 }
 
+/* [Network] BridgeMap=: the veths the pair recorded in a bridge of another name (a pair imported
+ * from another host) go into this host's bridge; the in-memory record is changed, which the
+ * network check and the restore then use. Said in warnings. */
+static void apply_bridge_map(struct job *j, struct pair *p, json_t *warnings) {
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(json_object_get(p->discovery, "network"), "veths"), i, v) {
+		const char *bridge = json_string_value(json_object_get(v, "bridge"));
+		for (char **m = j->config->bridge_map; bridge && m && *m; m++) {
+			size_t len = strcspn(*m, "=");
+			if (strncmp(*m, bridge, len) != 0 || bridge[len] != '\0')
+				continue;
+			_cleanup_free_ char *w = NULL;
+			if (asprintf(&w, "BridgeMap=: veth %s goes into bridge %s instead of %s",
+			             strna(json_string_value(json_object_get(v, "host_if"))), *m + len + 1, bridge) >= 0 &&
+			    warnings)
+				json_array_append_new(warnings, json_string(w));
+			json_object_set_new(v, "bridge", json_string(*m + len + 1));
+			break;
+		}
+	}
+}
+
 static int verify_pair(struct job *j, const struct pair *p, char **ret_error) {
 	json_t *problems = json_array();
 	if (!problems)
@@ -70,6 +93,15 @@ static void append_list(char **list, const char *item) {
 		free(*list);
 		*list = n;
 	}
+}
+
+/* A pair imported from another host (it has an origin) may be rolled back to where the
+ * container never ran: a configured volume that does not exist at all is made from the pair's
+ * snapshot (by a backend that can) instead of being rolled back. Anything at the path, even a
+ * dangling symlink, is not "missing": the usual checks then say what is wrong with it. */
+static bool volume_to_create(const struct pair *pair, const struct snapshot_backend *b, const char *volume) {
+	struct stat st;
+	return pair->origin.host && b->create_from && volume[0] == '/' && lstat(volume, &st) < 0 && errno == ENOENT;
 }
 
 /* Matches the pair's volumes to the configured ones: a rollback acts on what the configuration
@@ -136,6 +168,8 @@ static int plan_volumes(struct job *j, const struct pair *pair, json_t *warnings
 	}
 	for (size_t x = 0; x < n; x++) {
 		_cleanup_free_ char *why = NULL;
+		if (volume_to_create(pair, plan[x].backend, cfg->volumes[plan[x].index]))
+			continue; /* made from the snapshot at the volumes step */
 		int r = plan[x].backend->check(cfg->volumes[plan[x].index], job_volume_identity(j, plan[x].index), &why);
 		if (r < 0)
 			return error_pass(ret_error, r, &why);
@@ -217,8 +251,10 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	struct job *j = rb->job;
 	int r;
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
-	if ((r = load_pair(j, &rb->pair, ret_error)) < 0 ||
-	    (r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
+	if ((r = load_pair(j, &rb->pair, ret_error)) < 0)
+		return r;
+	apply_bridge_map(j, rb->pair, rb->warnings);
+	if ((r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
 	/* A stopped LXC= container has no cgroup: LXC makes one when it restores. */
@@ -278,7 +314,8 @@ static int rollback_volumes(struct rollback *rb, char **ret_error) {
 		_cleanup_(json_decrefp) json_t *nested = v->has_nested ? json_array() : NULL;
 		for (size_t k = 0; nested && k < v->n_nested; k++)
 			json_array_append_new(nested, json_string(v->nested[k]));
-		int r = b->rollback(volume, v->snapshot, nested, &error);
+		int r = volume_to_create(rb->pair, b, volume) ? b->create_from(volume, v->snapshot, &error)
+		                                               : b->rollback(volume, v->snapshot, nested, &error);
 		if (r < 0) {
 			job_set_state(j, "container stopped; %zu of %zu volume(s) rolled back (%s not); %s", i, rb->n_plan,
 			              volume, rb->undo);
@@ -415,6 +452,8 @@ static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	job_progress(j, "verify", "checking pair %s/%" PRIu64, j->container, j->pair);
 	if ((r = load_pair(j, &pair, ret_error)) < 0)
 		return r;
+	_cleanup_(json_decrefp) json_t *warnings = json_array();
+	apply_bridge_map(j, pair, warnings);
 	r = cgroup_detect(cgroup, &kind);
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", cgroup);
@@ -432,7 +471,6 @@ static int restore_only(struct job *j, json_t **ret_result, char **ret_error) {
 	job_progress(j, "restore", "restoring the processes of pair %" PRIu64, j->pair);
 	job_set_state(j, "no process is running from this pair");
 	pid_t pid;
-	_cleanup_(json_decrefp) json_t *warnings = json_array();
 	r = restore_processes(j, pair, cgroup, kind, warnings, &pid, ret_error);
 	if (r >= 0)
 		r = restore_check_running(j, cgroup, kind, pid, ret_error);

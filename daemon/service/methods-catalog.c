@@ -15,6 +15,7 @@
 #include "pair.h"
 #include "quarantine.h"
 #include "registry.h"
+#include "replicate.h"
 #include "server.h"
 #include "storage-info.h"
 #include "time-util.h"
@@ -216,12 +217,23 @@ int method_status(struct connection *c, struct varlink_call *call) {
 	if (m->storage_cache)
 		(void) storage_info(m->state_dir, m->storage_cache, &storage);
 	(void) storage_sharing(m->state_dir, storage, share_failure, &sharing);
-	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*,s:s?,s:o?}", "version", CKPTD_VERSION, "pid", (int) getpid(),
+	/* [Replicate]: what reached the destination last, and the last failure. */
+	json_t *replication = json_array();
+	for (size_t i = 0; replication && i < m->n_containers; i++) {
+		json_t *rs = NULL;
+		if (replicate_status(m->state_dir, m->containers[i]->name, &rs) >= 0 && rs) {
+			json_object_set_new(rs, "container", json_string(m->containers[i]->name));
+			json_array_append_new(replication, rs);
+		}
+	}
+	if (replication && json_array_size(replication) == 0)
+		json_decref(TAKE_PTR(replication));
+	json_t *reply = json_pack("{s:s,s:i,s:I,s:s,s:o?,s:o,s:o,s:i,s:o*,s:s?,s:o?,s:o?}", "version", CKPTD_VERSION, "pid", (int) getpid(),
 	        "uptime_usec", (json_int_t) (now_usec(CLOCK_MONOTONIC) - m->started_usec), "criu",
 	        m->criu_path ? m->criu_path : "(not found)", "criu_version",
 	        m->criu_version > 0 ? json_integer(m->criu_version) : NULL, "jobs", jobs, "config_errors", errors,
 	        "damaged_pairs", (int) json_array_size(damaged), "attention", attention ? attention : json_array(),
-	        "image_sharing", sharing, "storage", storage);
+	        "image_sharing", sharing, "storage", storage, "replication", replication);
 	json_decref(damaged);
 	r = connection_reply(c, reply, false);
 	json_decref(reply);

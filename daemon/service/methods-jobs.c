@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The methods that do work: each starts a job (job.h) through the registry, which replies when
  * it is done; here only decoding, authorization and the refusals (one job per container, slots). */
+#include <fcntl.h>
+
 #include "delete.h"
 #include "dump.h"
+#include "export.h"
 #include "inspect.h"
 #include "job.h"
 #include "macro.h"
@@ -10,6 +13,7 @@
 #include "methods.h"
 #include "prune.h"
 #include "registry.h"
+#include "replicate.h"
 #include "rollback.h"
 #include "server.h"
 
@@ -19,7 +23,11 @@ struct job_args {
 	bool safety_pair;
 	bool force;
 	bool dry_run;
+	bool stop; /* freeze-and-dump: the tasks end with the dump (migrate) */
 	bool all; /* prune: every configured container that no job holds now */
+	int *stream_fd;    /* export, import: the client's descriptor, taken by the job */
+	uint64_t base;     /* export */
+	char ***volume_map; /* import: taken by the job */
 };
 
 /* A prune of all containers holds each configured one that no job holds now (with its own copy
@@ -101,8 +109,15 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 	j->safety_pair = args->safety_pair;
 	j->force = args->force;
 	j->dry_run = args->dry_run;
+	j->stop_after_dump = args->stop;
+	if (args->stream_fd)
+		j->stream_fd = TAKE_FD(*args->stream_fd);
+	j->base_pair = args->base;
+	if (args->volume_map)
+		j->volume_map = TAKE_PTR(*args->volume_map);
 	if (kind == JOB_FREEZE_AND_DUMP)
-		j->after_success = job_retain; /* retention, before the client hears of the new pair */
+		j->after_success = job_after_dump; /* retention, before the client hears of the new pair; then
+		                                    * [Replicate] in the background */
 	if ((args->tag && !(j->tag = strdup(args->tag))) || (args->all && hold_all(m, j) < 0)) {
 		job_free(j);
 		return -ENOMEM;
@@ -118,7 +133,8 @@ static int start_job(struct connection *c, struct varlink_call *call, struct con
 
 int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
 	const char *name, *tag = NULL;
-	int r = unpack_params(c, call->parameters, "{s:s, s?s}", "container", &name, "tag", &tag);
+	int stop = false;
+	int r = unpack_params(c, call->parameters, "{s:s, s?s, s?b}", "container", &name, "tag", &tag, "stop", &stop);
 	if (r <= 0)
 		return r;
 	if (tag && strlen(tag) > 256)
@@ -126,7 +142,8 @@ int method_freeze_and_dump(struct connection *c, struct varlink_call *call) {
 	struct container *ct = lookup(c, name, true, &r);
 	if (!ct)
 		return r;
-	return start_job(c, call, ct, name, JOB_FREEZE_AND_DUMP, job_freeze_and_dump, &(struct job_args) { .tag = tag });
+	return start_job(c, call, ct, name, JOB_FREEZE_AND_DUMP, job_freeze_and_dump,
+	                 &(struct job_args) { .tag = tag, .stop = stop });
 }
 
 int method_rollback(struct connection *c, struct varlink_call *call) {
@@ -215,4 +232,78 @@ int method_prune(struct connection *c, struct varlink_call *call) {
 		return connection_error(c, ERR("NoSuchContainer"), json_pack("{s:s}", "container", name));
 	return start_job(c, call, only, name ? name : "*", JOB_PRUNE, job_prune,
 	                 &(struct job_args) { .dry_run = dry_run, .all = !name });
+}
+
+/* The descriptor passed with an Export or Import call (see server.h): one, of the right kind.
+ * 1 with *ret_fd, or the refusal sent. */
+static int passed_stream_fd(struct connection *c, bool write, int *ret_fd) {
+	int fd = connection_take_fd(c);
+	if (fd < 0)
+		return connection_error(c, VARLINK_ERROR_INVALID_PARAMETER,
+		                        json_pack("{s:s,s:s}", "parameter", "fd", "message",
+		                                  fd == -EMSGSIZE ? "pass exactly one file descriptor with the call"
+		                                                  : "pass the stream's file descriptor with the call (SCM_RIGHTS)"));
+	int flags = fcntl(fd, F_GETFL);
+	int mode = flags < 0 ? -1 : flags & O_ACCMODE;
+	if (mode < 0 || (write ? mode == O_RDONLY : mode == O_WRONLY)) {
+		close(fd);
+		return connection_error(c, VARLINK_ERROR_INVALID_PARAMETER,
+		                        json_pack("{s:s,s:s}", "parameter", "fd", "message",
+		                                  write ? "the file descriptor is not open for writing"
+		                                        : "the file descriptor is not open for reading"));
+	}
+	*ret_fd = fd;
+	return 1;
+}
+
+int method_export(struct connection *c, struct varlink_call *call) {
+	const char *name;
+	json_int_t id, base = 0;
+	uint64_t pair;
+	int r = unpack_params(c, call->parameters, "{s:s, s:I, s?I}", "container", &name, "id", &id, "base", &base);
+	if (r <= 0 || (r = pair_id_param(c, id, &pair)) <= 0)
+		return r;
+	if (base < 0 || (base > 0 && (uint64_t) base == pair))
+		return invalid_parameter(c, "base");
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	_cleanup_close_ int fd = -EBADF;
+	if ((r = passed_stream_fd(c, true, &fd)) <= 0)
+		return r;
+	return start_job(c, call, ct, name, JOB_EXPORT, job_export,
+	                 &(struct job_args) { .pair = pair, .base = (uint64_t) base, .stream_fd = &fd });
+}
+
+/* "SRC=DST" with two absolute paths or lvm: names. */
+static bool volume_map_entry_is_valid(const char *s) {
+	const char *eq = strchr(s, '=');
+	return eq && eq > s && eq[1] && !strchr(eq + 1, '=') && strlen(s) < 4096;
+}
+
+int method_import(struct connection *c, struct varlink_call *call) {
+	const char *name;
+	json_t *volumes = NULL;
+	int r = unpack_params(c, call->parameters, "{s:s, s?o}", "container", &name, "volumes", &volumes);
+	if (r <= 0)
+		return r;
+	_cleanup_strv_free_ char **map = calloc(json_array_size(volumes) + 1, sizeof(char *));
+	if (!map)
+		return -ENOMEM;
+	size_t i;
+	json_t *v;
+	json_array_foreach(volumes, i, v) {
+		if (!json_is_string(v) || !volume_map_entry_is_valid(json_string_value(v)) || i >= 64)
+			return invalid_parameter(c, "volumes");
+		if (!(map[i] = strdup(json_string_value(v))))
+			return -ENOMEM;
+	}
+	struct container *ct = lookup(c, name, true, &r);
+	if (!ct)
+		return r;
+	_cleanup_close_ int fd = -EBADF;
+	if ((r = passed_stream_fd(c, false, &fd)) <= 0)
+		return r;
+	return start_job(c, call, ct, name, JOB_IMPORT, job_import,
+	                 &(struct job_args) { .stream_fd = &fd, .volume_map = &map });
 }

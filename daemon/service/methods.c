@@ -118,6 +118,8 @@ static const struct method {
 	{ VARLINK_INTERFACE ".Inspect", false, method_inspect },
 	{ VARLINK_INTERFACE ".Status", false, method_status },
 	{ VARLINK_INTERFACE ".Acknowledge", true, method_acknowledge },
+	{ VARLINK_INTERFACE ".Export", true, method_export },
+	{ VARLINK_INTERFACE ".Import", true, method_import },
 };
 
 int methods_dispatch(struct connection *c, struct varlink_call *call) {

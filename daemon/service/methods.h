@@ -48,3 +48,5 @@ int method_pin(struct connection *c, struct varlink_call *call, bool pin);
 int method_containers(struct connection *c, struct varlink_call *call);
 int method_status(struct connection *c, struct varlink_call *call);
 int method_acknowledge(struct connection *c, struct varlink_call *call);
+int method_export(struct connection *c, struct varlink_call *call);
+int method_import(struct connection *c, struct varlink_call *call);

@@ -28,6 +28,8 @@
  * A job whose client was dropped goes on; its result is not sent anywhere. */
 #define OUTPUT_MAX (8U * 1024U * 1024U)
 #define OUTPUT_MAX_TOTAL (64U * 1024U * 1024U)
+/* Descriptors read with one recvmsg(); a call may pass one, the rest are closed and refused. */
+#define CONNECTION_FDS_MAX_RECV 8
 
 /* The peer's groups as they were when it connected (SO_PEERGROUPS), not as /proc says now: by
  * then the PID may belong to another process. */
@@ -68,6 +70,8 @@ void connection_close(struct connection *c) {
 	sd_event_source_disable_unref(c->io);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	varlink_buffer_done(&c->in);
 	free(c->out);
 	free(c);
@@ -190,6 +194,49 @@ static int protocol_error(struct connection *c, const char *reason, bool fatal) 
 	return r;
 }
 
+int connection_take_fd(struct connection *c) {
+	if (c->passed_fds_refused)
+		return -EMSGSIZE;
+	int fd = c->passed_fd;
+	c->passed_fd = -EBADF;
+	return fd;
+}
+
+/* What a call did not take is not kept for the next one. */
+static void drop_passed_fds(struct connection *c) {
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -EBADF;
+	c->passed_fds_refused = false;
+}
+
+/* The descriptors of one recvmsg(): at most one per call is kept; more than that, or a control
+ * message the kernel had to cut short, makes the call fail (all of them closed). */
+static void take_passed_fds(struct connection *c, struct msghdr *mh) {
+	if (mh->msg_flags & MSG_CTRUNC)
+		c->passed_fds_refused = true;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int fds[CONNECTION_FDS_MAX_RECV];
+		size_t kept = n < ELEMENTSOF(fds) ? n : ELEMENTSOF(fds);
+		memcpy(fds, CMSG_DATA(cm), kept * sizeof(int));
+		for (size_t i = 0; i < kept; i++) {
+			if (c->passed_fd < 0 && !c->passed_fds_refused) {
+				c->passed_fd = fds[i];
+				continue;
+			}
+			close(fds[i]);
+			c->passed_fds_refused = true;
+		}
+	}
+	if (c->passed_fds_refused && c->passed_fd >= 0) {
+		close(c->passed_fd);
+		c->passed_fd = -EBADF;
+	}
+}
+
 static int process_input(struct connection *c) {
 	for (;;) {
 		_cleanup_free_ char *msg = NULL;
@@ -207,6 +254,7 @@ static int process_input(struct connection *c) {
 			r = methods_dispatch(c, &call);
 			varlink_call_done(&call);
 		}
+		drop_passed_fds(c);
 		if (r < 0)
 			return r;
 	}
@@ -219,9 +267,18 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 		r = flush_output(c);
 	if (r >= 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->close_after_flush) {
 		char buf[16384];
-		ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		union {
+			struct cmsghdr align;
+			char space[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX_RECV)];
+		} control = {};
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+		                     .msg_controllen = sizeof(control) };
+		ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (k < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
+		if (k > 0)
+			take_passed_fds(c, &mh);
 		if (k <= 0)
 			r = -ECONNRESET;
 		else {
@@ -291,6 +348,7 @@ int server_accept(struct manager *m, int listen_fd) {
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
+	c->passed_fd = -EBADF;
 	c->may_write = cred.uid == 0;
 	c->may_read = c->may_write || (m->read_gid != (gid_t) -1 && peer_in_group(fd, cred.gid, m->read_gid));
 	struct connection **a = realloc(m->connections, (m->n_connections + 1) * sizeof(*a));

@@ -26,6 +26,11 @@ struct connection {
 	bool may_read;  /* read-only methods */
 	bool may_write; /* everything */
 	bool close_after_flush;
+	/* A descriptor the client passed (SCM_RIGHTS) with the call being read: the method that
+	 * takes one (Export, Import) takes it with connection_take_fd(); otherwise it is closed once
+	 * the call is dispatched. More than one, or a truncated control message, is refused. */
+	int passed_fd;
+	bool passed_fds_refused;
 };
 
 int server_accept(struct manager *m, int listen_fd);
@@ -33,6 +38,9 @@ int server_accept(struct manager *m, int listen_fd);
 int connection_reply(struct connection *c, json_t *parameters, bool continues);
 int connection_error(struct connection *c, const char *error, json_t *parameters /* stolen, may be NULL */);
 void connection_close(struct connection *c);
+/* The descriptor passed with the current call (the caller owns it), -EBADF if none, -EMSGSIZE
+ * if the client passed more than one. */
+int connection_take_fd(struct connection *c);
 
 /* methods.c */
 int methods_dispatch(struct connection *c, struct varlink_call *call);

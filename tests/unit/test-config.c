@@ -528,6 +528,41 @@ TEST(container_errors_structure) {
 	ASSERT_CONTAINER_ERROR("[Container]\nFoo=1\nBar=2\n[Baz]\n", EINVAL, ":2: [Container] Foo=1: unknown key");
 }
 
+#define BRIDGE_MAP_BAD "expected SRC=DST, two bridge names (1-15 characters, no '/', ':', '=' or spaces)"
+
+TEST(container_bridge_map) {
+	_cleanup_free_ char *path = write_file("web.conf", HEAD "[Network]\nBridgeMap=br0=lxcbr1\nBridgeMap=virbr0=br-lan\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	ASSERT_OK(container_config_load(path, &c, NULL));
+	ASSERT_NOT_NULL(c->bridge_map);
+	ASSERT_STREQ(c->bridge_map[0], "br0=lxcbr1");
+	ASSERT_STREQ(c->bridge_map[1], "virbr0=br-lan");
+	ASSERT_NULL(c->bridge_map[2]);
+	c = container_config_free(c);
+
+	_cleanup_free_ char *reset = write_file("web.conf", HEAD "[Network]\nBridgeMap=br0=br1\nBridgeMap=\n");
+	ASSERT_OK(container_config_load(reset, &c, NULL));
+	ASSERT_NULL(c->bridge_map);
+
+	ASSERT_CONTAINER_ERROR(HEAD "[Network]\nBridgeMap=br0\n", EINVAL, ":5: [Network] BridgeMap=br0: " BRIDGE_MAP_BAD);
+	ASSERT_CONTAINER_ERROR(HEAD "[Network]\nBridgeMap=br0=a/b\n", EINVAL, ":5: [Network] BridgeMap=br0=a/b: " BRIDGE_MAP_BAD);
+	ASSERT_CONTAINER_ERROR(HEAD "[Network]\nBridgeMap=br0=abcdefghijklmnop\n", EINVAL,
+	                       ":5: [Network] BridgeMap=br0=abcdefghijklmnop: " BRIDGE_MAP_BAD);
+	ASSERT_CONTAINER_ERROR(HEAD "[Network]\nBridgeMap=br0=br1\nBridgeMap=br0=br2\n", EINVAL,
+	                       ":6: [Network] BridgeMap=br0=br2: bridge br0 is mapped twice");
+}
+
+TEST(container_replicate_command) {
+	_cleanup_free_ char *path = write_file("web.conf", HEAD "[Replicate]\nCommand=ssh backup ckptctl import web\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	ASSERT_OK(container_config_load(path, &c, NULL));
+	ASSERT_STREQ(c->replicate_command, "ssh backup ckptctl import web");
+	c = container_config_free(c);
+	_cleanup_free_ char *none = write_file("web.conf", HEAD);
+	ASSERT_OK(container_config_load(none, &c, NULL));
+	ASSERT_NULL(c->replicate_command);
+}
+
 TEST(container_errors_values) {
 	ASSERT_CONTAINER_ERROR(HEAD "Cgroup=relative/path\n", EINVAL,
 			       ":4: [Container] Cgroup=relative/path: not an absolute path");

@@ -409,5 +409,33 @@ TEST(codec_disk_bytes) {
 	pair_free(p);
 }
 
+/* An imported pair's origin: decoded, encoded back unchanged, and each part checked. */
+TEST(codec_origin) {
+	json_t *j = with(sample_pair("web", 3, "complete"), "origin",
+	                 json_pack("{s:s,s:s,s:I}", "host", "a.example", "container", "db", "id", (json_int_t) 7));
+	struct pair *p = NULL;
+	ASSERT_OK(pair_from_json(j, &p, NULL));
+	ASSERT_STREQ(p->origin.host, "a.example");
+	ASSERT_STREQ(p->origin.container, "db");
+	ASSERT_EQ_U(p->origin.id, 7);
+	json_t *back = NULL;
+	ASSERT_OK(pair_to_json(p, &back));
+	ASSERT_TRUE(json_equal(json_object_get(j, "origin"), json_object_get(back, "origin")));
+	json_decref(back);
+	p = pair_free(p);
+	json_decref(j);
+
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "origin", json_string("a")), "wrong type for \"origin\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "origin", json_pack("{s:s,s:I}", "host", "a", "id",
+	                                                                                   (json_int_t) 1)),
+	                    "lacks \"origin.container\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "origin",
+	                         json_pack("{s:s,s:s,s:I}", "host", "a", "container", "web", "id", (json_int_t) 0)),
+	                    "non-positive \"origin.id\""));
+	ASSERT_TRUE(refused(with(sample_pair("web", 1, "complete"), "origin",
+	                         json_pack("{s:s,s:s,s:I}", "host", "a", "container", "../x", "id", (json_int_t) 2)),
+	                    "invalid \"origin.container\""));
+}
+
 TEST_MAIN()
 

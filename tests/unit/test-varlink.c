@@ -413,6 +413,72 @@ TEST(round_trip) {
 }
 
 /* Strict unpacking: the values, null as absent, and the offending parameter named. */
+/* o: an array parameter (Import's volume map), borrowed from the parameters; anything else named. */
+TEST(params_unpack_array) {
+	_cleanup_json_ json_t *p = json_pack("{s:s, s:[s,s]}", "container", "web", "volumes", "/a=/b", "/c=/d");
+	const char *s = NULL, *bad = NULL;
+	json_t *volumes = NULL;
+	ASSERT_OK(varlink_params_unpack(p, &bad, "{s:s, s?o}", "container", &s, "volumes", &volumes));
+	ASSERT_TRUE(json_is_array(volumes));
+	ASSERT_EQ_U(json_array_size(volumes), 2);
+	ASSERT_TRUE(volumes == json_object_get(p, "volumes"));
+
+	volumes = NULL;
+	_cleanup_json_ json_t *absent = json_pack("{s:s, s:n}", "container", "web", "volumes");
+	ASSERT_OK(varlink_params_unpack(absent, &bad, "{s:s, s?o}", "container", &s, "volumes", &volumes));
+	ASSERT_NULL(volumes);
+
+	_cleanup_json_ json_t *wrong = json_pack("{s:s, s:s}", "container", "web", "volumes", "/a=/b");
+	ASSERT_ERROR(varlink_params_unpack(wrong, &bad, "{s:s, s?o}", "container", &s, "volumes", &volumes), EINVAL);
+	ASSERT_STREQ(bad, "volumes");
+}
+
+/* A call with a descriptor: the descriptor arrives with the message's first byte, the message whole. */
+TEST(send_with_fd) {
+	int sv[2], pipefd[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_OK(pipe2(pipefd, O_CLOEXEC));
+	_cleanup_json_ json_t *params = json_pack("{s:s,s:i}", "container", "web", "id", 3);
+	ASSERT_OK(varlink_send_with_fd(sv[0], "io.ckptd.Manager.Export", params, true, pipefd[1]));
+	ASSERT_ERROR(varlink_send_with_fd(sv[0], "io.ckptd.Manager.Export", params, true, -1), EBADF);
+
+	char buf[4096];
+	size_t got = 0;
+	int passed = -1;
+	while (got == 0 || buf[got - 1] != '\0') {
+		union {
+			struct cmsghdr align;
+			char space[CMSG_SPACE(sizeof(int) * 4)];
+		} control = {};
+		struct iovec iov = { .iov_base = buf + got, .iov_len = sizeof(buf) - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+		ssize_t k = recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC);
+		ASSERT_TRUE(k > 0);
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			ASSERT_TRUE(cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)));
+			ASSERT_TRUE(got == 0); /* with the first byte only */
+			memcpy(&passed, CMSG_DATA(cm), sizeof(int));
+		}
+		got += (size_t) k;
+	}
+	ASSERT_TRUE(passed >= 0);
+	struct varlink_call call = {};
+	ASSERT_OK(varlink_call_parse(buf, &call, NULL));
+	ASSERT_STREQ(call.method, "io.ckptd.Manager.Export");
+	ASSERT_TRUE(call.more);
+	varlink_call_done(&call);
+	/* it is the pipe's write end */
+	ASSERT_EQ(write(passed, "x", 1), 1);
+	char c = 0;
+	ASSERT_EQ(read(pipefd[0], &c, 1), 1);
+	ASSERT_EQ(c, 'x');
+	close(passed);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST(params_unpack) {
 	_cleanup_json_ json_t *p = json_pack("{s:s, s:i, s:b, s:n}", "container", "web", "id", 7, "flag", 1, "tag");
 	const char *s = "untouched", *tag = "untouched", *bad = NULL;
