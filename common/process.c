@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -25,6 +26,7 @@ struct child_plan {
 	int fd_in, fd_out, fd_err; /* -1: leave as inherited */
 	int keep_fd, keep_as;      /* -1: none */
 	int report_fd;             /* where the child writes its errno if exec fails */
+	int netns_fd;              /* -1: stay in ours */
 	bool own_group;
 	bool survive_parent;
 	pid_t parent;
@@ -55,6 +57,8 @@ _Noreturn static void child_exec(const struct child_plan *p) {
 	if (!p->survive_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent))
 		_exit(127); /* the parent thread is gone already */
 	if (p->own_group && setpgid(0, 0) < 0)
+		child_fail(report, errno);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
 		child_fail(report, errno);
 
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -152,6 +156,7 @@ static int plan_init(const struct process_spec *spec, struct child_plan *p, char
 		.fd_err = -1,
 		.keep_fd = spec->keep_fd > 0 ? spec->keep_fd : -1,
 		.keep_as = spec->keep_fd_as,
+		.netns_fd = spec->netns_fd > 0 ? spec->netns_fd : -1,
 		.own_group = !spec->same_process_group,
 		.survive_parent = spec->survive_parent,
 	};
