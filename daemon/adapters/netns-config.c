@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Pre-saving a network namespace's configuration for CRIU: see netns-config.h. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -74,6 +75,54 @@ const char *netns_config_unsupported(void) {
 	if (getenv("CR_IPTABLES"))
 		return "$CR_IPTABLES is set in ckptd's environment (CRIU runs that one command for IPv4 and IPv6 alike)";
 	return NULL;
+}
+
+static int netns_of(pid_t pid, struct stat *ret) {
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", (int) pid);
+	return stat(p, ret) < 0 ? negative_errno() : 0;
+}
+
+/* Depth-first through /proc/PID/task/TID/children; *budget bounds the walk. */
+static pid_t other_in_tree(pid_t pid, const struct stat *root_ns, unsigned *budget) {
+	struct stat st;
+	if ((*budget)-- == 0)
+		return pid;
+	if (netns_of(pid, &st) < 0)
+		return 0; /* gone meanwhile */
+	if (st.st_ino != root_ns->st_ino || st.st_dev != root_ns->st_dev)
+		return pid;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+	_cleanup_(closedirp) DIR *tasks = opendir(path);
+	if (!tasks)
+		return 0;
+	for (struct dirent *t; (t = readdir(tasks));) {
+		if (t->d_name[0] == '.')
+			continue;
+		char cpath[300];
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int) pid, t->d_name);
+		_cleanup_free_ char *children = NULL;
+		if (read_full_file(cpath, &children, NULL) < 0)
+			continue;
+		for (char *c = children, *end; *c; c = end) {
+			long child = strtol(c, &end, 10);
+			if (end == c)
+				break;
+			pid_t found = other_in_tree((pid_t) child, root_ns, budget);
+			if (found)
+				return found;
+		}
+	}
+	return 0;
+}
+
+pid_t netns_config_other_netns_task(pid_t root) {
+	struct stat root_ns;
+	if (netns_of(root, &root_ns) < 0)
+		return root;
+	unsigned budget = 1U << 16;
+	return other_in_tree(root, &root_ns, &budget);
 }
 
 /* What one command line answered, as CRIU would have seen it. */

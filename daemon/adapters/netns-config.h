@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The replay program: ckptd-netns-replay next to the running ckptd (a build tree), else in
  * CKPTD_LIBEXEC_DIR. -ENOENT if neither is executable. */
@@ -36,6 +37,11 @@ int netns_config_find_replay(char **ret);
 /* Why the pre-save cannot stand in for CRIU's tools in this daemon's environment (the user set
  * $CR_IPTABLES, whose one command CRIU runs for IPv4 and IPv6 alike), or NULL. */
 const char *netns_config_unsupported(void);
+
+/* A task of ROOT's process tree (the tree CRIU dumps) in another network namespace than ROOT's
+ * (CRIU would save that namespace too, and a pre-save holds one namespace's answers): its pid; 0
+ * if none; ROOT itself when the tree cannot be read. */
+pid_t netns_config_other_netns_task(pid_t root);
 
 /* Saves into DIR (created here; must not exist) the answers of CRIU's tools in the network
  * namespace NETNS_FD, and DIR/bin with links to REPLAY. */

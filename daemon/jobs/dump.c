@@ -491,6 +491,12 @@ static int dump_netns_presave(struct dump *d, char **ret_error) {
 		            unsupported);
 		return 0;
 	}
+	pid_t other = netns_config_other_netns_task(d->root);
+	if (other) {
+		log_warning("%s: CRIU saves the network configuration inside the frozen window: task %d is in another "
+		            "network namespace than the root task %d", j->container, (int) other, (int) d->root);
+		return 0;
+	}
 	job_progress(j, "netns-presave", "saving the network configuration of process %d's namespace", (int) d->root);
 	uint64_t t = now_usec(CLOCK_MONOTONIC);
 	char ns[64];

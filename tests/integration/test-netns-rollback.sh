@@ -45,8 +45,9 @@ for ct in lo fw br rt; do
 	t_btrfs_subvol "$MNT/$ct"
 	ct_make_rootfs "$MNT/$ct"
 	CG[$ct]=$(t_cgroup_create v2 "$ct")
+	# SIGUSR1: a task in a network namespace of its own, inside the container
 	ct_start "${CG[$ct]}" "$MNT/$ct" --net -- /usr/bin/bash -c \
-		'while :; do date +%s%N >>/var/log/ticks; sleep 0.05; done' >/dev/null
+		'trap "unshare --net sleep 1000 &" USR1; while :; do date +%s%N >>/var/log/ticks; sleep 0.05; done' >/dev/null
 	t_write_container "$ct" "${CG[$ct]}" "$MNT/$ct" </dev/null
 done
 
@@ -205,6 +206,16 @@ for f in iptables ip6tables; do
 done
 t_write_container rt "${CG[rt]}" "$MNT/rt" </dev/null
 kill -HUP "$CKPTD_PID"
+
+# ---- a second network namespace in the tree: CRIU's own tools (the replay holds one namespace's)
+kill -USR1 "$(ct_init "${CG[fw]}")"
+t_wait_until 5 eval "pgrep -f 'sleep 1000' -P \$(ct_init '${CG[fw]}') >/dev/null" || t_fail "fw: no nested task"
+pair=$(t_ctl_json freeze-and-dump fw)
+id=$(jq -r .id <<<"$pair")
+[ ! -e "$T/state/containers/fw/pairs/$id/netns-config" ] || t_fail "fw: pre-saved with two network namespaces"
+grep -q "is in another network namespace than the root task" "$CKPTD_LOG" || t_fail "fw: no word of the fallback"
+echo "fw with a nested network namespace: pair $id, frozen $(jq -r .frozen_usec <<<"$pair") us (CRIU's tools)"
+pkill -f 'sleep 1000' -P "$(ct_init "${CG[fw]}")" || true
 
 # ---- a change between the pre-save and the freeze -------------------------------------------------
 t_daemon_stop
