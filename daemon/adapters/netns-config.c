@@ -299,16 +299,26 @@ int netns_config_presave(int netns_fd, const char *dir, const char *replay, char
 
 /* ---- comparing ----------------------------------------------------------------------------- */
 
-/* Zeroes the payload of every attribute of TYPE among the rtattrs in [p, p + len). */
-static void mask_attrs(unsigned char *p, size_t len, const unsigned short *types, size_t n_types) {
+/* The rtattrs in [p, p + len), read with memcpy (the buffer need not be aligned): zeroes the
+ * payload of every one of the MASKED types, and clears CLEAR_BITS in a u32 attribute of type
+ * BITS_TYPE (0: none). */
+static void mask_attrs(unsigned char *p, size_t len, const unsigned short *masked, size_t n_masked,
+                       unsigned short bits_type, uint32_t clear_bits) {
 	while (len >= sizeof(struct rtattr)) {
-		struct rtattr *a = (struct rtattr *) p;
-		if (a->rta_len < sizeof(*a) || a->rta_len > len)
+		struct rtattr a;
+		memcpy(&a, p, sizeof(a));
+		if (a.rta_len < sizeof(a) || a.rta_len > len)
 			return;
-		for (size_t i = 0; i < n_types; i++)
-			if (a->rta_type == types[i])
-				memset(p + RTA_LENGTH(0), 0, a->rta_len - RTA_LENGTH(0));
-		size_t step = RTA_ALIGN(a->rta_len);
+		for (size_t i = 0; i < n_masked; i++)
+			if (a.rta_type == masked[i])
+				memset(p + RTA_LENGTH(0), 0, a.rta_len - RTA_LENGTH(0));
+		if (bits_type && a.rta_type == bits_type && a.rta_len >= RTA_LENGTH(sizeof(uint32_t))) {
+			uint32_t f;
+			memcpy(&f, p + RTA_LENGTH(0), sizeof(f));
+			f &= ~clear_bits;
+			memcpy(p + RTA_LENGTH(0), &f, sizeof(f));
+		}
+		size_t step = RTA_ALIGN(a.rta_len);
 		if (step >= len)
 			return;
 		p += step;
@@ -323,38 +333,28 @@ static void normalize_netlink(unsigned char *buf, size_t size) {
 	unsigned char *p = buf + 4; /* the magic number of the format */
 	size_t len = size - 4;
 	while (len >= sizeof(struct nlmsghdr)) {
-		struct nlmsghdr *h = (struct nlmsghdr *) p;
-		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len)
+		struct nlmsghdr h;
+		memcpy(&h, p, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len)
 			return;
-		h->nlmsg_seq = 0;
-		h->nlmsg_pid = 0;
-		if (h->nlmsg_type == RTM_NEWADDR && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifaddrmsg))) {
-			struct ifaddrmsg *ifa = NLMSG_DATA(h);
-			ifa->ifa_flags &= (unsigned char) ~IFA_F_TENTATIVE;
-			unsigned char *a = (unsigned char *) ifa + NLMSG_ALIGN(sizeof(*ifa));
-			size_t alen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*ifa)));
+		h.nlmsg_seq = 0;
+		h.nlmsg_pid = 0;
+		memcpy(p, &h, sizeof(h));
+		unsigned char *body = p + NLMSG_HDRLEN;
+		if (h.nlmsg_type == RTM_NEWADDR && h.nlmsg_len >= NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct ifaddrmsg)))) {
+			struct ifaddrmsg ifa;
+			memcpy(&ifa, body, sizeof(ifa));
+			ifa.ifa_flags &= (unsigned char) ~IFA_F_TENTATIVE;
+			memcpy(body, &ifa, sizeof(ifa));
 			static const unsigned short masked[] = { IFA_CACHEINFO };
-			mask_attrs(a, alen, masked, ELEMENTSOF(masked));
-			/* IFA_FLAGS: clear the tentative bit only. */
-			for (size_t off = 0; off + sizeof(struct rtattr) <= alen;) {
-				struct rtattr *ra = (struct rtattr *) (a + off);
-				if (ra->rta_len < sizeof(*ra) || off + ra->rta_len > alen)
-					break;
-				if (ra->rta_type == IFA_FLAGS && ra->rta_len >= RTA_LENGTH(sizeof(uint32_t))) {
-					uint32_t f;
-					memcpy(&f, RTA_DATA(ra), sizeof(f));
-					f &= ~(uint32_t) IFA_F_TENTATIVE;
-					memcpy(RTA_DATA(ra), &f, sizeof(f));
-				}
-				off += RTA_ALIGN(ra->rta_len);
-			}
-		} else if (h->nlmsg_type == RTM_NEWROUTE && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct rtmsg))) {
-			unsigned char *a = (unsigned char *) NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtmsg));
+			mask_attrs(body + NLMSG_ALIGN(sizeof(ifa)), h.nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(ifa))), masked,
+			           ELEMENTSOF(masked), IFA_FLAGS, IFA_F_TENTATIVE);
+		} else if (h.nlmsg_type == RTM_NEWROUTE && h.nlmsg_len >= NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtmsg)))) {
 			static const unsigned short masked[] = { RTA_CACHEINFO, RTA_EXPIRES };
-			mask_attrs(a, h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtmsg))), masked,
-			           ELEMENTSOF(masked));
+			mask_attrs(body + NLMSG_ALIGN(sizeof(struct rtmsg)),
+			           h.nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtmsg))), masked, ELEMENTSOF(masked), 0, 0);
 		}
-		size_t step = NLMSG_ALIGN(h->nlmsg_len);
+		size_t step = NLMSG_ALIGN(h.nlmsg_len);
 		if (step >= len)
 			return;
 		p += step;
@@ -385,11 +385,11 @@ static size_t normalize_iptables(char *buf, size_t size) {
 	return w;
 }
 
-static bool same_configuration(enum compare how, char *a, size_t na, char *b, size_t nb) {
-	if (how == COMPARE_NETLINK) {
+bool netns_config_same_answer(bool netlink, char *a, size_t na, char *b, size_t nb) {
+	if (netlink) {
 		normalize_netlink((unsigned char *) a, na);
 		normalize_netlink((unsigned char *) b, nb);
-	} else if (how == COMPARE_IPTABLES) {
+	} else {
 		na = normalize_iptables(a, na);
 		nb = normalize_iptables(b, nb);
 	}
@@ -426,7 +426,7 @@ static int verify_one(int netns_fd, const char *dir, const char *const *argv, bo
 	r = run_in_netns(netns_fd, argv, &now, ret_error);
 	if (r < 0)
 		return r;
-	bool same = atoi(rc) == now.status && same_configuration(how, saved, saved_size, now.out, now.out_size);
+	bool same = atoi(rc) == now.status && netns_config_same_answer(how == COMPARE_NETLINK, saved, saved_size, now.out, now.out_size);
 	answer_done(&now);
 	if (same)
 		return 0;

@@ -50,3 +50,8 @@ int netns_config_presave(int netns_fd, const char *dir, const char *replay, char
 /* Runs the state commands again in NETNS_FD and compares with DIR's answers: 0 if all are the
  * same configuration, -ESTALE with *ret_error naming the command(s) whose output changed. */
 int netns_config_verify(int netns_fd, const char *dir, char **ret_error);
+
+/* Whether two answers of a state command hold the same configuration (the masks above): NETLINK
+ * for `ip ... save` output, else iptables-save text. Normalizes A and B in place. Pure (fuzzed:
+ * tests/fuzz/fuzz-netns-config.c). */
+bool netns_config_same_answer(bool netlink, char *a, size_t na, char *b, size_t nb);
