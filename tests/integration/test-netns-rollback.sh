@@ -67,14 +67,14 @@ ns_state() {
 	echo "== links"
 	nsx "$c" ip -o link show | sed -E 's/^[0-9]+: //; s/@if[0-9]+//; s/link-netnsid [0-9]+//; s/ +/ /g' | sort
 	echo "== routes"
-	nsx "$c" ip route show table all | grep -v '^local\|^broadcast\|^multicast' | sort
-	nsx "$c" ip -6 route show table all | grep -v '^local\|^multicast\|expires' | sort
+	nsx "$c" ip route show table all | { grep -v '^local\|^broadcast\|^multicast' || true; } | sort
+	nsx "$c" ip -6 route show table all | { grep -v '^local\|^multicast\|expires' || true; } | sort
 	echo "== rules"
 	nsx "$c" ip rule show
 	nsx "$c" ip -6 rule show
 	echo "== iptables"
-	nsx "$c" iptables-legacy-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]$//'
-	nsx "$c" ip6tables-legacy-save | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]$//'
+	nsx "$c" iptables-legacy-save | { grep -v '^#' || true; } | sed -E 's/ \[[0-9]+:[0-9]+\]$//'
+	nsx "$c" ip6tables-legacy-save | { grep -v '^#' || true; } | sed -E 's/ \[[0-9]+:[0-9]+\]$//'
 	echo "== nft"
 	nsx "$c" nft list ruleset
 }
@@ -181,9 +181,8 @@ except ConnectionRefusedError:
 }
 t_wait_until 10 reaches br "$NET.1" || t_fail "br: the host at $NET.1 cannot be reached after the rollback"
 t_wait_until 10 reaches rt "$NET.65" || t_fail "rt: the host at $NET.65 cannot be reached after the rollback"
-nsx fw nft list ruleset | grep -q 'tcp dport 4242 drop' || t_fail "fw: the nft rule is gone"
-nsx fw iptables-legacy-save | grep -q -- '-A INPUT -s 203.0.113.7/32 -p tcp -m tcp --dport 22 -j DROP' ||
-	t_fail "fw: the iptables rule is gone"
+t_assert_contains "$(nsx fw nft list ruleset)" 'tcp dport 4242 drop'
+t_assert_contains "$(nsx fw iptables-legacy-save)" '-A INPUT -s 203.0.113.7/32 -p tcp -m tcp --dport 22 -j DROP'
 
 # ---- the same image either way -----------------------------------------------------------------
 # NetworkConfig=criu: CRIU's own tools, inside the window. The network images must hold the same
