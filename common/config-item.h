@@ -33,6 +33,7 @@ int config_parse_pid(const char *value, void *field, uint64_t dflt, char **ret_e
 int config_parse_sec_positive(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_staging(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_network_lock(const char *value, void *field, uint64_t dflt, char **ret_error);
+int config_parse_network_config(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_bool(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_unsigned(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_unsigned_positive(const char *value, void *field, uint64_t dflt, char **ret_error);

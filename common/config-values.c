@@ -356,6 +356,19 @@ int config_parse_network_lock(const char *value, void *field, uint64_t dflt, cha
 	return 0;
 }
 
+static const char *const network_config_names[] = {
+	[NETWORK_CONFIG_PRESAVE] = "presave",
+	[NETWORK_CONFIG_CRIU] = "criu",
+};
+
+int config_parse_network_config(const char *value, void *field, uint64_t dflt, char **ret_error) {
+	int v;
+	if (parse_enum(value, network_config_names, ELEMENTSOF(network_config_names), dflt, &v) < 0)
+		return error_setf(ret_error, -EINVAL, "expected presave or criu");
+	*(enum network_config *) field = (enum network_config) v;
+	return 0;
+}
+
 int config_parse_bool(const char *value, void *field, uint64_t dflt, char **ret_error) {
 	bool *p = field, v = dflt != 0;
 

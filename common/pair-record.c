@@ -22,6 +22,8 @@ static const struct count_key timing_keys[] = {
 	{ "thaw_usec", offsetof(struct pair_timings, thaw_usec) },
 	{ "persist_usec", offsetof(struct pair_timings, persist_usec) },
 	{ "total_usec", offsetof(struct pair_timings, total_usec) },
+	{ "netns_presave_usec", offsetof(struct pair_timings, netns_presave_usec) },
+	{ "netns_verify_usec", offsetof(struct pair_timings, netns_verify_usec) },
 };
 
 static const struct count_key criu_phase_keys[] = {

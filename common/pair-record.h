@@ -53,6 +53,9 @@ struct pair_criu_phases {
 struct pair_timings {
 	uint64_t discover_usec, sync_usec, criu_start_usec, freeze_usec, snapshot_usec, dump_usec, thaw_usec,
 	        persist_usec, total_usec;
+	/* outside the window: the network namespace's configuration saved before the freeze, and
+	 * checked again after the thaw (NetworkConfig=presave); absent otherwise */
+	uint64_t netns_presave_usec, netns_verify_usec;
 	struct pair_criu_phases criu_phases;
 };
 

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ struct child_plan {
 	int keep_fd, keep_as;      /* -1: none */
 	int cwd_fd;                /* -1: stay where we are */
 	int report_fd;             /* where the child writes its errno if exec fails */
+	int netns_fd;              /* -1: stay in ours */
 	bool own_group;
 	bool survive_parent;
 	pid_t parent;
@@ -58,6 +60,8 @@ _Noreturn static void child_exec(const struct child_plan *p) {
 	if (p->own_group && setpgid(0, 0) < 0)
 		child_fail(report, errno);
 	if (p->cwd_fd >= 0 && fchdir(p->cwd_fd) < 0)
+		child_fail(report, errno);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
 		child_fail(report, errno);
 
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -156,6 +160,7 @@ static int plan_init(const struct process_spec *spec, struct child_plan *p, char
 		.keep_fd = spec->keep_fd > 0 ? spec->keep_fd : -1,
 		.keep_as = spec->keep_fd_as,
 		.cwd_fd = spec->cwd_fd > 0 ? spec->cwd_fd : -1,
+		.netns_fd = spec->netns_fd > 0 ? spec->netns_fd : -1,
 		.own_group = !spec->same_process_group,
 		.survive_parent = spec->survive_parent,
 	};

@@ -39,6 +39,8 @@ struct process_spec {
 	int keep_fd;             /* 0 (or unset): none; else this fd stays open in the child ... */
 	int keep_fd_as;          /* ... as this number (>= 3) */
 	int cwd_fd;              /* 0 (or unset): our directory; else the child's working directory */
+	int netns_fd;            /* 0 (or unset): ours; else the child enters this network namespace
+	                          * (setns(CLONE_NEWNET)) before its exec */
 	bool merge_stderr;       /* process_run(): stderr goes to the same buffer as stdout */
 	bool same_process_group; /* the child stays in our process group */
 	bool survive_parent;     /* no PR_SET_PDEATHSIG: the child lives on when the thread that started

@@ -34,23 +34,63 @@ static void criu_opts_freep(criu_opts **o) {
 extern char **environ;
 
 /* The environment of the criu child: ours, plus CRIU_CONFIG_FILE=config_file if set (CRIU reads
- * that file before it serves the request: options the RPC of our libcriu cannot carry). Built
- * before fork(), since the child of a threaded process must not allocate. */
-static char **swrk_environment(const char *config_file) {
+ * that file before it serves the request: options the RPC of our libcriu cannot carry), and with
+ * netns_replay_dir (netns-config.h) PATH with its bin/ first, CR_IP_TOOL=its bin/ip,
+ * CKPTD_NETNS_REPLAY_DIR=it, CR_IPTABLES unset: CRIU then runs the replay for its network tools.
+ * Built before fork(), since the child of a threaded process must not allocate. The strings made
+ * here are in *ret_owned (NULL-terminated), to be freed by the caller. */
+static bool env_replaced(const char *e, bool replay) {
+	static const char *const always[] = { "CRIU_CONFIG_FILE=" };
+	static const char *const with_replay[] = { "PATH=", "CR_IP_TOOL=", "CR_IPTABLES=", "CKPTD_NETNS_REPLAY_DIR=" };
+	for (size_t i = 0; i < ELEMENTSOF(always); i++)
+		if (strncmp(e, always[i], strlen(always[i])) == 0)
+			return true;
+	for (size_t i = 0; replay && i < ELEMENTSOF(with_replay); i++)
+		if (strncmp(e, with_replay[i], strlen(with_replay[i])) == 0)
+			return true;
+	return false;
+}
+
+static void strv_free_all(char **v) {
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **swrk_environment(const char *config_file, const char *netns_replay_dir, char ***ret_owned) {
 	size_t n = 0;
 	while (environ && environ[n])
 		n++;
-	char **env = calloc(n + 2, sizeof(char *));
-	if (!env)
+	char **env = calloc(n + 5, sizeof(char *)), **owned = calloc(5, sizeof(char *));
+	if (!env || !owned) {
+		free(env);
+		free(owned);
 		return NULL;
-	size_t k = 0;
+	}
+	size_t k = 0, o = 0;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CRIU_CONFIG_FILE=", 17) != 0)
+		if (!env_replaced(environ[i], netns_replay_dir))
 			env[k++] = environ[i];
-	if (config_file && asprintf(&env[k++], "CRIU_CONFIG_FILE=%s", config_file) < 0) {
+	bool ok = true;
+	if (config_file)
+		ok = asprintf(&owned[o++], "CRIU_CONFIG_FILE=%s", config_file) >= 0;
+	if (ok && netns_replay_dir) {
+		const char *path = getenv("PATH");
+		ok = asprintf(&owned[o++], "PATH=%s/bin:%s", netns_replay_dir,
+		              path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") >= 0 &&
+		     asprintf(&owned[o++], "CR_IP_TOOL=%s/bin/ip", netns_replay_dir) >= 0 &&
+		     asprintf(&owned[o++], "CKPTD_NETNS_REPLAY_DIR=%s", netns_replay_dir) >= 0;
+	}
+	if (!ok) {
+		if (o > 0)
+			owned[o - 1] = NULL; /* the failed asprintf() left it undefined */
+		strv_free_all(owned);
 		free(env);
 		return NULL;
 	}
+	for (size_t i = 0; i < o; i++)
+		env[k++] = owned[i];
+	*ret_owned = owned;
 	return env;
 }
 
@@ -60,19 +100,17 @@ static char **swrk_environment(const char *config_file) {
  * its registers or code replaced by the parasite (a crashed workload); orphaned, it fails at its
  * next message to us and cures and releases the tasks itself. Recovery waits for it (the intent
  * names it). A restore's CRIU still dies with us: the interrupted rollback is finished anew. */
-static int spawn_swrk(const char *criu_path, const char *config_file, bool survive_daemon, pid_t *ret_pid,
-                      int *ret_fd) {
-	_cleanup_free_ char **env = swrk_environment(config_file);
-	_cleanup_free_ char *config_env = NULL;
+static int spawn_swrk(const char *criu_path, const char *config_file, const char *netns_replay_dir,
+                      bool survive_daemon, pid_t *ret_pid, int *ret_fd) {
+	char **owned = NULL;
+	_cleanup_free_ char **env = swrk_environment(config_file, netns_replay_dir, &owned);
 	if (!env)
 		return -ENOMEM;
-	if (config_file)
-		for (char **e = env; *e; e++)
-			if (strncmp(*e, "CRIU_CONFIG_FILE=", 17) == 0)
-				config_env = *e;
 	int sk[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0) {
+		strv_free_all(owned);
 		return negative_errno();
+	}
 	const char *argv[] = { criu_path, "swrk", "3", NULL };
 	const struct process_spec spec = {
 		.argv = argv,
@@ -83,6 +121,7 @@ static int spawn_swrk(const char *criu_path, const char *config_file, bool survi
 		.survive_parent = survive_daemon,
 	};
 	int r = process_spawn(&spec, ret_pid, NULL);
+	strv_free_all(owned);
 	close(sk[1]);
 	if (r < 0) {
 		close(sk[0]);
@@ -280,7 +319,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(d->criu_path, config_file, true, &pid, &fd);
+	r = spawn_swrk(d->criu_path, config_file, d->netns_replay_dir, true, &pid, &fd);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot start %s: %s", d->criu_path, strerror(-r));
 		return r;
@@ -350,7 +389,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(ro->criu_path, config_file, false, &pid, &fd);
+	r = spawn_swrk(ro->criu_path, config_file, NULL, false, &pid, &fd);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot start %s: %s", ro->criu_path, strerror(-r));
 		return r;
@@ -384,7 +423,7 @@ int criu_query_version(const char *criu_path, int *ret_version) {
 		return -ENOMEM;
 	pid_t pid;
 	int fd;
-	int r = spawn_swrk(criu_path, NULL, false, &pid, &fd);
+	int r = spawn_swrk(criu_path, NULL, NULL, false, &pid, &fd);
 	if (r < 0)
 		return r;
 	criu_local_set_service_fd(o, fd);

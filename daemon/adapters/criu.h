@@ -74,6 +74,9 @@ struct criu_dump_options {
 	bool shell_job;
 	bool stop; /* CRIU kills the tasks once dumped instead of leaving them running (migrate) */
 	struct criu_ns_options ns;
+	/* The network namespace's configuration saved before the freeze (netns-config.h): CRIU runs
+	 * ckptd-netns-replay from there instead of ip/iptables-save; NULL: CRIU's own tools. */
+	const char *netns_replay_dir;
 };
 
 /* A veth pair CRIU re-creates at restore: the container end's name and "HOST-IF[@BRIDGE]". */

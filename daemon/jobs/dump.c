@@ -27,6 +27,7 @@
 #include "proc-holders.h"
 #include "job.h"
 #include "log.h"
+#include "netns-config.h"
 #include "macro.h"
 #include "pair.h"
 #include "pair-ops.h"
@@ -54,6 +55,11 @@ struct dump {
 	const char *criu_images;          /* staged or images */
 	json_t *intent;
 	bool frozen;
+	/* NetworkConfig=presave: the container's network namespace, and where its configuration
+	 * was saved before the freeze (NULL: CRIU saves it itself) */
+	int netns_fd;
+	char *netns_dir;
+	uint64_t netns_presave_usec, netns_verify_usec;
 	/* Timestamps, CLOCK_MONOTONIC µs. */
 	uint64_t t_start, t_discover, t_discovered, t_sync, t_synced, t_criu_spawned, t_freeze, t_frozen,
 	        t_snapshotted, t_dumped, t_thawed;
@@ -81,6 +87,9 @@ static void dump_done(struct dump *d) {
 	free(d->pair_dir);
 	free(d->images);
 	free(d->staged);
+	free(d->netns_dir);
+	if (d->netns_fd >= 0)
+		close(d->netns_fd);
 	if (d->intent)
 		json_decref(d->intent);
 	discovery_free(d->discovery);
@@ -489,6 +498,7 @@ static int dump_run(struct dump *d, char **ret_error) {
 		.shell_job = d->shell_job,
 		.stop = j->stop_after_dump,
 		.ns = d->ns,
+		.netns_replay_dir = d->netns_dir,
 	};
 	struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .dumped = on_dumped,
 		                    .userdata = d };
@@ -509,6 +519,75 @@ static int dump_run(struct dump *d, char **ret_error) {
 	if (d->window_r < 0) /* the window itself failed: its message is the decisive one */
 		return d->window_r;
 	return r < 0 ? error_pass(ret_error, r, &error) : 0;
+}
+
+/* Before the freeze (NetworkConfig=presave, the container has a network namespace of its own):
+ * run CRIU's network tools now, in that namespace, and let CRIU replay their answers inside the
+ * window (adapters/netns-config.h). Where this cannot stand in for CRIU's tools, CRIU runs them
+ * itself, as before, and the log says why. */
+static int dump_netns_presave(struct dump *d, char **ret_error) {
+	struct job *j = d->job;
+	json_t *net = json_object_get(d->discovery->report, "network");
+	if (d->cfg->network_config != NETWORK_CONFIG_PRESAVE || !json_is_true(json_object_get(net, "own_namespace")))
+		return 0;
+	const char *unsupported = netns_config_unsupported();
+	_cleanup_free_ char *replay = NULL;
+	if (!unsupported && netns_config_find_replay(&replay) < 0)
+		unsupported = "ckptd-netns-replay is neither next to ckptd nor in its libexec directory";
+	if (unsupported) {
+		log_warning("%s: CRIU saves the network configuration inside the frozen window: %s", j->container,
+		            unsupported);
+		return 0;
+	}
+	pid_t other = netns_config_other_netns_task(d->root);
+	if (other) {
+		log_warning("%s: CRIU saves the network configuration inside the frozen window: task %d is in another "
+		            "network namespace than the root task %d", j->container, (int) other, (int) d->root);
+		return 0;
+	}
+	job_progress(j, "netns-presave", "saving the network configuration of process %d's namespace", (int) d->root);
+	uint64_t t = now_usec(CLOCK_MONOTONIC);
+	char ns[64];
+	(void) snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int) d->root);
+	d->netns_fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (d->netns_fd < 0)
+		return error_setf(ret_error, negative_errno(), "cannot open the network namespace %s: %m", ns);
+	d->netns_dir = path_join(d->pair_dir, "netns-config");
+	if (!d->netns_dir)
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	_cleanup_free_ char *why = NULL;
+	int r = netns_config_presave(d->netns_fd, d->netns_dir, replay, &why);
+	if (r < 0)
+		return error_pass(ret_error, r, &why);
+	d->netns_presave_usec = now_usec(CLOCK_MONOTONIC) - t;
+	return 0;
+}
+
+/* After the thaw: the configuration CRIU recorded (the pre-save) must still be the namespace's,
+ * or the pair would claim a state the container did not have at the freeze: the pair is then
+ * not made (README, "Design notes": a change of the network configuration during a checkpoint). */
+static int dump_netns_verify(struct dump *d, char **ret_error) {
+	if (!d->netns_dir)
+		return 0;
+	job_progress(d->job, "netns-verify", "checking that the network configuration did not change");
+	uint64_t t = now_usec(CLOCK_MONOTONIC);
+	_cleanup_free_ char *why = NULL;
+	int r = netns_config_verify(d->netns_fd, d->netns_dir, &why);
+	d->netns_verify_usec = now_usec(CLOCK_MONOTONIC) - t;
+	if (r < 0)
+		return error_prefixf(ret_error, r, &why, "pair %" PRIu64 " of %s not made", d->id, d->job->container);
+	return 0;
+}
+
+/* Fault injection, for test-netns-race only (documented in ckptd(8)): a pause between the
+ * pre-save of the network configuration and the freeze, for the test to change it there. */
+static void hold_after_presave_for_testing(struct dump *d) {
+	const char *e = getenv("CKPTD_TEST_HOLD_AFTER_NETNS_PRESAVE_MSEC");
+	if (!e || !d->netns_dir)
+		return;
+	log_warning("%s: CKPTD_TEST_HOLD_AFTER_NETNS_PRESAVE_MSEC=%s: pausing before the freeze", d->job->container, e);
+	unsigned long long msec = strtoull(e, NULL, 10);
+	(void) usleep((useconds_t) (msec < 60000 ? msec : 60000) * 1000);
 }
 
 /* 6. Thaw, whatever happened (on success it happened as soon as CRIU answered); after a failure
@@ -581,6 +660,8 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 			.thaw_usec = d->t_thawed - d->t_dumped,
 			.persist_usec = t_done - t_persist,
 			.total_usec = t_done - d->t_start,
+			.netns_presave_usec = d->netns_dir ? d->netns_presave_usec : PAIR_ABSENT,
+			.netns_verify_usec = d->netns_dir ? d->netns_verify_usec : PAIR_ABSENT,
 		};
 		/* After the thaw: where the window went, by CRIU's log (phases it lacks stay absent). */
 		_cleanup_free_ char *log = path_join(d->pair_dir, "dump.log");
@@ -616,7 +697,7 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret_error) {
 	struct container_config *cfg = j->config;
 	_cleanup_(dump_done) struct dump d = { .job = j, .cfg = cfg, .n = cfg->n_volumes, .freezer_fd = -EBADF,
-		.warm = FREEZER_WARM_NONE,
+		.warm = FREEZER_WARM_NONE, .netns_fd = -EBADF,
 		.params = { .size_percent = cfg->snapshot_size_percent, .size_bytes = cfg->snapshot_size_bytes } };
 	d.t_start = now_usec(CLOCK_MONOTONIC);
 	job_set_state(j, "nothing changed");
@@ -627,7 +708,13 @@ int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret
 	if ((r = dump_check_volumes(&d, ret_error)) < 0 || (r = dump_allocate(&d, ret_error)) < 0 ||
 	    (r = dump_prepare(&d, ret_error)) < 0)
 		return r;
-	r = dump_run(&d, ret_error);
+	r = dump_netns_presave(&d, ret_error);
+	if (r >= 0) {
+		hold_after_presave_for_testing(&d);
+		r = dump_run(&d, ret_error);
+	}
+	if (r >= 0 && !d.frozen)
+		r = dump_netns_verify(&d, ret_error);
 	r = dump_close_window(&d, r, ret_error);
 	if (r < 0)
 		return r;

@@ -317,6 +317,7 @@ TEST(container_defaults) {
 	ASSERT_FALSE(c->tcp_established);
 	ASSERT_FALSE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_AUTO);
+	ASSERT_EQ(c->network_config, NETWORK_CONFIG_PRESAVE);
 	ASSERT_TRUE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 8);
 	ASSERT_NULL(c->on_calendar);
@@ -351,6 +352,7 @@ TEST(container_all_keys) {
 		"TcpEstablished=yes\r\n"
 		"FileLocks=on\r\n"
 		"NetworkLock=nftables\r\n"
+		"NetworkConfig=criu\r\n"
 		"ShareImages=no\r\n"
 		"FullImageEvery=0\r\n"
 		"[Schedule]\r\n"
@@ -385,6 +387,7 @@ TEST(container_all_keys) {
 	ASSERT_TRUE(c->tcp_established);
 	ASSERT_TRUE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_NFTABLES);
+	ASSERT_EQ(c->network_config, NETWORK_CONFIG_CRIU);
 	ASSERT_FALSE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 0);
 	ASSERT_STREQ(c->on_calendar, "*-*-* 00:00:00");
@@ -626,6 +629,8 @@ TEST(container_errors_values) {
 			       ":5: [Checkpoint] FileLocks=2: expected a boolean (yes/no, true/false, on/off, 1/0)");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkLock=none\n", EINVAL,
 			       ":5: [Checkpoint] NetworkLock=none: expected auto, skip, nftables or iptables");
+	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkConfig=ckptd\n", EINVAL,
+			       ":5: [Checkpoint] NetworkConfig=ckptd: expected presave or criu");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepLast=-1\n", EINVAL,
 			       ":5: [Retention] KeepLast=-1: expected a non-negative integer");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepDaily=1x\n", EINVAL,
