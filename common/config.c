@@ -73,6 +73,7 @@ static const struct config_item container_items[] = {
 	{ "Checkpoint", "NetworkLock", config_parse_network_lock, CC(network_lock), NETWORK_LOCK_AUTO },
 	{ "Checkpoint", "ShareImages", config_parse_bool, CC(share_images), true },
 	{ "Checkpoint", "FullImageEvery", config_parse_unsigned, CC(full_image_every), 8 },
+	{ "Checkpoint", "PreDump", config_parse_pre_dump, CC(pre_dump), (uint64_t) PRE_DUMP_AUTO },
 	{ "Schedule", "OnCalendar", config_parse_string, CC(on_calendar), 0 },
 	{ "Retention", "KeepLast", config_parse_unsigned, CC(retention.keep_last), 10 },
 	{ "Retention", "KeepHourly", config_parse_unsigned, CC(retention.keep_hourly), 0 },
