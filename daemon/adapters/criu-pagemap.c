@@ -26,6 +26,7 @@ struct pm_entry {
 	uint64_t vaddr, nr_pages;
 	uint64_t compat_nr_pages; /* field 2 as it was written */
 	bool has_nr_pages64;      /* field 5 was written (CRIU >= 4) */
+	uint64_t flags;           /* as read (in_parent turned into PE_PARENT) */
 	bool parent, present;
 	uint64_t offset;          /* present: where its pages start in the data file */
 };
@@ -211,14 +212,24 @@ static int pagemap_load(int dir_fd, const char *name, long page_size, struct pag
 			uint64_t flags = f.has_flags ? f.flags : f.in_parent ? PE_PARENT : PE_PRESENT;
 			if (f.in_parent)
 				flags |= PE_PARENT;
+			e->flags = flags;
 			e->parent = flags & PE_PARENT;
 			e->present = flags & PE_PRESENT;
-			/* Required fields, one place per page, no lazy pages (ckptd never asks for them). */
-			if (!(f.seen & (1U << 1)) || e->nr_pages == 0 || e->parent == e->present || (flags & PE_LAZY) ||
-			    e->nr_pages > (UINT64_MAX - e->vaddr) / (uint64_t) page_size ||
-			    (m.n > 0 && m.e[m.n - 1].vaddr + m.e[m.n - 1].nr_pages * (uint64_t) page_size > e->vaddr)) {
-				r = -EBADMSG;
-				break;
+			/* Required fields, one place per page. PE_LAZY (pages a lazy restore may fetch later)
+			 * comes with PE_PRESENT on CRIU's private anonymous memory; alone it means pages
+			 * that are nowhere in the images (a lazy dump, which ckptd never asks for). */
+			const char *bad = !(f.seen & (1U << 1)) ? "no address" :
+			                  e->nr_pages == 0 ? "no pages" :
+			                  (flags & PE_LAZY) && !e->present ? "lazy pages not in the images" :
+			                  e->parent == e->present ? "neither or both present and in the parent" :
+			                  e->nr_pages > (UINT64_MAX - e->vaddr) / (uint64_t) page_size ? "past the address space" :
+			                  m.n > 0 && m.e[m.n - 1].vaddr + m.e[m.n - 1].nr_pages * (uint64_t) page_size > e->vaddr ?
+			                  "not in address order" : NULL;
+			if (bad) {
+				r = error_setf(ret_error, -EBADMSG, "%s is damaged: entry %zu (address 0x%" PRIx64 ", %" PRIu64
+				               " pages, flags 0x%" PRIx64 ") has %s", name, m.n + 1, e->vaddr, e->nr_pages, flags, bad);
+				pagemap_done(&m);
+				return r;
 			}
 			if (e->present) {
 				e->offset = offset;
@@ -233,8 +244,7 @@ static int pagemap_load(int dir_fd, const char *name, long page_size, struct pag
 	if (r < 0) {
 		pagemap_done(&m);
 		return r == -ENOMEM ? error_setf(ret_error, r, "out of memory") :
-		       error_setf(ret_error, r, "%s is damaged (a record that is not a page map entry in address order, "
-		                  "or one that is neither present nor in the parent)", name);
+		       error_setf(ret_error, r, "%s is damaged (a record that is not a page map record)", name);
 	}
 	*ret = m;
 	return 0;
@@ -357,7 +367,7 @@ static int entry_write(int fd, const struct pm_entry *e) {
 	p += varint_put(p, 2 << 3);
 	p += varint_put(p, e->has_nr_pages64 ? e->compat_nr_pages : e->nr_pages);
 	p += varint_put(p, 4 << 3);
-	p += varint_put(p, PE_PRESENT);
+	p += varint_put(p, (e->flags & ~(uint64_t) PE_PARENT) | PE_PRESENT);
 	if (e->has_nr_pages64) {
 		p += varint_put(p, 5 << 3);
 		p += varint_put(p, e->nr_pages);

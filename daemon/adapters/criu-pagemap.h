@@ -21,8 +21,8 @@ struct criu_pagemap_merge_stats {
 /* Makes the CRIU image directory dir_fd self-contained: every page map with entries in the
  * parent gets their pages from parent_fds[0] (the dump's parent), whose own "in parent" entries
  * come from parent_fds[1], and so on; the pages are written into a new data file in address
- * order with the dump's own, the entries rewritten as present, both renamed over the old files
- * in dir_fd; then dir_fd's "parent" symlink is removed. The chain is the caller's: "parent"
+ * order with the dump's own, the entries rewritten as present (other flags, such as PE_LAZY,
+ * kept), both renamed over the old files in dir_fd; then dir_fd's "parent" symlink is removed. The chain is the caller's: "parent"
  * symlinks are never followed, and no image file is opened through a symlink. Pages copied out of
  * a parent's data file are punched out of it (the parents are thrown away next; this keeps a
  * merge in memory at about one image's size). Fails with -EBADMSG and a message naming the file

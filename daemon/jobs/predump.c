@@ -145,7 +145,8 @@ static unsigned passes_wanted(const struct predump_target *t) {
 		return 0;
 	}
 	uint64_t resident = 0;
-	(void) cgroup_memory_estimate(t->cfg->cgroup, &resident, NULL);
+	const char *source;
+	(void) cgroup_memory_estimate(t->cfg->cgroup, &resident, &source);
 	/* A pre-dump of everything, a dump of what changed (at worst everything again). */
 	uint64_t needed = 2 * (resident + resident / 5 + 16ULL * 1024 * 1024);
 	struct statvfs sv;
