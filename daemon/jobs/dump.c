@@ -486,7 +486,8 @@ static int dump_run(struct dump *d, char **ret_error) {
 static int dump_run_criu(struct dump *d, char **ret_error) {
 	struct job *j = d->job;
 	struct predump_target pt = { .job = j, .cfg = d->cfg, .root = d->root, .shell_job = d->shell_job, .ns = d->ns,
-		                     .freezer_fd = d->freezer_fd, .kind = d->kind, .images_dir = d->criu_images };
+		                     .freezer_fd = d->freezer_fd, .kind = d->kind, .images_dir = d->criu_images,
+		                     .spawned = on_criu_spawned, .userdata = d };
 	int r = predump_run(&d->predump, &pt, ret_error);
 	if (r < 0)
 		return r;

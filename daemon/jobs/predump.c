@@ -84,16 +84,6 @@ static void *stop_watch_thread(void *userdata) {
 
 /* ---- the passes ---------------------------------------------------------------------------- */
 
-struct pass {
-	struct job *job;
-};
-
-static int on_pass_spawned(pid_t pid, int service_fd, void *userdata) {
-	struct pass *ps = userdata;
-	job_set_criu(ps->job, pid, service_fd); /* what the watchdog stops */
-	return 0;
-}
-
 static char *pass_name(unsigned k) {
 	char *s = NULL;
 	return asprintf(&s, "predump-%u", k) < 0 ? NULL : s;
@@ -179,8 +169,7 @@ static int run_pass(const struct predump_target *t, unsigned k, uint64_t *ret_st
 		.shell_job = t->shell_job,
 		.ns = t->ns,
 	};
-	struct pass ps = { .job = j };
-	struct criu_hooks hooks = { .spawned = on_pass_spawned, .userdata = &ps };
+	struct criu_hooks hooks = { .spawned = t->spawned, .userdata = t->userdata };
 	struct stop_watch w = { .job = j, .cgroup = t->cfg->cgroup, .kind = t->kind, .root = t->root };
 	int r = -pthread_create(&w.thread, NULL, stop_watch_thread, &w);
 	if (r < 0)

@@ -41,6 +41,10 @@ struct predump_target {
 	int freezer_fd; /* the cgroup's freeze file, as the dump opened it */
 	enum cgroup_kind kind;
 	const char *images_dir;
+	/* Called with each pass's criu as it starts, like the dump's (the job's watchdog must be
+	 * able to stop it, and the intent names it: a killed ckptd's successor waits for it). */
+	int (*spawned)(pid_t pid, int service_fd, void *userdata);
+	void *userdata;
 };
 
 /* Before the window: the passes PreDump= asks for, where CRIU and the kernel can track dirty

@@ -15,12 +15,13 @@
 #              rewrites 5 % of its pages once before the plain dump, and once as soon as the
 #              pre-dump pass is done (the pages the final dump must write again)
 # Parameters (/ckptd-test/params, from CKPTD_VM_PARAMS): MIB (256), ROUNDS (2), INTERVAL (1: the
-# seconds between memw's rewrites of 5 % during the pre-dump test).
+# seconds between memw's rewrites of 5 % during the pre-dump test), REWRITES (3: how many).
 set -u
 . /ckptd-test/guest-lib.sh
 MIB=256
 ROUNDS=2
 INTERVAL=1
+REWRITES=3
 . /ckptd-test/params
 THP=/sys/kernel/mm/transparent_hugepage/enabled
 
@@ -67,13 +68,16 @@ memw_verify() { # CGROUP STATEFILE WHAT
 	case "$out" in "verify ok "*) say "$3: memw verified its memory ($out)" ;; *) fail "$3: memw says: $out" ;; esac
 }
 
-# rewriter_start CGROUP: memw rewrites 5 % of its pages every INTERVAL s until rewriter_stop
+# rewriter_start CGROUP: memw rewrites 5 % of its pages every INTERVAL s, REWRITES times at most
+# (a bound that holds however slow the machine), until rewriter_stop
 rewriter_start() {
 	touch /tmp/rewriting
 	(
 		root=$(memw_root "$1")
-		while [ -e /tmp/rewriting ]; do
+		n=0
+		while [ -e /tmp/rewriting ] && [ $n -lt "$REWRITES" ]; do
 			kill -USR1 "$root" 2>/dev/null
+			n=$((n + 1))
 			sleep "$INTERVAL"
 		done
 	) &
@@ -154,7 +158,7 @@ say "no warning with THP off"
 cgroup_kill thp
 
 # ---------------------------------------------------------------------------------------------
-step "pre-dump: PreDump=1, $MIB MiB memw rewriting 5 % every ${INTERVAL} s"
+step "pre-dump: PreDump=1, $MIB MiB memw rewriting 5 % every ${INTERVAL} s ($REWRITES times)"
 memw_start pd $ST "$MIB"
 PAGES=$((MIB * 256))
 rewriter_start pd
@@ -170,6 +174,7 @@ echo "$L"
 OWN=$(echo "$L" | sed -n 's/.*final dump wrote \([0-9]*\) pages, \([0-9]*\) came.*/\1/p')
 INH=$(echo "$L" | sed -n 's/.*final dump wrote \([0-9]*\) pages, \([0-9]*\) came.*/\2/p')
 [ -n "$OWN" ] && [ -n "$INH" ] || fail "no merge line for pair $ID in the log"
+# at most REWRITES x 5 % rewritten: the rest must have come from the pre-dump
 [ "$INH" -gt $((PAGES / 2)) ] || fail "only $INH of the $PAGES pages came from the pre-dump"
 IMG=/var/lib/ckptd/containers/pd/pairs/$ID/images
 LEFT=$(find "$IMG" /run/ckptd -name 'predump-*' -o -name parent -o -name '.ckptd-merge-*' -o -name 'pd-*' | grep -v '\.sock$')
@@ -224,6 +229,10 @@ while [ $r -le "$ROUNDS" ]; do
 			echo "$P" | jq -r --arg r $r --arg plain "$PLAIN" --arg own "${own:-?}" --arg pages $PAGES \
 				'"NUMBERS round \($r): plain frozen_usec \($plain), pre-dump final frozen_usec \(.frozen_usec) = \((.frozen_usec * 100 / ($plain | tonumber)) | floor) % of plain; final dump wrote \($own) of \($pages) pages; pre-dump stopped the tasks \(.timings.predump_stopped_usec) us, pre-dump wall \(.timings.predump_usec) us, merge \(.timings.predump_merge_usec) us, persist \(.timings.persist_usec) us"'
 		fi
+		# where CRIU's time went: its phases, and the steps of its log that took longer than 100 ms
+		echo "$P" | jq -c --arg c $c '{($c): .timings.criu_phases}'
+		awk -v c=$c '/^\([0-9]/ { t = substr($1, 2) + 0; if (seen && t - prev > 0.1) printf "%s: +%.2f s before: %s\n", c, t - prev, $0; prev = t; seen = 1 }' \
+			"/var/lib/ckptd/containers/$c/pairs/$id/dump.log" | head -n 12
 		run ckptctl delete $c "$id"
 	done
 	r=$((r + 1))
