@@ -149,15 +149,19 @@ static unsigned passes_wanted(const struct predump_target *t) {
 	return want == PRE_DUMP_AUTO ? 1 : (unsigned) want;
 }
 
-/* One pass into images_dir/predump-K. *ret_stopped: how long it stopped the tasks. */
-static int run_pass(const struct predump_target *t, unsigned k, uint64_t *ret_stopped, char **ret_error) {
+/* One pass into images_dir/predump-K. *ret_stopped: how long it stopped the tasks; *ret_created:
+ * whether it made predump-K (only then is it ours to remove). */
+static int run_pass(const struct predump_target *t, unsigned k, uint64_t *ret_stopped, bool *ret_created,
+                    char **ret_error) {
 	struct job *j = t->job;
 	_cleanup_free_ char *name = pass_name(k), *prev = k > 1 ? pass_name(k - 1) : NULL, *parent = NULL;
 	_cleanup_free_ char *dir = name ? path_join(t->images_dir, name) : NULL;
 	if (!dir || (k > 1 && (!prev || asprintf(&parent, "../%s", prev) < 0)))
 		return error_setf(ret_error, -ENOMEM, "out of memory");
+	*ret_created = false;
 	if (mkdir(dir, 0700) < 0)
 		return error_setf(ret_error, negative_errno(), "cannot create %s: %m", dir);
+	*ret_created = true;
 	struct criu_pre_dump_options o = {
 		.criu_path = j->criu_path,
 		.root_pid = t->root,
@@ -208,8 +212,10 @@ int predump_run(struct predump *p, const struct predump_target *t, char **ret_er
 		job_progress(j, "pre-dump", "pass %u of %u: CRIU copies the memory of process tree %d while it runs", k, n,
 		             (int) t->root);
 		uint64_t stopped = 0;
-		made = k;
-		r = run_pass(t, k, &stopped, &error);
+		bool created = false;
+		r = run_pass(t, k, &stopped, &created, &error);
+		if (created)
+			made = k;
 		p->stopped_usec += stopped;
 		p->stopped_max_usec = max_u64(p->stopped_max_usec, stopped);
 	}

@@ -15,13 +15,15 @@
 #              rewrites 5 % of its pages once before the plain dump, and once as soon as the
 #              pre-dump pass is done (the pages the final dump must write again)
 # Parameters (/ckptd-test/params, from CKPTD_VM_PARAMS): MIB (256), ROUNDS (2), INTERVAL (1: the
-# seconds between memw's rewrites of 5 % during the pre-dump test), REWRITES (3: how many).
+# seconds between memw's rewrites of 5 % during the pre-dump test), REWRITES (3: how many),
+# ONLY_NUMBERS (0; 1: the numbers alone, for bench/predump).
 set -u
 . /ckptd-test/guest-lib.sh
 MIB=256
 ROUNDS=2
 INTERVAL=1
 REWRITES=3
+ONLY_NUMBERS=0
 . /ckptd-test/params
 THP=/sys/kernel/mm/transparent_hugepage/enabled
 
@@ -139,6 +141,11 @@ conf thp thp
 daemon_start
 ST=/mnt/btrfs/vol/memw.state
 
+if [ "$ONLY_NUMBERS" = 1 ]; then
+	echo never >$THP
+	memw_start pd $ST "$MIB"
+	PAGES=$((MIB * 256))
+else
 # ---------------------------------------------------------------------------------------------
 step "inspect: transparent huge pages on, then off"
 echo always >$THP
@@ -202,10 +209,11 @@ case "$OUT" in *MaxFrozenSec*) ;; *) fail "the failure does not name MaxFrozenSe
 LEFT=$(find /var/lib/ckptd/containers/tight /run/ckptd -name 'predump-*' -o -name 'tight-*' 2>/dev/null)
 [ -z "$LEFT" ] || fail "leftovers of the failed job: $LEFT"
 memw_verify pd $ST "after the failed job"
+run ckptctl delete pd "$ID"
+fi
 
 # ---------------------------------------------------------------------------------------------
-step "numbers: frozen window, plain dump vs final dump after a pre-dump ($ROUNDS rounds, THP $(cat $THP))"
-run ckptctl delete pd "$ID"
+step "numbers: frozen window, plain dump vs final dump after a pre-dump ($ROUNDS rounds, $MIB MiB, THP $(cat $THP))"
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	for c in plain pd; do
