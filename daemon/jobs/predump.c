@@ -205,10 +205,11 @@ int predump_run(struct predump *p, const struct predump_target *t, char **ret_er
 	if (!(p->images_dir = strdup(t->images_dir)))
 		return error_setf(ret_error, -ENOMEM, "out of memory");
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-	unsigned made = 0;
+	unsigned made = 0, k = 0;
 	int r = 0;
 	_cleanup_free_ char *error = NULL;
-	for (unsigned k = 1; k <= n && r >= 0; k++) {
+	while (r >= 0 && k < n) {
+		k++;
 		job_progress(j, "pre-dump", "pass %u of %u: CRIU copies the memory of process tree %d while it runs", k, n,
 		             (int) t->root);
 		uint64_t stopped = 0;
@@ -227,7 +228,7 @@ int predump_run(struct predump *p, const struct predump_target *t, char **ret_er
 	}
 	if (r < 0) {
 		/* A failed pass may have reset the dirty bits after the earlier ones: none can be a parent. */
-		log_warning("%s: pre-dump pass %u failed; a full dump instead: %s", j->container, made, strna(error));
+		log_warning("%s: pre-dump pass %u failed; a full dump instead: %s", j->container, k, strna(error));
 		(void) remove_passes(t->images_dir, made);
 		return 0;
 	}
