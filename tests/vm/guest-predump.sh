@@ -150,7 +150,8 @@ else
 step "inspect: transparent huge pages on, then off"
 echo always >$THP
 memw_start thp /tmp/thp.state 64
-HUGE=$(awk '/^AnonHugePages:/ { s += $2 } END { print s + 0 }' /proc/$(memw_root thp)/smaps_rollup)
+THP_ROOT=$(memw_root thp) || exit 1
+HUGE=$(awk '/^AnonHugePages:/ { s += $2 } END { print s + 0 }' "/proc/$THP_ROOT/smaps_rollup")
 say "memw (64 MiB) has $HUGE kB in huge pages"
 [ "$HUGE" -ge 8192 ] || fail "the kernel gave memw no huge pages with THP always: cannot test the warning"
 OUT=$(ckptctl inspect thp 2>&1)
@@ -180,7 +181,7 @@ L=$(merged_line pd "$ID")
 echo "$L"
 OWN=$(echo "$L" | sed -n 's/.*final dump wrote \([0-9]*\) pages, \([0-9]*\) came.*/\1/p')
 INH=$(echo "$L" | sed -n 's/.*final dump wrote \([0-9]*\) pages, \([0-9]*\) came.*/\2/p')
-[ -n "$OWN" ] && [ -n "$INH" ] || fail "no merge line for pair $ID in the log"
+if [ -z "$OWN" ] || [ -z "$INH" ]; then fail "no merge line for pair $ID in the log"; fi
 # at most REWRITES x 5 % rewritten: the rest must have come from the pre-dump
 [ "$INH" -gt $((PAGES / 2)) ] || fail "only $INH of the $PAGES pages came from the pre-dump"
 IMG=/var/lib/ckptd/containers/pd/pairs/$ID/images
@@ -188,7 +189,7 @@ LEFT=$(find "$IMG" /run/ckptd -name 'predump-*' -o -name parent -o -name '.ckptd
 [ -z "$LEFT" ] || fail "pre-dump leftovers: $LEFT"
 V=$(ctl verify pd "$ID") || exit 1
 [ "$(echo "$V" | jq -r .ok)" = true ] || fail "verify pd $ID: $V"
-say "pair $ID: self-contained ($(ls "$IMG" | wc -l) image files), verify ok"
+say "pair $ID: self-contained ($(find "$IMG" -type f | wc -l) image files), verify ok"
 memw_verify pd $ST "before the rollback"
 
 step "rollback to the pre-dumped pair $ID"
