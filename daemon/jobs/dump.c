@@ -563,6 +563,8 @@ static int dump_close_window(struct dump *d, int r, char **ret_error) {
 	_cleanup_free_ char *cleanup_error = NULL;
 	int k = dump_remove_partial(d, &cleanup_error);
 	const char *now = was_frozen ? "container thawed" :
+	                  d->predump.stopped_usec > 0 ? "container was not frozen (a pre-dump pass stopped it briefly and "
+	                                                "let it go: it runs)" :
 	                  streq_ptr(j->step, "freeze") ? "the partial freeze was undone, the container runs" :
 	                  "container was not frozen";
 	job_set_state(j, "%s; %s", now, k < 0 ? strna(cleanup_error) : "the partial pair was removed");
