@@ -320,6 +320,8 @@ int criu_run_pre_dump(const struct criu_pre_dump_options *p, const struct criu_h
 	criu_local_set_pid(o, p->root_pid);
 	criu_local_set_track_mem(o, true);
 	criu_local_set_shell_job(o, p->shell_job);
+	if (p->timeout_sec > 0)
+		criu_local_set_timeout(o, p->timeout_sec);
 	if ((p->freeze_cgroup && criu_local_set_freeze_cgroup(o, p->freeze_cgroup) < 0) ||
 	    (p->parent_images && criu_local_set_parent_images(o, p->parent_images) < 0))
 		return error_setf(ret_error, -ENOMEM, "out of memory");

@@ -87,6 +87,10 @@ struct criu_pre_dump_options {
 	const char *freeze_cgroup;
 	bool shell_job;
 	struct criu_ns_options ns;
+	/* CRIU's own limit on freezing and seizing the tasks (--timeout, whole seconds; 0: CRIU's
+	 * default, 10 s): a pass cut short by MaxFrozenSec then gives up by itself, before it would
+	 * have to be killed. */
+	unsigned timeout_sec;
 };
 
 /* A veth pair CRIU re-creates at restore: the container end's name and "HOST-IF[@BRIDGE]". */

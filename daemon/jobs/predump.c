@@ -172,6 +172,10 @@ static int run_pass(const struct predump_target *t, unsigned k, uint64_t *ret_st
 		.freeze_cgroup = t->cfg->cgroup,
 		.shell_job = t->shell_job,
 		.ns = t->ns,
+		/* MaxFrozenSec, rounded up: CRIU stops trying to seize by itself once the budget is
+		 * spent. Killed instead (the watchdog's last resort), a pre-dump's CRIU once left the
+		 * next dump unable to seize the tasks (tests/vm/guest-predump.sh, under heavy load). */
+		.timeout_sec = (unsigned) ((t->cfg->max_frozen_usec + USEC_PER_SEC - 1) / USEC_PER_SEC),
 	};
 	struct criu_hooks hooks = { .spawned = t->spawned, .userdata = t->userdata };
 	struct stop_watch w = { .job = j, .cgroup = t->cfg->cgroup, .kind = t->kind, .root = t->root };

@@ -210,6 +210,11 @@ case "$OUT" in *MaxFrozenSec*"let it go: it runs"*) ;; *) fail "the failure does
 LEFT=$(find /var/lib/ckptd/containers/tight /run/ckptd -name 'predump-*' -o -name 'tight-*' 2>/dev/null)
 [ -z "$LEFT" ] || fail "leftovers of the failed job: $LEFT"
 memw_verify pd $ST "after the failed job"
+# what is in the cgroup now (state, tracer): a later dump must be able to seize it all
+for p in $(cat /sys/fs/cgroup/pd/cgroup.procs /sys/fs/cgroup/pd/cgroup.threads | sort -u); do
+	echo "task $p: $(awk '/^(Name|State|TracerPid|PPid|NSpid):/ { printf "%s ", $0 }' /proc/$p/status 2>/dev/null)"
+done
+ps -o pid,ppid,stat,comm | awk '$3 ~ /Z/'
 run ckptctl delete pd "$ID"
 fi
 
