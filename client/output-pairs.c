@@ -276,6 +276,8 @@ static int print_pair_head(const struct pair *p, json_t *timings_json) {
 	json_object_foreach(timings_json, key, v) {
 		uint64_t usec = pair_timing_get(&p->timings, key);
 
+		if (!is_usec_key(key))
+			continue; /* a count (timings.predump_passes), not a duration */
 		if (usec != PAIR_ABSENT)
 			line_add_timing(&l, key, (long long) usec);
 		else if (is_usec_key(key) && json_is_integer(v))

@@ -38,4 +38,5 @@ int config_parse_bool(const char *value, void *field, uint64_t dflt, char **ret_
 int config_parse_unsigned(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_unsigned_positive(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_min_free(const char *value, void *field, uint64_t dflt, char **ret_error);
+int config_parse_pre_dump(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_snapshot_size(const char *value, void *field, uint64_t dflt, char **ret_error);

@@ -369,6 +369,25 @@ int config_parse_network_config(const char *value, void *field, uint64_t dflt, c
 	return 0;
 }
 
+/* "auto", "no" (or 0) or a number of passes, 1..PRE_DUMP_MAX_PASSES. */
+int config_parse_pre_dump(const char *value, void *field, uint64_t dflt, char **ret_error) {
+	int *p = field;
+	unsigned n;
+
+	if (isempty(value))
+		*p = (int) (int64_t) dflt;
+	else if (streq(value, "auto"))
+		*p = PRE_DUMP_AUTO;
+	else if (streq(value, "no"))
+		*p = 0;
+	else if (parse_unsigned(value, &n) < 0 || n > PRE_DUMP_MAX_PASSES)
+		return error_setf(ret_error, -EINVAL, "expected auto, no or a number of passes from 0 to %d",
+		                  PRE_DUMP_MAX_PASSES);
+	else
+		*p = (int) n;
+	return 0;
+}
+
 int config_parse_bool(const char *value, void *field, uint64_t dflt, char **ret_error) {
 	bool *p = field, v = dflt != 0;
 

@@ -76,6 +76,7 @@ static const struct config_item container_items[] = {
 	{ "Checkpoint", "NetworkConfig", config_parse_network_config, CC(network_config), NETWORK_CONFIG_PRESAVE },
 	{ "Checkpoint", "ShareImages", config_parse_bool, CC(share_images), true },
 	{ "Checkpoint", "FullImageEvery", config_parse_unsigned, CC(full_image_every), 8 },
+	{ "Checkpoint", "PreDump", config_parse_pre_dump, CC(pre_dump), (uint64_t) PRE_DUMP_AUTO },
 	{ "Schedule", "OnCalendar", config_parse_string, CC(on_calendar), 0 },
 	{ "Network", "BridgeMap", config_parse_bridge_map, CC(bridge_map), 0 },
 	{ "Replicate", "Command", config_parse_string, CC(replicate_command), 0 },

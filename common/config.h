@@ -23,6 +23,10 @@ enum staging_mode {
 	STAGING_DISK,
 };
 
+/* PreDump=auto: one pass where the kernel tracks dirty memory, none elsewhere. */
+#define PRE_DUMP_AUTO (-1)
+#define PRE_DUMP_MAX_PASSES 8
+
 /* How CRIU keeps the network of the container quiet while it dumps and restores. */
 enum network_lock {
 	NETWORK_LOCK_AUTO,     /* skip for a network namespace with only lo and no TCP connection (the cgroup
@@ -93,6 +97,8 @@ struct container_config {
 	                               * with the previous pair (btrfs state directory) */
 	unsigned full_image_every;    /* FullImageEvery=, default 8: every Nth pair of a chain is written in
 	                               * full (bounds fragmentation); 0 = never */
+	int pre_dump;                 /* PreDump=, default auto (PRE_DUMP_AUTO): CRIU pre-dump passes before the
+	                               * frozen window where the kernel tracks dirty memory; 0 = no, N passes */
 	char *on_calendar;            /* [Schedule] OnCalendar=, NULL = no timer */
 	/* [Network] BridgeMap=SRC=DST, repeatable, NULL-terminated "SRC=DST" strings (NULL: none): a
 	 * veth recorded in a pair as plugged into bridge SRC is plugged into DST at restore (a pair

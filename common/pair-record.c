@@ -24,6 +24,11 @@ static const struct count_key timing_keys[] = {
 	{ "total_usec", offsetof(struct pair_timings, total_usec) },
 	{ "netns_presave_usec", offsetof(struct pair_timings, netns_presave_usec) },
 	{ "netns_verify_usec", offsetof(struct pair_timings, netns_verify_usec) },
+	{ "predump_passes", offsetof(struct pair_timings, predump_passes) },
+	{ "predump_usec", offsetof(struct pair_timings, predump_usec) },
+	{ "predump_stopped_usec", offsetof(struct pair_timings, predump_stopped_usec) },
+	{ "predump_stopped_max_usec", offsetof(struct pair_timings, predump_stopped_max_usec) },
+	{ "predump_merge_usec", offsetof(struct pair_timings, predump_merge_usec) },
 };
 
 static const struct count_key criu_phase_keys[] = {
@@ -55,6 +60,11 @@ static void counts_clear(void *base, const struct count_key *keys, size_t n) {
 
 const char *pair_criu_phase_key(size_t i) {
 	return i < ELEMENTSOF(criu_phase_keys) ? criu_phase_keys[i].key : NULL;
+}
+
+void pair_predump_timings_clear(struct pair_timings *t) {
+	t->predump_passes = t->predump_usec = t->predump_stopped_usec = t->predump_stopped_max_usec =
+	        t->predump_merge_usec = PAIR_ABSENT;
 }
 
 void pair_criu_phases_clear(struct pair_criu_phases *c) {

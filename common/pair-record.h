@@ -56,6 +56,9 @@ struct pair_timings {
 	/* outside the window: the network namespace's configuration saved before the freeze, and
 	 * checked again after the thaw (NetworkConfig=presave); absent otherwise */
 	uint64_t netns_presave_usec, netns_verify_usec;
+	/* PreDump=: the passes before the window (a count), their wall time, how long they stopped
+	 * the tasks (all, the longest pass), the merge after the thaw; absent without pre-dump. */
+	uint64_t predump_passes, predump_usec, predump_stopped_usec, predump_stopped_max_usec, predump_merge_usec;
 	struct pair_criu_phases criu_phases;
 };
 
@@ -122,6 +125,8 @@ uint64_t pair_timing_get(const struct pair_timings *t, const char *key);
 uint64_t pair_criu_phase_get(const struct pair_criu_phases *c, const char *key);
 /* The key of the I-th phase in the order of the dump ("predump_rpc_usec"), NULL past the last. */
 const char *pair_criu_phase_key(size_t i);
+/* Sets the predump_* timings to PAIR_ABSENT. */
+void pair_predump_timings_clear(struct pair_timings *t);
 /* Sets every phase to PAIR_ABSENT. */
 void pair_criu_phases_clear(struct pair_criu_phases *c);
 

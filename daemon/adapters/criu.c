@@ -2,6 +2,7 @@
 #include <criu/criu.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -310,6 +311,11 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		for (size_t i = 0; i < json_array_size(controllers); i++)
 			if (criu_local_add_cg_dump_controller(o, json_string_value(json_array_get(controllers, i))) < 0)
 				return -ENOMEM;
+	if (d->parent_images) {
+		criu_local_set_track_mem(o, true);
+		if (criu_local_set_parent_images(o, d->parent_images) < 0)
+			return -ENOMEM;
+	}
 	_cleanup_free_ char *config_file = NULL;
 	r = apply_ns_options(o, &d->ns, true, d->work_dir, "dump", &config_file);
 	if (r < 0) {
@@ -350,6 +356,77 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int criu_run_pre_dump(const struct criu_pre_dump_options *p, const struct criu_hooks *hooks, char **ret_error) {
+	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
+	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
+	int r = setup_opts(&o, p->images_dir, p->work_dir, p->log_name, &images_fd, &work_fd);
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot prepare criu pre-dump into %s: %s", p->images_dir, strerror(-r));
+	criu_local_set_pid(o, p->root_pid);
+	criu_local_set_track_mem(o, true);
+	criu_local_set_shell_job(o, p->shell_job);
+	if (p->timeout_sec > 0)
+		criu_local_set_timeout(o, p->timeout_sec);
+	if ((p->freeze_cgroup && criu_local_set_freeze_cgroup(o, p->freeze_cgroup) < 0) ||
+	    (p->parent_images && criu_local_set_parent_images(o, p->parent_images) < 0))
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	_cleanup_free_ char *config_file = NULL;
+	r = apply_ns_options(o, &p->ns, true, p->work_dir, p->log_name, &config_file);
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot set the namespace options of criu pre-dump: %s", strerror(-r));
+
+	pid_t pid;
+	int fd;
+	/* Like a dump's CRIU, it outlives a killed ckptd: killed while its parasite runs in a task it
+	 * could leave that task crashing. */
+	r = spawn_swrk(p->criu_path, config_file, NULL, true, &pid, &fd);
+	if (r < 0)
+		return error_setf(ret_error, r, "cannot start %s: %s", p->criu_path, strerror(-r));
+	if (hooks && hooks->spawned)
+		(void) hooks->spawned(pid, fd, hooks->userdata);
+	criu_local_set_service_fd(o, fd);
+	int k = criu_local_pre_dump(o);
+	int status = process_reap(pid);
+	if (k < 0) {
+		if (WIFSIGNALED(status))
+			return error_setf(ret_error, -EINTR, "criu pre-dump was killed by signal %d", WTERMSIG(status));
+		return error_from_log(k == -EBADE ? -EIO : k, "pre-dump", p->criu_path, status, p->work_dir, p->log_name,
+		                      ret_error);
+	}
+	return 0;
+}
+
+static pthread_mutex_t dirty_tracking_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *dirty_tracking_criu; /* the binary the cached answer is about */
+static bool dirty_tracking_answer;
+
+static bool dirty_tracking_query(const char *criu_path) {
+	_cleanup_(criu_opts_freep) criu_opts *o = NULL;
+	if (criu_local_init_opts(&o) < 0)
+		return false;
+	pid_t pid;
+	int fd;
+	if (spawn_swrk(criu_path, NULL, NULL, false, &pid, &fd) < 0)
+		return false;
+	criu_local_set_service_fd(o, fd);
+	struct criu_feature_check features = { .mem_track = true };
+	int k = criu_local_feature_check(o, &features, sizeof(features));
+	(void) process_reap(pid);
+	return k >= 0 && features.mem_track;
+}
+
+bool criu_dirty_tracking_available(const char *criu_path) {
+	pthread_mutex_lock(&dirty_tracking_lock);
+	if (!dirty_tracking_criu || !streq(dirty_tracking_criu, criu_path)) {
+		free(dirty_tracking_criu);
+		dirty_tracking_criu = strdup(criu_path);
+		dirty_tracking_answer = dirty_tracking_query(criu_path);
+	}
+	bool b = dirty_tracking_answer;
+	pthread_mutex_unlock(&dirty_tracking_lock);
+	return b;
 }
 
 int criu_run_restore(const struct criu_restore_options *ro, const struct criu_hooks *hooks, pid_t *ret_pid,

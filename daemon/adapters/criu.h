@@ -77,6 +77,29 @@ struct criu_dump_options {
 	/* The network namespace's configuration saved before the freeze (netns-config.h): CRIU runs
 	 * ckptd-netns-replay from there instead of ip/iptables-save; NULL: CRIU's own tools. */
 	const char *netns_replay_dir;
+	/* After pre-dump passes: parent_images (a path relative to images_dir) holds the last
+	 * pre-dump, and the dump writes only the pages dirtied since (--track-mem --prev-images-dir);
+	 * its pagemaps then point into the parent for the rest. NULL: a full dump. */
+	const char *parent_images;
+};
+
+/* One pass of `criu pre-dump --track-mem`: CRIU stops the tasks (freezing freeze_cgroup while
+ * it seizes them), collects their memory and resets the kernel's dirty-page tracking, lets them
+ * run again and only then writes the pages. CRIU sends no notification for any of it. */
+struct criu_pre_dump_options {
+	const char *criu_path;
+	pid_t root_pid;
+	const char *images_dir;
+	const char *work_dir;      /* the log goes here */
+	const char *log_name;
+	const char *parent_images; /* the previous pass, relative to images_dir; NULL for the first */
+	const char *freeze_cgroup;
+	bool shell_job;
+	struct criu_ns_options ns;
+	/* CRIU's own limit on freezing and seizing the tasks (--timeout, whole seconds; 0: CRIU's
+	 * default, 10 s): a pass cut short by MaxFrozenSec then gives up by itself, before it would
+	 * have to be killed. */
+	unsigned timeout_sec;
 };
 
 /* A veth pair CRIU re-creates at restore: the container end's name and "HOST-IF[@BRIDGE]". */
@@ -99,6 +122,11 @@ struct criu_restore_options {
 
 /* 0 on success; on failure *ret_error has CRIU's decisive log lines (or what else failed). */
 int criu_run_dump(const struct criu_dump_options *o, const struct criu_hooks *hooks, char **ret_error);
+/* Only hooks->spawned is called (CRIU has no notification for a pre-dump). */
+int criu_run_pre_dump(const struct criu_pre_dump_options *o, const struct criu_hooks *hooks, char **ret_error);
+/* Whether CRIU and the kernel can track dirty memory (`criu check --feature mem_dirty_track`:
+ * soft-dirty bits); false also when this CRIU cannot say. Asked once per criu binary. */
+bool criu_dirty_tracking_available(const char *criu_path);
 /* Restores detached; returns the pid of the restored root task. */
 int criu_run_restore(const struct criu_restore_options *o, const struct criu_hooks *hooks, pid_t *ret_pid,
                      char **ret_error);

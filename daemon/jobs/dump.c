@@ -32,6 +32,7 @@
 #include "pair.h"
 #include "pair-ops.h"
 #include "persist.h"
+#include "predump.h"
 #include "time-util.h"
 
 struct dump {
@@ -54,6 +55,7 @@ struct dump {
 	char *pair_dir, *images, *staged; /* staged: the directory in memory CRIU writes to, or NULL */
 	const char *criu_images;          /* staged or images */
 	json_t *intent;
+	struct predump predump; /* PreDump=: the passes before the window, merged after it */
 	bool frozen;
 	/* NetworkConfig=presave: the container's network namespace, and where its configuration
 	 * was saved before the freeze (NULL: CRIU saves it itself) */
@@ -93,6 +95,7 @@ static void dump_done(struct dump *d) {
 	if (d->intent)
 		json_decref(d->intent);
 	discovery_free(d->discovery);
+	predump_done(&d->predump);
 	if (d->freezer_fd >= 0)
 		close(d->freezer_fd);
 	freezer_warm_release(&d->warm); /* after the thaw: the kernel's switch flips outside the window */
@@ -464,8 +467,10 @@ static int dump_prepare(struct dump *d, char **ret_error) {
 	return 0;
 }
 
-/* 2-5. Outside the window: flush the volumes, record the intent durably. Then CRIU starts; at
- * its pre-dump point we freeze and snapshot; then it dumps. */
+static int dump_run_criu(struct dump *d, char **ret_error);
+
+/* 2-5. Outside the window: record the intent durably, pre-dump (PreDump=), flush the volumes.
+ * Then CRIU starts; at its pre-dump point we freeze and snapshot; then it dumps. */
 static int dump_run(struct dump *d, char **ret_error) {
 	struct job *j = d->job;
 	/* The intent first: a crash from here on leaves a journal entry naming every place this job
@@ -474,6 +479,27 @@ static int dump_run(struct dump *d, char **ret_error) {
 	int r = intent_record(j->state_dir, j->container, d->intent);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot record the intent in %s/journal: %m", j->state_dir);
+	/* Taken before CRIU starts (a pre-dump's or the dump's), so any wait happens before the
+	 * freeze, not inside it. */
+	if (d->ns.private_procfs && pthread_mutex_trylock(&private_procfs_dump_lock) != 0) {
+		job_progress(j, "dump", "waiting for another dump of a container without its own /proc");
+		pthread_mutex_lock(&private_procfs_dump_lock);
+	}
+	r = dump_run_criu(d, ret_error);
+	if (d->ns.private_procfs)
+		pthread_mutex_unlock(&private_procfs_dump_lock);
+	return r;
+}
+
+/* Under the private procfs lock: the pre-dump passes, the sync, the dump. */
+static int dump_run_criu(struct dump *d, char **ret_error) {
+	struct job *j = d->job;
+	struct predump_target pt = { .job = j, .cfg = d->cfg, .root = d->root, .shell_job = d->shell_job, .ns = d->ns,
+		                     .freezer_fd = d->freezer_fd, .kind = d->kind, .images_dir = d->criu_images,
+		                     .spawned = on_criu_spawned, .userdata = d };
+	int r = predump_run(&d->predump, &pt, ret_error);
+	if (r < 0)
+		return r;
 
 	job_progress(j, "sync", "flushing %zu volume(s)", d->n);
 	d->t_sync = now_usec(CLOCK_MONOTONIC);
@@ -499,20 +525,14 @@ static int dump_run(struct dump *d, char **ret_error) {
 		.stop = j->stop_after_dump,
 		.ns = d->ns,
 		.netns_replay_dir = d->netns_dir,
+		.parent_images = d->predump.parent,
 	};
 	struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .dumped = on_dumped,
 		                    .userdata = d };
-	/* Taken before CRIU starts, so any wait happens before the freeze, not inside it. */
-	if (d->ns.private_procfs && pthread_mutex_trylock(&private_procfs_dump_lock) != 0) {
-		job_progress(j, "dump", "waiting for another dump of a container without its own /proc");
-		pthread_mutex_lock(&private_procfs_dump_lock);
-	}
 	_cleanup_free_ char *error = NULL;
 	d->window_error = ret_error;
 	r = criu_run_dump(&o, &hooks, &error);
 	d->window_error = NULL;
-	if (d->ns.private_procfs)
-		pthread_mutex_unlock(&private_procfs_dump_lock);
 	job_set_criu(j, 0, -EBADF);
 	if (!d->t_dumped)
 		d->t_dumped = now_usec(CLOCK_MONOTONIC);
@@ -623,6 +643,8 @@ static int dump_close_window(struct dump *d, int r, char **ret_error) {
 	_cleanup_free_ char *cleanup_error = NULL;
 	int k = dump_remove_partial(d, &cleanup_error);
 	const char *now = was_frozen ? "container thawed" :
+	                  d->predump.stopped_usec > 0 ? "container was not frozen (a pre-dump pass stopped it briefly and "
+	                                                "let it go: it runs)" :
 	                  streq_ptr(j->step, "freeze") ? "the partial freeze was undone, the container runs" :
 	                  "container was not frozen";
 	job_set_state(j, "%s; %s", now, k < 0 ? strna(cleanup_error) : "the partial pair was removed");
@@ -638,7 +660,9 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 	struct persist_sharing sh = { .enabled = d->cfg->share_images, .full_every = d->cfg->full_image_every,
 		                      .pair_dir = d->pair_dir };
 	_cleanup_free_ char *prev_dir = NULL;
-	int r = p ? persist_find_previous(j->state_dir, j->container, d->id, &sh.prev_id, &prev_dir) : -ENOMEM;
+	int r = p ? predump_finish(&d->predump, ret_error) : -ENOMEM; /* first: the images stand alone */
+	if (r >= 0)
+		r = persist_find_previous(j->state_dir, j->container, d->id, &sh.prev_id, &prev_dir);
 	sh.prev_dir = prev_dir;
 	if (r >= 0)
 		r = persist_images(d->criu_images, d->images, &sh, &p->images, ret_error);
@@ -663,6 +687,14 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 			.netns_presave_usec = d->netns_dir ? d->netns_presave_usec : PAIR_ABSENT,
 			.netns_verify_usec = d->netns_dir ? d->netns_verify_usec : PAIR_ABSENT,
 		};
+		pair_predump_timings_clear(&p->timings);
+		if (d->predump.passes > 0) {
+			p->timings.predump_passes = d->predump.passes;
+			p->timings.predump_usec = d->predump.usec;
+			p->timings.predump_stopped_usec = d->predump.stopped_usec;
+			p->timings.predump_stopped_max_usec = d->predump.stopped_max_usec;
+			p->timings.predump_merge_usec = d->predump.merge_usec;
+		}
 		/* After the thaw: where the window went, by CRIU's log (phases it lacks stay absent). */
 		_cleanup_free_ char *log = path_join(d->pair_dir, "dump.log");
 		(void) criu_log_phases_read(log, &p->timings.criu_phases, NULL);
@@ -723,6 +755,11 @@ int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret
 	if (r < 0)
 		return r;
 	uint64_t frozen_usec = p->frozen_usec;
+	if (d.predump.passes > 0)
+		log_info("%s: pair %" PRIu64 " after %u pre-dump pass(es): the final dump wrote %" PRIu64 " pages, %" PRIu64
+		         " came from the pre-dumps (merged in %.1f ms)", j->container, d.id, d.predump.passes,
+		         d.predump.merged.own_pages, d.predump.merged.inherited_pages,
+		         (double) d.predump.merge_usec / USEC_PER_MSEC);
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_PAIR_COMPLETE, j->container, d.id, frozen_usec,
 	                    "%s: pair %" PRIu64 " complete, frozen %.1f ms (freeze %.2f, snapshot %.2f, dump %.1f ms), "
 	                    "%" PRIu64 " bytes of images",

@@ -5,6 +5,7 @@
 #include "inspect.h"
 #include "job.h"
 #include "macro.h"
+#include "predump.h"
 
 int job_inspect(struct job *j) {
 	const struct container_config *cfg = j->config;
@@ -26,5 +27,10 @@ int job_inspect(struct job *j) {
 	json_object_set_new(discovery, "container", json_string(j->container));
 	json_object_set_new(discovery, "cgroup", json_string(cfg->cgroup));
 	json_object_set_new(discovery, "frozen", json_boolean(cgroup_is_frozen(cfg->cgroup, kind) > 0));
+	/* PreDump= where it would run: does the workload's memory let it gain anything? */
+	_cleanup_free_ char *thp = NULL;
+	if (cfg->pre_dump != 0 && j->criu_path && criu_dirty_tracking_available(j->criu_path) &&
+	    predump_huge_page_warning(cfg->cgroup, &thp) >= 0 && thp)
+		json_array_append_new(json_object_get(discovery, "warnings"), json_string(thp));
 	return job_succeed(j, json_pack("{s:o}", "inspection", discovery));
 }

@@ -170,7 +170,8 @@ assert_clean "$name" "$cg"
 : | t_write_daemon_conf
 name=norestore
 cg=$(t_cgroup_create v2 "$name")
-t_write_container "$name" "$cg" "$MNT/vol" </dev/null
+# PreDump=no: no dirty-tracking check and no pre-dump pass among the counted CRIU runs
+t_write_container "$name" "$cg" "$MNT/vol" <<<$'[Checkpoint]\nPreDump=no'
 t_daemon_restart
 t_start_in_cgroup "$cg" "$CRYO" "$MNT/vol/$name.data" >/dev/null
 sleep 0.3

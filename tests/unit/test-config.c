@@ -320,6 +320,7 @@ TEST(container_defaults) {
 	ASSERT_EQ(c->network_config, NETWORK_CONFIG_PRESAVE);
 	ASSERT_TRUE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 8);
+	ASSERT_EQ(c->pre_dump, PRE_DUMP_AUTO);
 	ASSERT_NULL(c->on_calendar);
 	ASSERT_EQ(c->retention.keep_last, 10);
 	ASSERT_EQ(c->retention.keep_hourly, 0);
@@ -355,6 +356,7 @@ TEST(container_all_keys) {
 		"NetworkConfig=criu\r\n"
 		"ShareImages=no\r\n"
 		"FullImageEvery=0\r\n"
+		"PreDump=3\r\n"
 		"[Schedule]\r\n"
 		"OnCalendar=*-*-* 00:00:00 # daily\r\n"
 		"[Retention]\r\n"
@@ -390,6 +392,7 @@ TEST(container_all_keys) {
 	ASSERT_EQ(c->network_config, NETWORK_CONFIG_CRIU);
 	ASSERT_FALSE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 0);
+	ASSERT_EQ(c->pre_dump, 3);
 	ASSERT_STREQ(c->on_calendar, "*-*-* 00:00:00");
 	ASSERT_EQ(c->retention.keep_last, 5); /* last one wins */
 	ASSERT_EQ(c->retention.keep_yearly, 2);
@@ -433,6 +436,8 @@ TEST(container_empty_resets_to_default) {
 		"FileLocks=\n"
 		"NetworkLock=iptables\n"
 		"NetworkLock=\n"
+		"PreDump=no\n"
+		"PreDump=\n"
 		"[Schedule]\n"
 		"OnCalendar=daily\n"
 		"OnCalendar=\n"
@@ -450,6 +455,7 @@ TEST(container_empty_resets_to_default) {
 	ASSERT_EQ_U(c->freeze_timeout_usec, 10 * USEC_S);
 	ASSERT_EQ(c->staging, STAGING_AUTO);
 	ASSERT_FALSE(c->file_locks);
+	ASSERT_EQ(c->pre_dump, PRE_DUMP_AUTO);
 	ASSERT_NULL(c->on_calendar);
 	ASSERT_EQ(c->retention.keep_last, 10);
 	ASSERT_EQ(c->retention.min_free_percent, 0);
@@ -623,6 +629,12 @@ TEST(container_errors_values) {
 			       ":5: [Checkpoint] Staging=fast: expected auto, memory or disk");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nStaging=Auto\n", EINVAL,
 			       ":5: [Checkpoint] Staging=Auto: expected auto, memory or disk");
+	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nPreDump=9\n", EINVAL,
+			       ":5: [Checkpoint] PreDump=9: expected auto, no or a number of passes from 0 to 8");
+	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nPreDump=yes\n", EINVAL,
+			       ":5: [Checkpoint] PreDump=yes: expected auto, no or a number of passes from 0 to 8");
+	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nPreDump=-1\n", EINVAL,
+			       ":5: [Checkpoint] PreDump=-1: expected auto, no or a number of passes from 0 to 8");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nTcpEstablished=maybe\n", EINVAL,
 			       ":5: [Checkpoint] TcpEstablished=maybe: expected a boolean (yes/no, true/false, on/off, 1/0)");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nFileLocks=2\n", EINVAL,

@@ -19,7 +19,10 @@
 # Acceleration: KVM when /dev/kvm exists and a probe guest boots with it within 20 s (a nested
 # "PVM" KVM can hang a Debian kernel forever); otherwise TCG (software emulation).
 #
-# Environment (set by meson): CKPTD CKPTCTL CRYO (the built binaries), BUILD_DIR.
+# Environment (set by meson): CKPTD CKPTCTL CRYO (the built binaries), BUILD_DIR; MEMW (optional:
+# the memw workload, copied in too). CKPTD_VM_MEMORY (MiB, default 2048), CKPTD_VM_BTRFS_SIZE (the
+# second disk, default 512M), CKPTD_VM_PARAMS (optional: shell assignments the guest script finds
+# in /ckptd-test/params, e.g. the benchmark's sizes).
 # Exit: 0 the guest script passed; 1 it failed or the guest did not finish; 77 not root.
 set -euo pipefail
 
@@ -200,8 +203,9 @@ fi
 # Per run: the project's binaries, the scripts, the test.
 R=$WORK/run
 mkdir -p "$R/usr/local/bin" "$R/ckptd-test"
-cp "$CKPTD" "$CKPTCTL" "$CRYO" "$R/usr/local/bin/"
-copy_with_libs "$R" "$CKPTD" "$CKPTCTL" "$CRYO"
+cp "$CKPTD" "$CKPTCTL" "$CRYO" ${MEMW:+"$MEMW"} "$R/usr/local/bin/"
+copy_with_libs "$R" "$CKPTD" "$CKPTCTL" "$CRYO" ${MEMW:+"$MEMW"}
+printf '%s\n' "${CKPTD_VM_PARAMS:-}" >"$R/ckptd-test/params"
 cp "$HERE/guest-init.sh" "$R/init"
 cp "$HERE/guest-lib.sh" "$GUEST_SCRIPT" "$R/ckptd-test/"
 chmod 0755 "$R/init" "$R/ckptd-test/"*
@@ -211,7 +215,7 @@ cat "$BASE" "$WORK/run.cpio" >"$WORK/initrd"
 
 # Disks: sparse, fresh every run.
 truncate -s 2G "$WORK/lvm.img"
-truncate -s 512M "$WORK/btrfs.img"
+truncate -s "${CKPTD_VM_BTRFS_SIZE:-512M}" "$WORK/btrfs.img"
 
 # ---------------------------------------------------------------------------------------------
 # Boot
