@@ -163,10 +163,13 @@ static void check_merged(const char *final, int style) {
 	_cleanup_free_ char *map = read_all(path, &size);
 	ASSERT_NOT_NULL(map);
 	ASSERT_TRUE(size > 8);
-	ASSERT_EQ_U(*(uint32_t *) (map + 4), 0x56084025U);
+	uint32_t magic;
+	memcpy(&magic, map + 4, sizeof(magic));
+	ASSERT_EQ_U(magic, 0x56084025U);
 	size_t off = 8, records = 0;
 	while (off + 4 <= size) {
-		uint32_t len = *(uint32_t *) (map + off);
+		uint32_t len;
+		memcpy(&len, map + off, sizeof(len)); /* records are not aligned */
 		const uint8_t *r = (const uint8_t *) map + off + 4;
 		if (records > 0) {
 			/* field 3 (in_parent) absent, field 4 (flags) PRESENT, with LAZY where the
