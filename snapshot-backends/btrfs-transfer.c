@@ -33,9 +33,9 @@
 #include "macro.h"
 #include "process.h"
 
-/* The snapshot at its ckptd location, opened without following a symlink; must be a read-only
- * subvolume (send refuses anything else). */
-static int open_snapshot(const char *snapshot, int *ret_fd, char **ret_error) {
+/* The snapshot at its ckptd location, opened without following a symlink; must be a subvolume,
+ * and read-only if want_ro (send refuses anything else). */
+static int open_snapshot(const char *snapshot, bool want_ro, int *ret_fd, char **ret_error) {
 	_cleanup_(snapdir_done) struct snapdir d = {};
 	int r = snapdir_open(snapshot, false, &d, ret_error);
 	if (r == -ENOENT)
@@ -45,20 +45,21 @@ static int open_snapshot(const char *snapshot, int *ret_fd, char **ret_error) {
 	_cleanup_close_ int fd = openat(d.id_fd, d.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	bool ro = false;
 	if (fd < 0 || btrfs_util_is_subvolume_fd(fd) != BTRFS_UTIL_OK ||
-	    btrfs_util_get_subvolume_read_only_fd(fd, &ro) != BTRFS_UTIL_OK || !ro)
-		return error_setf(ret_error, -ENOENT, "snapshot %s is missing or not a read-only subvolume", snapshot);
+	    (want_ro && (btrfs_util_get_subvolume_read_only_fd(fd, &ro) != BTRFS_UTIL_OK || !ro)))
+		return error_setf(ret_error, -ENOENT, "snapshot %s is missing or not a %ssubvolume", snapshot,
+		                  want_ro ? "read-only " : "");
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 
 int btrfs_send_snapshot(const char *snapshot, const char *base, int out_fd, char **ret_error) {
 	_cleanup_close_ int fd = -EBADF, base_fd = -EBADF;
-	int r = open_snapshot(snapshot, &fd, ret_error);
+	int r = open_snapshot(snapshot, true, &fd, ret_error);
 	if (r < 0)
 		return r;
 	uint64_t base_id = 0;
 	if (base) {
-		r = open_snapshot(base, &base_fd, ret_error);
+		r = open_snapshot(base, true, &base_fd, ret_error);
 		if (r < 0)
 			return r;
 		enum btrfs_util_error e = btrfs_util_subvolume_id_fd(base_fd, &base_id);
@@ -219,15 +220,10 @@ int btrfs_receive_abort(const char *snapshot, char **ret_error) {
 }
 
 int btrfs_create_from_snapshot(const char *volume, const char *snapshot, char **ret_error) {
-	_cleanup_(snapdir_done) struct snapdir d = {};
-	int r = snapdir_open(snapshot, false, &d, ret_error);
-	if (r == -ENOENT)
-		return error_setf(ret_error, r, "snapshot %s is missing", snapshot);
+	_cleanup_close_ int snap_fd = -EBADF;
+	int r = open_snapshot(snapshot, false, &snap_fd, ret_error);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int snap_fd = openat(d.id_fd, d.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (snap_fd < 0 || btrfs_util_is_subvolume_fd(snap_fd) != BTRFS_UTIL_OK)
-		return error_setf(ret_error, -ENOENT, "snapshot %s is missing or not a subvolume", snapshot);
 	_cleanup_free_ char *a = strdup(volume), *b = strdup(volume);
 	if (!a || !b)
 		return -ENOMEM;

@@ -134,7 +134,7 @@ int cgroup_freezer_open(const char *path, enum cgroup_kind kind) {
 	return fd < 0 ? negative_errno() : fd;
 }
 
-static int freezer_write(int fd, const char *value) {
+int cgroup_freezer_write(int fd, const char *value) {
 	ssize_t k = pwrite(fd, value, strlen(value), 0);
 	if (k < 0)
 		return negative_errno();
@@ -144,7 +144,7 @@ static int freezer_write(int fd, const char *value) {
 int cgroup_freeze_fd(int freezer_fd, const char *path, enum cgroup_kind kind, uint64_t timeout_usec,
                      char **ret_stragglers) {
 	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
-	int r = freezer_write(freezer_fd, kind == CGROUP_V2 ? "1" : "FROZEN");
+	int r = cgroup_freezer_write(freezer_fd, kind == CGROUP_V2 ? "1" : "FROZEN");
 	if (r < 0)
 		return r;
 	r = kind == CGROUP_V2 ? wait_frozen_v2(path, deadline) : wait_frozen_v1(path, deadline);
@@ -160,7 +160,7 @@ int cgroup_freeze_fd(int freezer_fd, const char *path, enum cgroup_kind kind, ui
 int cgroup_thaw_fd(int freezer_fd, enum cgroup_kind kind) {
 	int r = -EBADF;
 	for (unsigned attempt = 0; attempt < THAW_ATTEMPTS; attempt++) {
-		r = freezer_write(freezer_fd, kind == CGROUP_V2 ? "0" : "THAWED");
+		r = cgroup_freezer_write(freezer_fd, kind == CGROUP_V2 ? "0" : "THAWED");
 		if (r >= 0 || r == -ENODEV || r == -ENOENT || r == -EBADF)
 			break; /* done, or the cgroup is gone */
 		(void) usleep(attempt < 10 ? 1000 : 20000);

@@ -28,6 +28,8 @@ int cgroup_freeze(const char *path, enum cgroup_kind kind, uint64_t timeout_usec
  * A job opens it before freezing, so thawing never needs a new descriptor (or memory): a client
  * flood that uses up the daemon's descriptors cannot keep a container frozen. */
 int cgroup_freezer_open(const char *path, enum cgroup_kind kind);
+/* Writes one state ("1"/"0", "FROZEN"/"THAWED") to that descriptor, once. */
+int cgroup_freezer_write(int fd, const char *value);
 /* cgroup_freeze() through that descriptor; on timeout it thaws through it too. */
 int cgroup_freeze_fd(int freezer_fd, const char *path, enum cgroup_kind kind, uint64_t timeout_usec,
                      char **ret_stragglers);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fileio.h"
 #include "freezer-warm.h"
 #include "log.h"
@@ -45,13 +46,6 @@ static int freezer_root(const char *cgroup_path, char **ret) {
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int write_state(int fd, const char *state) {
-	ssize_t k = pwrite(fd, state, strlen(state), 0);
-	if (k < 0)
-		return negative_errno();
-	return (size_t) k == strlen(state) ? 0 : -EIO;
-}
-
 int freezer_warm_acquire(const char *cgroup_path, struct freezer_warm *ret) {
 	static atomic_uint counter;
 	*ret = FREEZER_WARM_NONE;
@@ -71,7 +65,7 @@ int freezer_warm_acquire(const char *cgroup_path, struct freezer_warm *ret) {
 		(void) rmdir(path);
 		return r;
 	}
-	r = write_state(fd, "FROZEN");
+	r = cgroup_freezer_write(fd, "FROZEN");
 	if (r < 0) {
 		close(fd);
 		(void) rmdir(path);
@@ -84,7 +78,7 @@ int freezer_warm_acquire(const char *cgroup_path, struct freezer_warm *ret) {
 
 void freezer_warm_release(struct freezer_warm *w) {
 	if (w->fd >= 0) {
-		int r = write_state(w->fd, "THAWED");
+		int r = cgroup_freezer_write(w->fd, "THAWED");
 		if (r < 0)
 			log_warning_errno(r, "cannot thaw %s, ckptd's empty warm-up cgroup: %m", w->path);
 		close(w->fd);
@@ -114,7 +108,7 @@ static int remove_leftovers_in(const char *root) {
 			return -ENOMEM;
 		_cleanup_close_ int fd = open(state, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0)
-			(void) write_state(fd, "THAWED");
+			(void) cgroup_freezer_write(fd, "THAWED");
 		if (rmdir(path) < 0) {
 			log_warning_errno(negative_errno(), "%s (a warm-up cgroup of an earlier ckptd) cannot be removed: %m; "
 			                  "it is thawed and left as it is", path);
