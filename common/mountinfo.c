@@ -222,3 +222,15 @@ bool mounts_has_peer_group(const struct mounts *host, unsigned long group) {
 	}
 	return false;
 }
+
+bool mount_is_cgroup_hierarchy(const struct mount *m, const char *v1_controller) {
+	if (!v1_controller)
+		return streq_ptr(m->fstype, "cgroup2");
+	if (!streq_ptr(m->fstype, "cgroup") || !m->super)
+		return false;
+	size_t want = strlen(v1_controller);
+	for (const char *o = m->super; *o; o += strcspn(o, ","), o += *o == ',')
+		if (strcspn(o, ",") == want && strncmp(o, v1_controller, want) == 0)
+			return true;
+	return false;
+}

@@ -36,6 +36,9 @@ int mount_flags(const struct mount *m, unsigned long *ret_flags, char **ret_data
 char *mountinfo_unescape(const char *s);
 
 bool mount_read_only(const struct mount *m);
+/* A mount of the cgroup2 hierarchy (v1_controller NULL), or of the v1 hierarchy that has that
+ * controller among its superblock options ("rw,freezer"). */
+bool mount_is_cgroup_hierarchy(const struct mount *m, const char *v1_controller);
 /* The visible "/" of a mount table: the "/" mount that no other "/" mount sits on. */
 const struct mount *mounts_root(const struct mounts *ms);
 bool mounts_has_id(const struct mounts *ms, int id);

@@ -16,19 +16,6 @@
 
 #define WARM_PREFIX "ckptd-warm."
 
-static bool is_freezer_hierarchy(const struct mount *m) {
-	if (!streq_ptr(m->fstype, "cgroup") || !m->super)
-		return false;
-	/* Superblock options: "rw,freezer" (the controller is one comma-separated token). */
-	for (const char *p = m->super; p && *p;) {
-		size_t len = strcspn(p, ",");
-		if (len == strlen("freezer") && strncmp(p, "freezer", len) == 0)
-			return true;
-		p = p[len] ? p + len + 1 : NULL;
-	}
-	return false;
-}
-
 /* The mount point of the v1 freezer hierarchy that cgroup_path is in (the longest match). */
 static int freezer_root(const char *cgroup_path, char **ret) {
 	_cleanup_(mounts_done) struct mounts ms = {};
@@ -37,7 +24,7 @@ static int freezer_root(const char *cgroup_path, char **ret) {
 		return r;
 	const struct mount *best = NULL;
 	for (size_t i = 0; i < ms.n; i++)
-		if (is_freezer_hierarchy(&ms.m[i]) && path_is_below(cgroup_path, ms.m[i].mountpoint) &&
+		if (mount_is_cgroup_hierarchy(&ms.m[i], "freezer") && path_is_below(cgroup_path, ms.m[i].mountpoint) &&
 		    (!best || strlen(ms.m[i].mountpoint) > strlen(best->mountpoint)))
 			best = &ms.m[i];
 	if (!best)
@@ -126,7 +113,7 @@ int freezer_warm_remove_leftovers(void) {
 		return r;
 	int n = 0;
 	for (size_t i = 0; i < ms.n; i++)
-		if (is_freezer_hierarchy(&ms.m[i])) {
+		if (mount_is_cgroup_hierarchy(&ms.m[i], "freezer")) {
 			r = remove_leftovers_in(ms.m[i].mountpoint);
 			if (r < 0)
 				return r;

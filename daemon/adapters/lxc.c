@@ -79,17 +79,8 @@ int lxc_default_path(char **ret, char **ret_error) {
 static char *hierarchy_mountpoint(const struct mounts *ms, const char *v1_controller) {
 	for (size_t i = 0; i < ms->n; i++) {
 		const struct mount *m = &ms->m[i];
-		if (!streq_ptr(m->root, "/"))
-			continue;
-		if (!v1_controller && streq_ptr(m->fstype, "cgroup2"))
+		if (streq_ptr(m->root, "/") && mount_is_cgroup_hierarchy(m, v1_controller))
 			return strdup(m->mountpoint);
-		if (v1_controller && streq_ptr(m->fstype, "cgroup") && m->super) {
-			for (const char *o = m->super; *o; o += strcspn(o, ","), o += *o == ',') {
-				size_t n = strcspn(o, ",");
-				if (n == strlen(v1_controller) && strncmp(o, v1_controller, n) == 0)
-					return strdup(m->mountpoint);
-			}
-		}
 	}
 	return NULL;
 }

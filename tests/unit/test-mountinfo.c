@@ -124,4 +124,21 @@ TEST(flags_for_mounting_again) {
 	ASSERT_EQ_U(flags, MS_RELATIME);
 }
 
+TEST(cgroup_hierarchies) {
+	static const char text[] =
+		"30 26 0:26 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw\n"
+		"31 26 0:27 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer\n"
+		"32 26 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+		"33 26 0:29 / /sys/fs/cgroup/net_cls rw,nosuid - cgroup cgroup rw,net_cls,freezer_x\n";
+	_cleanup_(mounts_done) struct mounts ms = {};
+	ASSERT_OK(mounts_parse_text(text, &ms));
+	ASSERT_TRUE(mount_is_cgroup_hierarchy(&ms.m[0], NULL));
+	ASSERT_FALSE(mount_is_cgroup_hierarchy(&ms.m[1], NULL));
+	ASSERT_TRUE(mount_is_cgroup_hierarchy(&ms.m[1], "freezer"));
+	ASSERT_FALSE(mount_is_cgroup_hierarchy(&ms.m[0], "freezer"));
+	ASSERT_TRUE(mount_is_cgroup_hierarchy(&ms.m[2], "cpuacct")); /* the last token */
+	ASSERT_FALSE(mount_is_cgroup_hierarchy(&ms.m[2], "cpu,cpuacct"));
+	ASSERT_FALSE(mount_is_cgroup_hierarchy(&ms.m[3], "freezer")); /* a whole token, not a prefix */
+}
+
 TEST_MAIN()
