@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kill -9 of ckptd at 24 random moments of a freeze-and-dump (before, inside and after the
+# kill -9 of ckptd at 24 random moments (CKPTD_TEST_RANDOM_KILLS) of a freeze-and-dump (before, inside and after the
 # frozen window; every third round with the window held open 300 ms so that more kills land in
 # it). After every restart: the container is thawed and runs, the data file is valid, no
 # half-made pair is listed, every listed pair verifies, no snapshot directory exists for an id
@@ -24,7 +24,7 @@ grows() {
 }
 no_jobs() { [ "$(t_ctl_json status | jq '.jobs | length')" = 0 ]; }
 
-for i in $(seq 24); do
+for i in $(seq "${CKPTD_TEST_RANDOM_KILLS:-24}"); do
 	if [ $((i % 3)) = 0 ]; then
 		CKPTD_TEST_HOLD_FROZEN_MSEC=300 t_daemon_start
 	else

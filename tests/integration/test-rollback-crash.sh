@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 of ckptd at 20 points of a rollback: right after each step is recorded in the journal
 # (verify, safety-pair, stop, volumes, restore, check; held there by the test knob
-# CKPTD_TEST_HOLD_ROLLBACK_STEP, see ckptd(8)) and at 14 random moments. After every restart:
+# CKPTD_TEST_HOLD_ROLLBACK_STEP, see ckptd(8)) and at 14 random moments (CKPTD_TEST_RANDOM_KILLS). After every restart:
 #  - the volume is valid and equals either the pair or the safety pair (a marker file says which);
 #  - a rollback interrupted after it changed something is finished by the restarted ckptd (the
 #    pair is intact), one that had changed nothing is not; the container runs, nothing needs
@@ -37,7 +37,7 @@ no_jobs() { [ "$(t_ctl_json status | jq '.jobs | length')" = 0 ]; }
 field() { t_ctl_json containers | jq -r --arg n "$name" ".[] | select(.name == \$n) | .$1"; }
 
 points=(verify safety-pair stop volumes restore check)
-for _ in $(seq 14); do points+=(random); done
+for _ in $(seq "${CKPTD_TEST_RANDOM_KILLS:-14}"); do points+=(random); done
 i=0
 for point in "${points[@]}"; do
 	i=$((i + 1))

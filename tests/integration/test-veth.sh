@@ -182,7 +182,7 @@ cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]; sets id (the pair)
 		t_fail "$ct: a connection from the host survived the rollback (documented: it is reset)"
 }
 
-for i in 1 2 3; do
+for i in $(seq "${CKPTD_TEST_CYCLES:-3}"); do
 	echo "---- bridged veth, cycle $i"
 	cycle ctb "$cgb" "$HB" "$NET.2" "$BR"
 done
@@ -209,7 +209,7 @@ t_wait_until 10 host_reaches "$NET.2" ||
 	t_fail "the host cannot reach Redis at $NET.2 after the failed restore and a rollback"
 ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
 ct_assert_grows "$cgb"
-for i in 1 2 3; do
+for i in $(seq "${CKPTD_TEST_CYCLES:-3}"); do
 	echo "---- routed veth (and a second veth into the bridge), cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
 	t_assert_eq "$(ip -j link show "$HS" | jq -r '.[0].master')" "$BR" "ctr: the bridge of its second veth's host end $HS"

@@ -9,10 +9,14 @@
 #           so and a second rollback to it is refused), undo through the safety pair
 #   mixed:  btrfs subvolume + thin LV in one pair, damage both, rollback, both consistent
 #   refused: a thick snapshot that does not fit in the VG; overflowed thick snapshot in verify
-#   timing: frozen window and snapshot time, btrfs vs thick vs thin; LVM commands alone
+#   timing: frozen window and snapshot time, btrfs vs thick vs thin; LVM commands alone -- only
+#           with TIMING=1 in /ckptd-test/params (CKPTD_VM_PARAMS; bench/lvm does that): numbers,
+#           never asserted, that the suite in CI need not spend 40 s of emulation on
 # After every rollback: the file exists again, byte i == 'a' + i % 26 throughout, and it grows.
 set -u
 . /ckptd-test/guest-lib.sh
+TIMING=0
+. /ckptd-test/params
 
 step "setup: LVM on /dev/vda (2 GiB), btrfs on /dev/vdb"
 run pvcreate -q /dev/vda
@@ -185,6 +189,11 @@ lv_exists vg0/thick-ckptd-$ID && fail "delete left vg0/thick-ckptd-$ID"
 rm -f /srv/thick/fill
 
 # ---------------------------------------------------------------------------------------------
+if [ "$TIMING" != 1 ]; then
+	daemon_stop
+	step "PASS"
+	exit 0
+fi
 step "timing: 3 pairs each (software emulation: absolute numbers are slow, compare them)"
 for c in btr thick thin; do
 	for i in 1 2 3; do
