@@ -127,8 +127,11 @@ static int get_ifindices(sd_bus *bus, const char *path, int **ret, size_t *ret_n
 int machined_lookup(const char *name, struct machine_info *ret, char **ret_error) {
 	_cleanup_(bus_closep) sd_bus *bus = NULL;
 	_cleanup_free_ char *path = NULL;
-	int r = bus_open(&bus, ret_error);
-	if (r < 0 || (r = get_machine(bus, name, &path, ret_error)) < 0)
+	_cleanup_free_ char *why = NULL;
+	int r = bus_open(&bus, &why);
+	if (r < 0)
+		return error_prefixf(ret_error, r, &why, "machine %s", name);
+	if ((r = get_machine(bus, name, &path, ret_error)) < 0)
 		return r;
 	_cleanup_(machine_info_done) struct machine_info m = {};
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
