@@ -2,6 +2,7 @@
 /* Jobs on Machine= containers: the configuration resolved from systemd-machined, and the unit and
  * registration a rollback gives the restored machine. See machine-container.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "machined.h"
 #include "macro.h"
 #include "mountinfo.h"
+#include "pair.h"
 #include "parse-util.h"
 #include "process.h"
 #include "time-util.h"
@@ -61,6 +63,31 @@ static int add_root_volume(struct job *j, const struct machine_info *m, char **r
 	return 0;
 }
 
+static int strdup_member(json_t *o, const char *key, char **ret) {
+	const char *s = json_string_value(json_object_get(o, key));
+	return (*ret = strdup(s ? s : "")) ? 0 : -ENOMEM;
+}
+
+/* A rollback of a machine machined does not know (it was stopped, or it died): its
+ * registration as the pair recorded it; the job's Cgroup= stays unset (nothing to stop). */
+static int machine_from_pair(struct job *j, struct machine_info *ret, char **ret_error) {
+	_cleanup_(pair_freep) struct pair *p = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r = catalog_load_pair_record(j->state_dir, j->container, j->pair, true, &p, &why);
+	if (r < 0) /* the rollback itself says what is wrong with the pair */
+		return 0;
+	json_t *rec = json_object_get(p->discovery, "machine");
+	if (!json_is_object(rec) || !json_string_value(json_object_get(rec, "unit")))
+		return error_setf(ret_error, -ENOENT, "machine %s is not registered with systemd-machined and pair %s/%" PRIu64
+		                  " has no record of it (discovery.machine): start it, then roll back", j->config->machine,
+		                  j->container, j->pair);
+	if ((r = strdup_member(rec, "id", &ret->id)) < 0 || (r = strdup_member(rec, "class", &ret->class)) < 0 ||
+	    (r = strdup_member(rec, "service", &ret->service)) < 0 || (r = strdup_member(rec, "unit", &ret->unit)) < 0 ||
+	    (r = strdup_member(rec, "root_directory", &ret->root_directory)) < 0 || !(ret->name = strdup(j->config->machine)))
+		return -ENOMEM;
+	return 1;
+}
+
 int machine_job_resolve(struct job *j, char **ret_error) {
 	if (j->kind == JOB_RESTORE)
 		return error_setf(ret_error, -EOPNOTSUPP, "restore --processes-only is not available for Machine= "
@@ -69,20 +96,25 @@ int machine_job_resolve(struct job *j, char **ret_error) {
 		return 0;
 	struct container_config *cfg = j->config;
 	_cleanup_(machine_info_done) struct machine_info m = {};
-	int r = machined_lookup(cfg->machine, &m, ret_error);
-	if (r < 0)
-		return r;
+	_cleanup_free_ char *cgroup = NULL, *why = NULL;
+	int r = machined_lookup(cfg->machine, &m, &why);
+	if (r == -ENOENT && j->kind == JOB_ROLLBACK) {
+		machine_info_done(&m);
+		r = machine_from_pair(j, &m, ret_error);
+		if (r <= 0)
+			return r == 0 ? error_pass(ret_error, -ENOENT, &why) : r;
+	} else if (r < 0)
+		return error_pass(ret_error, r, &why);
 	if (!streq(m.class, "container"))
 		return error_setf(ret_error, -EOPNOTSUPP, "machine %s is a %s, not a container: ckptd checkpoints "
 		                  "containers only", m.name, m.class);
-	_cleanup_free_ char *cgroup = NULL, *why = NULL;
-	if ((r = pid_freezer_cgroup(m.leader, &cgroup, &why)) < 0)
+	if (m.leader > 0 && (r = pid_freezer_cgroup(m.leader, &cgroup, &why)) < 0)
 		return error_prefixf(ret_error, r, &why, "machine %s (leader %d, unit %s)", m.name, (int) m.leader, m.unit);
 	r = cfg->n_volumes == 0 ? add_root_volume(j, &m, ret_error) : check_root_on_volumes(cfg, &m, ret_error);
 	if (r < 0)
 		return r;
 	free(cfg->cgroup);
-	cfg->cgroup = TAKE_PTR(cgroup);
+	cfg->cgroup = TAKE_PTR(cgroup); /* NULL: not running (a rollback restores it) */
 	cfg->root_pid = m.leader;
 	if (!(j->machine = malloc(sizeof(*j->machine))))
 		return -ENOMEM;
@@ -137,11 +169,17 @@ static int make_below(const char *base, const char *below, char **ret_error) {
 	return path ? 0 : -ENOMEM;
 }
 
-int machine_rollback_scope(struct job *j, struct machine_scope *s, char **ret_error) {
+int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine_scope *s, char **ret_error) {
 	const struct machine_info *m = j->machine;
+	/* Where the tasks were: now, or (a machine that was not running) when the pair was taken. */
+	const char *old = j->config->cgroup ? j->config->cgroup
+	                                    : json_string_value(json_object_get(json_object_get(pair_discovery, "machine"),
+	                                                                        "cgroup"));
+	if (!old)
+		return error_setf(ret_error, -ENOENT, "machine %s: the pair does not record its cgroup", m->name);
 	_cleanup_free_ char *parent = NULL;
 	const char *below = "";
-	int r = split_cgroup(j->config->cgroup, m->unit, &parent, &below, ret_error);
+	int r = split_cgroup(old, m->unit, &parent, &below, ret_error);
 	if (r < 0)
 		return r;
 	const char *slice = strrchr(parent, '/');

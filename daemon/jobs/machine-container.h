@@ -25,8 +25,9 @@ static inline bool job_is_machine(const struct job *j) {
 	return j->config && j->config->machine;
 }
 
-/* For freeze-and-dump, inspect and rollback (the machine must be registered and running);
- * refuses restore --processes-only. Fills j->machine. */
+/* For freeze-and-dump and inspect (the machine must be registered) and rollback (a machine
+ * machined does not know is restored from the registration the pair recorded, with no Cgroup=:
+ * nothing to stop); refuses restore --processes-only. Fills j->machine. */
 int machine_job_resolve(struct job *j, char **ret_error);
 
 /* What machined said about the machine, as recorded in pair.json (discovery.machine) and shown by
@@ -43,8 +44,9 @@ struct machine_scope {
 void machine_scope_done(struct machine_scope *s);
 
 /* After the kill: waits for machined and systemd to let go of the old machine and unit, then
- * starts the scope and makes s->cgroup. */
-int machine_rollback_scope(struct job *j, struct machine_scope *s, char **ret_error);
+ * starts the scope and makes s->cgroup (the old cgroup's place below it: the job's Cgroup=, else
+ * the one the pair's discovery.machine records). */
+int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine_scope *s, char **ret_error);
 
 /* After the restored tree runs: ends the placeholder and registers leader; *ret_registered (new
  * reference) says what was registered. Host ends of the pair's veths are passed as the machine's

@@ -258,7 +258,8 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	if ((r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
-	/* A stopped LXC= container has no cgroup: LXC makes one when it restores. */
+	/* A stopped LXC= container has no cgroup: LXC makes one when it restores; nor has a Machine=
+	 * machined did not know: ckptd makes a unit for it when it restores. */
 	r = rb->cgroup ? cgroup_detect(rb->cgroup, &rb->kind) : 0;
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", rb->cgroup);
@@ -381,10 +382,12 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
 	/* An LXC= container's monitor is waited for by lxc-stop (and a stopped one has no cgroup). */
-	_cleanup_close_ int supervisor = job_is_lxc(j) ? -EBADF : supervisor_open(&rb);
+	/* A Machine= that was not running has no cgroup: nothing to stop. */
+	_cleanup_close_ int supervisor = job_is_lxc(j) || !rb.cgroup ? -EBADF : supervisor_open(&rb);
 	_cleanup_free_ char *survivors = NULL;
 	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
-	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
+	    : rb.cgroup   ? cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors)
+	                  : 0;
 	if (r < 0) {
 		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
 		keep_for_attention(j, rb.intent, "stop");
@@ -404,9 +407,12 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	_cleanup_free_ char *lxc_cgroup = NULL; /* LXC restores into a cgroup it makes anew */
 	/* A Machine= gets a unit of its own again before its tasks come back into it. */
 	_cleanup_(machine_scope_done) struct machine_scope scope = {};
-	r = job_is_machine(j) ? machine_rollback_scope(j, &scope, ret_error) : 0;
-	if (scope.cgroup)
+	r = job_is_machine(j) ? machine_rollback_scope(j, rb.pair->discovery, &scope, ret_error) : 0;
+	if (r >= 0 && scope.cgroup) {
 		rb.cgroup = scope.cgroup;
+		if ((r = cgroup_detect(rb.cgroup, &rb.kind)) < 0)
+			(void) error_setf(ret_error, r, "cgroup %s is not usable: %m", rb.cgroup);
+	}
 	if (r >= 0)
 		r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.warnings, &pid, &lxc_cgroup, &rb.kind, ret_error)
 		                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);

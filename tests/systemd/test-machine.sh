@@ -13,7 +13,8 @@
 #     show it with the new leader, Service=ckptd; the scope holds the restored tree only; the
 #     boot id is intact; cryo writes on. Twice (a restored machine is checkpointed and rolled
 #     back again);
-#   - machinectl terminate stops the restored machine (machined and systemd manage it).
+#   - machinectl terminate stops the restored machine (machined and systemd manage it); then a
+#     rollback brings it back from the registration its pair recorded.
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/guest-boot.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -169,5 +170,15 @@ for _ in $(seq 100); do
 done
 ! "${G[@]}" machinectl show "$INNER" >/dev/null 2>&1 || gfail "$INNER is still registered after terminate"
 ! "${G[@]}" kill -0 "$prev_leader" 2>/dev/null || gfail "the restored leader $prev_leader survived terminate"
+
+info "a machine machined no longer knows is rolled back from the registration its pair recorded"
+result=$("${G[@]}" ckptctl --json rollback inner "$id" --no-safety-pair) || gfail "rollback of the stopped machine failed: $result"
+new=$(jq -r .root_pid <<<"$result")
+info "  rolled back: root pid $new; timings $(jq -c .timings <<<"$result")"
+[ "$(machine_leader)" = "$new" ] || gfail "after the rollback of the stopped machine machined says leader '$(machine_leader)', not $new"
+[ "$("${G[@]}" machinectl show "$INNER" -p Id --value)" = "$machine_id" ] || gfail "the machine id was not kept"
+before=$(stat -c %s "$VOL/inner/data/cryo.txt")
+sleep 0.3
+[ "$(stat -c %s "$VOL/inner/data/cryo.txt")" -gt "$before" ] || gfail "the restored cryo does not write"
 
 info "ok"
