@@ -111,6 +111,8 @@ got=$(jq -c '.machine | {name, unit, leader, class, service, root_directory, cgr
 [ "$(jq -r '[.cgroup, .root.volume, .checkpointable] | join(" ")' <<<"$json")" = \
 	"/sys/fs/cgroup/machine.slice/$UNIT/payload /srv/vols/inner true" ] ||
 	gfail "inspect: cgroup/volume/checkpointable: $(jq -c '[.cgroup, .root.volume, .checkpointable, .problems]' <<<"$json")"
+"${G[@]}" ckptctl inspect inner | grep -F "Machine: $INNER (systemd-machined: leader $leader0, unit $UNIT, class container, registered by systemd-nspawn, root /srv/vols/inner)" ||
+	gfail "ckptctl inspect does not show the machine: $("${G[@]}" ckptctl inspect inner 2>&1 | head -5)"
 machine_id=$("${G[@]}" machinectl show "$INNER" -p Id --value)
 [ "$(jq -r .machine.id <<<"$json")" = "$machine_id" ] || gfail "inspect .machine.id is not machined's $machine_id"
 # (Pids are the guest's: read /proc inside it.)
@@ -172,10 +174,13 @@ done
 ! "${G[@]}" kill -0 "$prev_leader" 2>/dev/null || gfail "the restored leader $prev_leader survived terminate"
 
 info "a machine machined no longer knows is rolled back from the registration its pair recorded"
-result=$("${G[@]}" ckptctl --json rollback inner "$id" --no-safety-pair) || gfail "rollback of the stopped machine failed: $result"
-new=$(jq -r .root_pid <<<"$result")
-info "  rolled back: root pid $new; timings $(jq -c .timings <<<"$result")"
-[ "$(machine_leader)" = "$new" ] || gfail "after the rollback of the stopped machine machined says leader '$(machine_leader)', not $new"
+out=$("${G[@]}" ckptctl rollback inner "$id" --no-safety-pair) || gfail "rollback of the stopped machine failed: $out"
+sed 's/^/  /' <<<"$out"
+new=$(sed -n 's/^Rolled back inner to pair [0-9]*: root pid \([0-9]*\).*/\1/p' <<<"$out")
+[ -n "$new" ] && [ "$(machine_leader)" = "$new" ] ||
+	gfail "after the rollback of the stopped machine machined says leader '$(machine_leader)', not '$new'"
+grep -qxF "Machine $INNER registered with systemd-machined again: leader $new, unit $UNIT." <<<"$out" ||
+	gfail "ckptctl rollback does not say that the machine was registered again"
 [ "$("${G[@]}" machinectl show "$INNER" -p Id --value)" = "$machine_id" ] || gfail "the machine id was not kept"
 before=$(stat -c %s "$VOL/inner/data/cryo.txt")
 sleep 0.3
