@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "json-util.h"
 #include "lxc.h"
 #include "machine-container.h"
 #include "machined.h"
@@ -190,10 +191,13 @@ int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine
 		return -ENOMEM;
 
 	job_progress(j, "restore", "waiting for systemd-machined to let go of machine %s", m->name);
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	if ((r = machined_wait_unregistered(m->name, MACHINE_WAIT_USEC, ret_error)) < 0 ||
 	    (r = systemd_unit_wait_gone(m->unit, MACHINE_WAIT_USEC, ret_error)) < 0 ||
 	    (!streq(s->unit, m->unit) && (r = systemd_unit_wait_gone(s->unit, MACHINE_WAIT_USEC, ret_error)) < 0))
 		return r;
+	uint64_t t_gone = now_usec(CLOCK_MONOTONIC);
+	s->wait_usec = t_gone - t0;
 
 	const char *argv[] = { "sleep", "infinity", NULL };
 	struct process_spec spec = { .argv = argv };
@@ -205,6 +209,7 @@ int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine
 	job_progress(j, "restore", "starting scope %s in %s for machine %s", s->unit, s->slice, m->name);
 	if ((r = systemd_scope_start(s->unit, s->slice, description, s->holder, MACHINE_WAIT_USEC, ret_error)) < 0)
 		return r;
+	s->scope_usec = now_usec(CLOCK_MONOTONIC) - t_gone;
 	_cleanup_free_ char *unit_dir = NULL;
 	if (asprintf(&unit_dir, "%s/%s", parent, s->unit) < 0)
 		return -ENOMEM;
@@ -237,9 +242,15 @@ int machine_rollback_register(struct job *j, struct machine_scope *s, json_t *pa
 	m.ifindices = ifs;
 	m.n_ifindices = n_ifs;
 	job_progress(j, "restore", "registering machine %s with systemd-machined (leader %d)", m.name, (int) leader);
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	int r = machined_register(&m, leader, ifs, n_ifs, ret_error);
 	if (r < 0)
 		return r;
-	*ret_registered = machine_info_to_json(&m, s->cgroup);
-	return *ret_registered ? 0 : -ENOMEM;
+	json_t *o = machine_info_to_json(&m, s->cgroup);
+	if (o && json_object_set_new(o, "timings", json_pack("{s:I,s:I,s:I}", "wait_usec", (json_int_t) s->wait_usec,
+	                                                      "scope_usec", (json_int_t) s->scope_usec, "register_usec",
+	                                                      (json_int_t) (now_usec(CLOCK_MONOTONIC) - t0))) < 0)
+		o = json_decref_null(o);
+	*ret_registered = o;
+	return o ? 0 : -ENOMEM;
 }

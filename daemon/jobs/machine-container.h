@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "job.h"
@@ -40,6 +41,8 @@ struct machine_scope {
 	char *slice;
 	char *cgroup;  /* where the restored tasks go: the old cgroup's place below the new unit */
 	pid_t holder;  /* the placeholder process that keeps the scope until the tasks are in; 0 once gone */
+	uint64_t wait_usec;  /* waiting for machined and systemd to drop the old machine and unit */
+	uint64_t scope_usec; /* starting the new scope */
 };
 void machine_scope_done(struct machine_scope *s);
 
@@ -49,7 +52,8 @@ void machine_scope_done(struct machine_scope *s);
 int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine_scope *s, char **ret_error);
 
 /* After the restored tree runs: ends the placeholder and registers leader; *ret_registered (new
- * reference) says what was registered. Host ends of the pair's veths are passed as the machine's
+ * reference) says what was registered, with the time each step took (wait_usec, scope_usec,
+ * register_usec). Host ends of the pair's veths are passed as the machine's
  * network interfaces. */
 int machine_rollback_register(struct job *j, struct machine_scope *s, json_t *pair_discovery, pid_t leader,
                               json_t **ret_registered, char **ret_error);

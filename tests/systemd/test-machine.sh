@@ -131,7 +131,7 @@ for round in 1 2; do
 	info "  pair $id: frozen $(jq -r .frozen_usec <<<"$pair") us; recorded $rec"
 	result=$("${G[@]}" ckptctl --json rollback inner "$id" --no-safety-pair) || gfail "rollback failed: $result"
 	new=$(jq -r .root_pid <<<"$result")
-	info "  rolled back: root pid $new (was $prev_leader); timings $(jq -c .timings <<<"$result")"
+	info "  rolled back: root pid $new (was $prev_leader); timings $(jq -c .timings <<<"$result"); machined and the unit: $(jq -c .machine_registered.timings <<<"$result")"
 	# (nspawn's propagation directory made again is the one warning expected: nspawn removed it.)
 	[ "$(jq -r '[.warnings[] | select(contains("/run/systemd/nspawn/propagate/") | not)] | length' <<<"$result")" = 0 ] ||
 		gfail "rollback warnings: $(jq -c .warnings <<<"$result")"
