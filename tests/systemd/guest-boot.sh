@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2013 # the children files hold pids separated by spaces
 # Sourced by tests in tests/systemd/ after common.sh: boots a guest tree (guest-tree.sh) with
 # systemd-nspawn --boot and stops it again (the same steps as test-timer.sh; facts in
 # shared/notes/systemd-guest.md).

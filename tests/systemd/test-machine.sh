@@ -175,9 +175,9 @@ done
 
 info "a machine machined no longer knows is rolled back from the registration its pair recorded"
 out=$("${G[@]}" ckptctl rollback inner "$id" --no-safety-pair) || gfail "rollback of the stopped machine failed: $out"
-sed 's/^/  /' <<<"$out"
+echo "${out//$'\n'/$'\n'  }" | sed '1s/^/  /'
 new=$(sed -n 's/^Rolled back inner to pair [0-9]*: root pid \([0-9]*\).*/\1/p' <<<"$out")
-[ -n "$new" ] && [ "$(machine_leader)" = "$new" ] ||
+[[ -n $new && "$(machine_leader)" == "$new" ]] ||
 	gfail "after the rollback of the stopped machine machined says leader '$(machine_leader)', not '$new'"
 grep -qxF "Machine $INNER registered with systemd-machined again: leader $new, unit $UNIT." <<<"$out" ||
 	gfail "ckptctl rollback does not say that the machine was registered again"
