@@ -64,6 +64,21 @@ static int add_root_volume(struct job *j, const struct machine_info *m, char **r
 	return 0;
 }
 
+/* Splits the job's cgroup at the old unit's directory: the parent directory (its slice) and the
+ * path below the unit ("/payload", or ""). */
+static int split_cgroup(const char *cgroup, const char *unit, char **ret_parent, const char **ret_below,
+                        char **ret_error) {
+	size_t n = strlen(unit);
+	for (const char *p = strstr(cgroup, unit); p; p = strstr(p + 1, unit))
+		if (p > cgroup && p[-1] == '/' && (p[n] == '/' || p[n] == '\0')) {
+			if (!(*ret_parent = strndup(cgroup, p - 1 - cgroup)))
+				return -ENOMEM;
+			*ret_below = p + n;
+			return 0;
+		}
+	return error_setf(ret_error, -EINVAL, "the machine's cgroup %s is not below its unit %s", cgroup, unit);
+}
+
 static int strdup_member(json_t *o, const char *key, char **ret) {
 	const char *s = json_string_value(json_object_get(o, key));
 	return (*ret = strdup(s ? s : "")) ? 0 : -ENOMEM;
@@ -111,6 +126,11 @@ int machine_job_resolve(struct job *j, char **ret_error) {
 		                  "containers only", m.name, m.class);
 	if (m.leader > 0 && (r = pid_freezer_cgroup(m.leader, &cgroup, &why)) < 0)
 		return error_prefixf(ret_error, r, &why, "machine %s (leader %d, unit %s)", m.name, (int) m.leader, m.unit);
+	/* A rollback stops every task of that cgroup: it must be the machine's unit's, or below it. */
+	_cleanup_free_ char *parent = NULL;
+	const char *below;
+	if (cgroup && (r = split_cgroup(cgroup, m.unit, &parent, &below, &why)) < 0)
+		return error_prefixf(ret_error, r, &why, "machine %s (leader %d)", m.name, (int) m.leader);
 	r = cfg->n_volumes == 0 ? add_root_volume(j, &m, ret_error) : check_root_on_volumes(cfg, &m, ret_error);
 	if (r < 0)
 		return r;
@@ -133,21 +153,6 @@ void machine_scope_done(struct machine_scope *s) {
 	free(s->slice);
 	free(s->cgroup);
 	*s = (struct machine_scope) {};
-}
-
-/* Splits the job's cgroup at the old unit's directory: the parent directory (its slice) and the
- * path below the unit ("/payload", or ""). */
-static int split_cgroup(const char *cgroup, const char *unit, char **ret_parent, const char **ret_below,
-                        char **ret_error) {
-	size_t n = strlen(unit);
-	for (const char *p = strstr(cgroup, unit); p; p = strstr(p + 1, unit))
-		if (p > cgroup && p[-1] == '/' && (p[n] == '/' || p[n] == '\0')) {
-			if (!(*ret_parent = strndup(cgroup, p - 1 - cgroup)))
-				return -ENOMEM;
-			*ret_below = p + n;
-			return 0;
-		}
-	return error_setf(ret_error, -EINVAL, "the machine's cgroup %s is not below its unit %s", cgroup, unit);
 }
 
 /* mkdir of each directory of below under base (which must exist). */

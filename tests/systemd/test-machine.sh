@@ -93,6 +93,10 @@ leader0=$(machine_leader)
 [ -n "$leader0" ] || gfail "machine $INNER did not register: $("${G[@]}" machinectl list 2>&1)"
 "${G[@]}" machinectl status "$INNER" --no-pager | sed 's/^/  /'
 "${G[@]}" systemctl start ckptd.socket || gfail "cannot start ckptd.socket"
+# A neighbour in the same slice: the rollbacks' kill, wait and scope steps must leave it alone.
+"${G[@]}" systemd-run --quiet --collect --unit=ckptd-test-neighbour --slice=machine sleep 1000 ||
+	gfail "cannot start the neighbour"
+neighbour=$("${G[@]}" systemctl show -P MainPID ckptd-test-neighbour.service)
 
 info "a machine machined does not know: a clear error naming it"
 if out=$("${G[@]}" ckptctl inspect nosuch 2>&1); then gfail "inspect of an unknown machine succeeded: $out"; fi
@@ -163,6 +167,11 @@ for round in 1 2; do
 	[ "$(stat -c %s "$VOL/inner/data/cryo.txt")" -gt "$before" ] || gfail "the restored cryo does not write"
 	prev_leader=$new
 done
+
+[ "$("${G[@]}" systemctl show -P MainPID ckptd-test-neighbour.service)" = "$neighbour" ] ||
+	gfail "the neighbour in machine.slice (pid $neighbour) did not survive the rollbacks"
+[ "$("${G[@]}" ckptctl --json containers | jq -r '.[] | select(.name == "inner") | .state')" = running ] ||
+	gfail "ckptctl containers: $("${G[@]}" ckptctl containers 2>&1)"
 
 info "machinectl terminate stops the restored machine"
 "${G[@]}" machinectl terminate "$INNER" || gfail "machinectl terminate failed"
