@@ -206,8 +206,9 @@ int machine_rollback_scope(struct job *j, json_t *pair_discovery, struct machine
 
 	const char *argv[] = { "sleep", "infinity", NULL };
 	struct process_spec spec = { .argv = argv };
-	if ((r = process_spawn(&spec, &s->holder, ret_error)) < 0)
-		return error_prefixf(ret_error, r, ret_error, "cannot start the process that holds scope %s", s->unit);
+	_cleanup_free_ char *why = NULL;
+	if ((r = process_spawn(&spec, &s->holder, &why)) < 0)
+		return error_prefixf(ret_error, r, &why, "cannot start the process that holds scope %s", s->unit);
 	_cleanup_free_ char *description = NULL;
 	if (asprintf(&description, "Virtual Machine and Container %s (restored by ckptd)", m->name) < 0)
 		return -ENOMEM;
