@@ -59,6 +59,11 @@ static int print_result(const char *container, long long id, json_t *result, boo
 			    "(undo with 'ckptctl rollback %s %lld').\n", container, safety, container, safety);
 	else if (rollback)
 		fputs("No safety pair was taken.\n", stdout);
+	json_t *m = json_object_get(result, "machine_registered");
+	long long leader;
+	if (m && jint(m, "leader", &leader))
+		print_clean(stdout, "Machine %s registered with systemd-machined again: leader %lld, unit %s.\n",
+			    jstr(m, "name") ?: "?", leader, jstr(m, "unit") ?: "?");
 	json_array_foreach(json_object_get(result, "warnings"), i, w)
 		if (json_is_string(w))
 			print_clean(stdout, "Warning: %s\n", json_string_value(w));

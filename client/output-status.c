@@ -181,9 +181,14 @@ int output_status(json_t *status) {
 /* ---- inspect --------------------------------------------------------------------------- */
 
 static void print_root_task(json_t *in) {
-	long long pid = 0, tasks = 0, files = 0;
+	long long pid = 0, tasks = 0, files = 0, leader = 0;
+	json_t *m = json_object_get(in, "machine");
 
 	print_clean(stdout, "Container %s\n", jstr(in, "container") ?: "?");
+	if (m && jint(m, "leader", &leader)) /* Machine=: what machined said */
+		print_clean(stdout, "%*s: %s (systemd-machined: leader %lld, unit %s, class %s, registered by %s, root %s)\n",
+			    FIELD_WIDTH, "Machine", jstr(m, "name") ?: "?", leader, jstr(m, "unit") ?: "?",
+			    jstr(m, "class") ?: "?", jstr(m, "service") ?: "?", jstr(m, "root_directory") ?: "?");
 	field("Cgroup", jstr(in, "cgroup"));
 	jint(in, "root_pid", &pid);
 	jint(in, "tasks", &tasks);

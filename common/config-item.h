@@ -27,6 +27,7 @@ int config_parse_path_or_root(const char *value, void *field, uint64_t dflt, cha
 int config_parse_string(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_group(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_lxc_name(const char *value, void *field, uint64_t dflt, char **ret_error);
+int config_parse_machine_name(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_volume(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_bridge_map(const char *value, void *field, uint64_t dflt, char **ret_error);
 int config_parse_pid(const char *value, void *field, uint64_t dflt, char **ret_error);

@@ -205,6 +205,21 @@ int config_parse_lxc_name(const char *value, void *field, uint64_t dflt, char **
 	return config_parse_string(value, field, dflt, ret_error);
 }
 
+/* A machine name as systemd-machined accepts it (a host name): 1 to 64 characters of
+ * [A-Za-z0-9_.-], not starting or ending with '.' or '-', no "..". */
+int config_parse_machine_name(const char *value, void *field, uint64_t dflt, char **ret_error) {
+	size_t n = strlen(value);
+	if (n == 0) /* the reset to no machine */
+		return config_parse_string(value, field, dflt, ret_error);
+	bool ok = n <= 64 && !char_in(value[0], ".-") && !char_in(value[n - 1], ".-") && !strstr(value, "..");
+	for (size_t i = 0; ok && i < n; i++)
+		ok = ascii_isalpha(value[i]) || ascii_isdigit(value[i]) || char_in(value[i], "_.-");
+	if (!ok)
+		return error_setf(ret_error, -EINVAL, "not a valid machine name (1 to 64 characters [A-Za-z0-9_.-], not "
+		                  "starting or ending with '.' or '-')");
+	return config_parse_string(value, field, dflt, ret_error);
+}
+
 int config_parse_group(const char *value, void *field, uint64_t dflt, char **ret_error) {
 	if (!isempty(value) && !group_is_valid(value))
 		return error_setf(ret_error, -EINVAL, "not a valid group name or GID");

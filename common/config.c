@@ -67,6 +67,7 @@ static const struct config_item container_items[] = {
 	{ "Container", "SnapshotSize", config_parse_snapshot_size, 0, 0 },
 	{ "Container", "LXC", config_parse_lxc_name, CC(lxc), 0 },
 	{ "Container", "LXCPath", config_parse_path, CC(lxc_path), 0 },
+	{ "Container", "Machine", config_parse_machine_name, CC(machine), 0 },
 	{ "Checkpoint", "FreezeTimeoutSec", config_parse_sec_positive, CC(freeze_timeout_usec), USEC(10) },
 	{ "Checkpoint", "MaxFrozenSec", config_parse_sec_positive, CC(max_frozen_usec), USEC(60) },
 	{ "Checkpoint", "Staging", config_parse_staging, CC(staging), STAGING_AUTO },
@@ -402,6 +403,7 @@ struct container_config *container_config_free(struct container_config *c) {
 	free(c->root_directory);
 	free(c->lxc);
 	free(c->lxc_path);
+	free(c->machine);
 	free(c->on_calendar);
 	free(c);
 	return NULL;
@@ -474,6 +476,16 @@ static int container_config_check_lxc(const char *path, const struct container_c
 	return 0;
 }
 
+/* Machine= names a machine whose cgroup, leader and root directory machined knows: Cgroup=,
+ * RootPid= and LXC= (another way of naming the container) would contradict it. */
+static int container_config_check_machine(const char *path, const struct container_config *c, char **ret_error) {
+	const char *other = !c->machine ? NULL : c->cgroup ? "Cgroup=" : c->root_pid ? "RootPid=" : c->lxc ? "LXC=" : NULL;
+	if (other)
+		return error_setf(ret_error, -EINVAL, "%s: [Container] %s and Machine= exclude each other (systemd-machined "
+		                  "knows the machine's cgroup, leader and root directory)", path, other);
+	return 0;
+}
+
 int container_config_load(const char *path, struct container_config **ret, char **ret_error) {
 	_cleanup_(container_config_freep) struct container_config *c = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
@@ -509,12 +521,14 @@ int container_config_load(const char *path, struct container_config **ret, char 
 		return r;
 
 	r = container_config_check_lxc(path, c, ret_error);
+	if (r >= 0)
+		r = container_config_check_machine(path, c, ret_error);
 	if (r < 0)
 		return r;
-	if (!c->cgroup && !c->lxc) {
-		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= is missing (or LXC=)", path);
+	if (!c->cgroup && !c->lxc && !c->machine) {
+		return error_setf(ret_error, -EINVAL, "%s: [Container] Cgroup= is missing (or LXC= or Machine=)", path);
 	}
-	if (c->n_volumes == 0 && !c->lxc) {
+	if (c->n_volumes == 0 && !c->lxc && !c->machine) {
 		return error_setf(ret_error, -EINVAL, "%s: [Container] Volume= is missing (at least one is needed)", path);
 	}
 	r = volumes_check_layout(path, c, ret_error);

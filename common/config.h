@@ -81,6 +81,9 @@ struct container_config {
 	char *lxc;              /* LXC=: an LXC container's name; cgroup, init and rootfs come from LXC (then
 	                         * Cgroup= and RootPid= are not given and Volume= is optional) */
 	char *lxc_path;         /* LXCPath=: its LXC path; NULL = LXC's default (lxc-config lxc.lxcpath) */
+	char *machine;          /* Machine=: a machine registered with systemd-machined; cgroup, leader and root
+	                         * directory come from machined (then Cgroup=, RootPid= and LXC= are not
+	                         * given and Volume= is optional) */
 	/* SnapshotSize=: size of the snapshots of thick LVM volumes, either a percentage of the origin
 	 * (snapshot_size_percent, 1..100) or bytes (snapshot_size_bytes, K/M/G/T suffixes, base 1024).
 	 * Both 0 = not set: a thick LVM volume is then refused (thin volumes need no size). */

@@ -398,7 +398,10 @@ static bool cgroup_is_empty(const char *path, enum cgroup_kind kind) {
 	}
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n;
-	if (cgroup_list_pids(path, &pids, &n) < 0)
+	int r = cgroup_list_pids(path, &pids, &n);
+	if (r == -ENOENT && access(path, F_OK) < 0 && errno == ENOENT)
+		return true; /* removed (a systemd scope stops once its tasks died): only an empty cgroup can be */
+	if (r < 0)
 		return false;
 	return n == 0;
 }
@@ -419,6 +422,8 @@ int cgroup_kill_all(const char *path, enum cgroup_kind kind, uint64_t timeout_us
 			_cleanup_free_ pid_t *pids = NULL;
 			size_t n;
 			int r = cgroup_list_pids(path, &pids, &n);
+			if (r == -ENOENT && access(path, F_OK) < 0 && errno == ENOENT)
+				return 0; /* removed: it was empty */
 			if (r < 0)
 				return r;
 			for (size_t i = 0; i < n; i++)

@@ -114,9 +114,7 @@ static int pid_cgroup(pid_t pid, const char *v1_controller, char **ret, char **r
 	return -ENOENT;
 }
 
-/* The cgroup of pid that ckptd freezes: its cgroup v2 directory when that has cgroup.freeze, else
- * its v1 freezer cgroup. */
-static int pid_freezer_cgroup(pid_t pid, char **ret, char **ret_error) {
+int pid_freezer_cgroup(pid_t pid, char **ret, char **ret_error) {
 	int r = pid_cgroup(pid, NULL, ret, ret_error);
 	if (r == -ENOENT)
 		r = pid_cgroup(pid, "freezer", ret, ret_error);

@@ -66,3 +66,7 @@ int lxc_stop_kill(const struct lxc_container *c, char **ret_error);
  * prints goes to output_file (created or truncated). */
 int lxc_restore(const struct lxc_container *c, const char *images_dir, const char *criu_path,
                 const char *criu_config, const char *output_file, char **ret_error);
+
+/* The cgroup of pid that ckptd freezes: its cgroup v2 directory when that has cgroup.freeze, else
+ * its v1 freezer cgroup (also how a Machine='s leader is placed). */
+int pid_freezer_cgroup(pid_t pid, char **ret, char **ret_error);

@@ -27,6 +27,7 @@
 #include "proc-holders.h"
 #include "job.h"
 #include "log.h"
+#include "machine-container.h"
 #include "netns-config.h"
 #include "macro.h"
 #include "pair.h"
@@ -711,6 +712,10 @@ static int dump_persist(struct dump *d, const char *tag, struct pair **ret, char
 	}
 	if (r >= 0)
 		r = discovery_to_json(d->discovery, &p->discovery);
+	/* Machine=: the registration the machine had, which a rollback to this pair makes again. */
+	if (r >= 0 && j->machine && p->discovery &&
+	    json_object_set_new(p->discovery, "machine", machine_info_to_json(j->machine, d->cfg->cgroup)) < 0)
+		r = error_setf(ret_error, -ENOMEM, "out of memory");
 	if (r >= 0)
 		r = dump_volumes(d, false, &p->volumes, &p->n_volumes);
 	if (r >= 0 && (r = catalog_write_pair_record(j->state_dir, p)) < 0)

@@ -4,6 +4,7 @@
 #include "error.h"
 #include "inspect.h"
 #include "job.h"
+#include "machine-container.h"
 #include "macro.h"
 #include "predump.h"
 
@@ -27,6 +28,8 @@ int job_inspect(struct job *j) {
 	json_object_set_new(discovery, "container", json_string(j->container));
 	json_object_set_new(discovery, "cgroup", json_string(cfg->cgroup));
 	json_object_set_new(discovery, "frozen", json_boolean(cgroup_is_frozen(cfg->cgroup, kind) > 0));
+	if (j->machine) /* Machine=: where systemd-machined's answer led */
+		json_object_set_new(discovery, "machine", machine_info_to_json(j->machine, cfg->cgroup));
 	/* PreDump= where it would run: does the workload's memory let it gain anything? */
 	_cleanup_free_ char *thp = NULL;
 	if (cfg->pre_dump != 0 && j->criu_path && criu_dirty_tracking_available(j->criu_path) &&

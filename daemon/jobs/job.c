@@ -8,6 +8,7 @@
 #include "error.h"
 #include "job.h"
 #include "lxc-container.h"
+#include "machine-container.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -236,10 +237,37 @@ int job_fail(struct job *j, int r, char **error) {
 	return r;
 }
 
-/* An LXC= container's cgroup, init and rootfs, as LXC knows them now (lxc-container.h). */
+int job_add_volume(struct job *j, const char *path, char **ret_why) {
+	struct container_config *cfg = j->config;
+	const struct snapshot_backend *b = snapshot_backend_for(path);
+	int r = !b ? -EMEDIUMTYPE : b->probe ? b->probe(path, ret_why) : 0;
+	if (r >= 0 && b)
+		r = b->check(path, NULL, ret_why);
+	if (r < 0)
+		return r;
+	struct volume_identity id = {};
+	if (b->identify)
+		(void) b->identify(path, &id, NULL);
+	char **v = realloc(cfg->volumes, (cfg->n_volumes + 2) * sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	cfg->volumes = v;
+	struct volume_identity *ids = realloc(j->volume_ids, (cfg->n_volumes + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	j->volume_ids = ids;
+	if (!(cfg->volumes[cfg->n_volumes] = strdup(path)))
+		return -ENOMEM;
+	j->volume_ids[cfg->n_volumes] = id;
+	cfg->volumes[++cfg->n_volumes] = NULL;
+	return 0;
+}
+
+/* An LXC= container's cgroup, init and rootfs, as LXC knows them now (lxc-container.h); a
+ * Machine='s as systemd-machined knows them (machine-container.h). */
 static int resolve_lxc(struct job *j) {
 	_cleanup_free_ char *error = NULL;
-	int r = job_is_lxc(j) ? lxc_job_resolve(j, &error) : 0;
+	int r = job_is_lxc(j) ? lxc_job_resolve(j, &error) : job_is_machine(j) ? machine_job_resolve(j, &error) : 0;
 	if (r < 0) {
 		job_set_step(j, "validate");
 		job_set_state(j, "nothing changed");
@@ -376,6 +404,9 @@ struct job *job_free(struct job *j) {
 	free(j->container);
 	container_config_free(j->config);
 	free(j->volume_ids);
+	if (j->machine)
+		machine_info_done(j->machine);
+	free(j->machine);
 	free(j->state_dir);
 	free(j->criu_path);
 	free(j->staging_dir);

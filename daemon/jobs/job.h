@@ -17,6 +17,7 @@
 #include "config.h"
 
 struct connection;
+struct machine_info;
 struct snapshot_backend;
 
 enum job_kind {
@@ -56,6 +57,7 @@ struct job {
 	/* Per config->volumes: what each was when ckptd loaded it (id 0: not known). A rollback
 	 * updates the ones it replaced, and the manager takes them over when the job ends. */
 	struct volume_identity *volume_ids;
+	struct machine_info *machine;     /* Machine=: what systemd-machined said when the job started */
 	uint64_t pair;                    /* target pair (rollback, restore, verify) */
 	bool safety_pair;
 	bool force;                       /* rollback: only the volumes both the pair and the config have;
@@ -118,6 +120,11 @@ struct job {
 };
 
 const char *job_kind_to_string(enum job_kind k);
+
+/* Appends path to the job's copy of Volume= (a container's root directory, when the
+ * configuration names no volume), with its identity now. Fails (*ret_why) if no snapshot backend
+ * can snapshot it; -ENOMEM. */
+int job_add_volume(struct job *j, const char *path, char **ret_why);
 
 /* Thread side. */
 void job_progress(struct job *j, const char *phase, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

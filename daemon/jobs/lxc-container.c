@@ -16,37 +16,20 @@
 #include "pair.h"
 #include "parse-util.h"
 
-/* Appends the rootfs as the job's volume, with its identity now. */
+/* Appends the rootfs as the job's volume. */
 static int add_rootfs_volume(struct job *j, const struct lxc_container *c, char **ret_error) {
-	struct container_config *cfg = j->config;
 	if (!c->rootfs)
 		return error_setf(ret_error, -EMEDIUMTYPE, "LXC container %s: its rootfs (lxc.rootfs.path = %s) is not a "
 		                  "directory ckptd can snapshot; put it on a btrfs subvolume (lxc-create -B btrfs) or name "
 		                  "the volume that holds it with Volume=", c->name, strna(c->rootfs_spec));
-	const struct snapshot_backend *b = snapshot_backend_for(c->rootfs);
 	_cleanup_free_ char *why = NULL;
-	int r = !b ? -EMEDIUMTYPE : b->probe ? b->probe(c->rootfs, &why) : 0;
-	if (r >= 0 && b)
-		r = b->check(c->rootfs, NULL, &why);
+	int r = job_add_volume(j, c->rootfs, &why);
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0)
 		return error_setf(ret_error, r, "LXC container %s: its rootfs %s is not a volume ckptd can snapshot (%s); "
 		                  "put it on a btrfs subvolume (lxc-create -B btrfs) or name the volume that holds it with "
 		                  "Volume=", c->name, c->rootfs, why ? why : strerror(-r));
-	struct volume_identity id = {};
-	if (b->identify)
-		(void) b->identify(c->rootfs, &id, NULL);
-	char **v = realloc(cfg->volumes, (cfg->n_volumes + 2) * sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	cfg->volumes = v;
-	struct volume_identity *ids = realloc(j->volume_ids, (cfg->n_volumes + 1) * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
-	j->volume_ids = ids;
-	if (!(cfg->volumes[cfg->n_volumes] = strdup(c->rootfs)))
-		return -ENOMEM;
-	j->volume_ids[cfg->n_volumes] = id;
-	cfg->volumes[++cfg->n_volumes] = NULL;
 	return 0;
 }
 

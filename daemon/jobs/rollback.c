@@ -18,6 +18,7 @@
 #include "job.h"
 #include "json-util.h"
 #include "log.h"
+#include "machine-container.h"
 #include "macro.h"
 #include "nspawn.h"
 #include "pair.h"
@@ -257,7 +258,8 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 	if ((r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
 	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
 		return r;
-	/* A stopped LXC= container has no cgroup: LXC makes one when it restores. */
+	/* A stopped LXC= container has no cgroup: LXC makes one when it restores; nor has a Machine=
+	 * machined did not know: ckptd makes a unit for it when it restores. */
 	r = rb->cgroup ? cgroup_detect(rb->cgroup, &rb->kind) : 0;
 	if (r < 0)
 		return error_setf(ret_error, r, "cgroup %s is not usable: %m", rb->cgroup);
@@ -380,10 +382,12 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 
 	job_progress(j, "kill", "stopping %zu task(s)", n_pids);
 	/* An LXC= container's monitor is waited for by lxc-stop (and a stopped one has no cgroup). */
-	_cleanup_close_ int supervisor = job_is_lxc(j) ? -EBADF : supervisor_open(&rb);
+	/* A Machine= that was not running has no cgroup: nothing to stop. */
+	_cleanup_close_ int supervisor = job_is_lxc(j) || !rb.cgroup ? -EBADF : supervisor_open(&rb);
 	_cleanup_free_ char *survivors = NULL;
 	r = job_is_lxc(j) ? lxc_rollback_stop(j, &survivors)
-	                  : cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors);
+	    : rb.cgroup   ? cgroup_kill_all(rb.cgroup, rb.kind, 10 * USEC_PER_SEC, &survivors)
+	                  : 0;
 	if (r < 0) {
 		job_set_state(j, "volumes untouched; some tasks may be gone; %s", rb.undo);
 		keep_for_attention(j, rb.intent, "stop");
@@ -401,8 +405,17 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 	job_set_state(j, "container stopped; volumes rolled back to pair %" PRIu64 "; %s", j->pair, rb.undo);
 	pid_t pid;
 	_cleanup_free_ char *lxc_cgroup = NULL; /* LXC restores into a cgroup it makes anew */
-	r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.warnings, &pid, &lxc_cgroup, &rb.kind, ret_error)
-	                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
+	/* A Machine= gets a unit of its own again before its tasks come back into it. */
+	_cleanup_(machine_scope_done) struct machine_scope scope = {};
+	r = job_is_machine(j) ? machine_rollback_scope(j, rb.pair->discovery, &scope, ret_error) : 0;
+	if (r >= 0 && scope.cgroup) {
+		rb.cgroup = scope.cgroup;
+		if ((r = cgroup_detect(rb.cgroup, &rb.kind)) < 0)
+			(void) error_setf(ret_error, r, "cgroup %s is not usable: %m", rb.cgroup);
+	}
+	if (r >= 0)
+		r = job_is_lxc(j) ? lxc_rollback_restore(j, rb.warnings, &pid, &lxc_cgroup, &rb.kind, ret_error)
+		                  : restore_processes(j, rb.pair, rb.cgroup, rb.kind, rb.warnings, &pid, ret_error);
 	if (lxc_cgroup)
 		rb.cgroup = lxc_cgroup;
 	if (r >= 0) {
@@ -413,15 +426,24 @@ static int rollback(struct job *j, json_t **ret_result, char **ret_error) {
 		keep_for_attention(j, rb.intent, "restore");
 		return r;
 	}
+	/* Registered again: machinectl shows the restored machine. A failure leaves it running,
+	 * unregistered: a warning, not a failed rollback. */
+	_cleanup_(json_decrefp) json_t *registered = NULL;
+	_cleanup_free_ char *reg_error = NULL;
+	if (job_is_machine(j) &&
+	    machine_rollback_register(j, &scope, rb.pair->discovery, pid, &registered, &reg_error) < 0)
+		json_array_append_printf(rb.warnings, "the restored machine runs but is not registered with "
+		                         "systemd-machined: %s", strna(reg_error));
 	(void) intent_clear(j->state_dir, rb.intent);
 	(void) intent_clear_attention(j->state_dir, j->container); /* the user acted: this rollback succeeded */
 	uint64_t t_restored = now_usec(CLOCK_MONOTONIC);
 
 	log_container_event(LOG_INFO, CKPTD_MESSAGE_ROLLBACK, j->container, j->pair, UINT64_MAX,
 	                    "%s: rolled back to pair %" PRIu64 ", root task %d", j->container, j->pair, (int) pid);
-	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container, "pair",
-	        (json_int_t) j->pair, "safety_pair", rb.safety_id ? json_integer((json_int_t) rb.safety_id) : NULL,
-	        "root_pid", (int) pid, "warnings", rb.warnings, "timings", "verify_usec", (json_int_t) (t_verified - t0),
+	*ret_result = json_pack("{s:s,s:I,s:o?,s:i,s:O?,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "container", j->container,
+	        "pair", (json_int_t) j->pair, "safety_pair", rb.safety_id ? json_integer((json_int_t) rb.safety_id) : NULL,
+	        "root_pid", (int) pid, "machine_registered", registered, "warnings", rb.warnings, "timings",
+	        "verify_usec", (json_int_t) (t_verified - t0),
 	        "safety_pair_usec", (json_int_t) (t_safety - t_verified), "kill_usec", (json_int_t) (t_killed - t_safety),
 	        "volumes_usec", (json_int_t) (t_volumes - t_killed), "restore_usec", (json_int_t) (t_restored - t_volumes),
 	        "total_usec", (json_int_t) (t_restored - t0));

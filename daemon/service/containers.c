@@ -102,6 +102,10 @@ static const char *shared_resource(const struct container_config *a, const struc
 		*ret_key = "LXC";
 		return a->lxc;
 	}
+	if (a->machine && b->machine && streq(a->machine, b->machine)) { /* machined's, as LXC='s */
+		*ret_key = "Machine";
+		return a->machine;
+	}
 	if (a->cgroup && b->cgroup && same_object(a->cgroup, b->cgroup)) {
 		*ret_key = "Cgroup";
 		return a->cgroup;

@@ -11,10 +11,10 @@
 #include "rollback.h"
 #include "registry.h"
 
-/* The job's copy of an LXC= container's configuration gets LXC's answers in the job's thread:
- * what the service compares while the job runs is a copy of its own. */
+/* The job's copy of an LXC= (Machine=) container's configuration gets LXC's (machined's) answers
+ * in the job's thread: what the service compares while the job runs is a copy of its own. */
 static const char *held_config_file(const struct container *ct) {
-	return ct && ct->config && ct->config->lxc ? ct->config->file : NULL;
+	return ct && ct->config && (ct->config->lxc || ct->config->machine) ? ct->config->file : NULL;
 }
 
 int manager_job_new(struct manager *m, struct container *ct, const char *name, enum job_kind kind, job_body_t body,

@@ -63,8 +63,11 @@ static void on_job_progress(struct job *j, json_t *progress, void *userdata) {
 
 static void on_job_finished(struct job *j, void *userdata) {
 	struct manager *m = userdata;
-	struct container *ct = j->config && j->config->lxc && j->config->cgroup ? manager_find_container(m, j->container) : NULL;
-	if (ct && ct->config && streq_ptr(ct->config->lxc, j->config->lxc)) {
+	struct container *ct = j->config && (j->config->lxc || j->config->machine) && j->config->cgroup
+	                               ? manager_find_container(m, j->container)
+	                               : NULL;
+	if (ct && ct->config && streq_ptr(ct->config->lxc, j->config->lxc) &&
+	    streq_ptr(ct->config->machine, j->config->machine)) {
 		free(ct->lxc_cgroup);
 		ct->lxc_cgroup = strdup(j->config->cgroup);
 	}

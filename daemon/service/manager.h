@@ -25,7 +25,8 @@ struct container {
 	struct container_config *config; /* NULL when the file does not parse */
 	char *config_error;              /* why, naming file, line and key */
 	struct volume_identity *volume_ids; /* per config->volumes, recorded at load (id 0: not known) */
-	char *lxc_cgroup;                /* LXC=: the cgroup the last job found LXC's container in */
+	char *lxc_cgroup;                /* LXC= (Machine=): the cgroup the last job found LXC's container (the
+	                                  * machine) in */
 };
 
 struct manager {

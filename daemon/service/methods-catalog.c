@@ -120,7 +120,7 @@ int method_pin(struct connection *c, struct varlink_call *call, bool pin) {
 	return connection_reply(c, NULL, false);
 }
 
-/* Cgroup=, or where the last job found an LXC= container. */
+/* Cgroup=, or where the last job found an LXC= container or a Machine=. */
 static const char *container_cgroup(const struct container *ct) {
 	return ct->config->cgroup ? ct->config->cgroup : ct->lxc_cgroup;
 }
@@ -128,8 +128,8 @@ static const char *container_cgroup(const struct container *ct) {
 static const char *container_state(struct container *ct, bool busy) {
 	enum cgroup_kind kind;
 	const char *cgroup = ct->config ? container_cgroup(ct) : NULL;
-	if (!cgroup && ct->config && ct->config->lxc)
-		return "unresolved"; /* no job has asked LXC yet */
+	if (!cgroup && ct->config && (ct->config->lxc || ct->config->machine))
+		return "unresolved"; /* no job has asked LXC (machined) yet */
 	if (!cgroup || cgroup_detect(cgroup, &kind) < 0)
 		return "missing";
 	if (cgroup_is_frozen(cgroup, kind) > 0)

@@ -14,8 +14,9 @@ CACHE=${CKPTD_TEST_CACHE:-/var/cache/ckptd-test/nspawn}
 SUITE=bookworm
 # systemd as PID 1 (+ dbus for systemctl/journalctl), and what ckptd and ckptctl link against
 # (criu: Debian 12's package is the one shipping libcriu.so.2; its binary is not used, the
-# tests copy the host's CRIU >= 4.2 prefix in).
-PACKAGES=systemd,systemd-sysv,dbus,libjansson4,libinih1,libbtrfsutil1,libssl3,libprotobuf-c1,libarchive13,criu
+# tests copy the host's CRIU >= 4.2 prefix in); systemd-container: systemd-machined and a nested
+# systemd-nspawn for the Machine= test.
+PACKAGES=systemd,systemd-sysv,dbus,systemd-container,libjansson4,libinih1,libbtrfsutil1,libssl3,libprotobuf-c1,libarchive13,criu
 # Housekeeping that would only add noise and CPU load to a short test boot.
 MASK=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer
 	console-getty.service systemd-timesyncd.service)

@@ -656,10 +656,10 @@ TEST(container_errors_values) {
 }
 
 TEST(container_errors_missing) {
-	ASSERT_CONTAINER_ERROR("", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
-	ASSERT_CONTAINER_ERROR("# only a comment\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
-	ASSERT_CONTAINER_ERROR("[Container]\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
-	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nCgroup=\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC=)");
+	ASSERT_CONTAINER_ERROR("", EINVAL, ": [Container] Cgroup= is missing (or LXC= or Machine=)");
+	ASSERT_CONTAINER_ERROR("# only a comment\n", EINVAL, ": [Container] Cgroup= is missing (or LXC= or Machine=)");
+	ASSERT_CONTAINER_ERROR("[Container]\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC= or Machine=)");
+	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\nCgroup=\nVolume=/srv/web\n", EINVAL, ": [Container] Cgroup= is missing (or LXC= or Machine=)");
 	ASSERT_CONTAINER_ERROR("[Container]\nCgroup=/a\n", EINVAL,
 			       ": [Container] Volume= is missing (at least one is needed)");
 	ASSERT_CONTAINER_ERROR(HEAD "Volume=\n", EINVAL, ": [Container] Volume= is missing (at least one is needed)");
@@ -694,6 +694,35 @@ TEST(container_lxc) {
 			       "'.' or '-', at most 255 characters)");
 	ASSERT_CONTAINER_ERROR("[Container]\nLXC=web\nLXCPath=lxc\n", EINVAL,
 			       ":3: [Container] LXCPath=lxc: not an absolute path");
+}
+
+TEST(container_machine) {
+	_cleanup_free_ char *path = write_file("web.conf", "[Container]\nMachine=web-1.b_2\n");
+	_cleanup_(container_config_freep) struct container_config *c = NULL;
+	_cleanup_free_ char *error = NULL;
+	ASSERT_OK(container_config_load(path, &c, &error));
+	ASSERT_STREQ(c->machine, "web-1.b_2");
+	ASSERT_NULL(c->cgroup);
+	ASSERT_EQ(c->n_volumes, 0);
+
+	ASSERT_CONTAINER_ERROR("[Container]\nMachine=web\nCgroup=/a\n", EINVAL,
+			       ": [Container] Cgroup= and Machine= exclude each other (systemd-machined knows the machine's "
+			       "cgroup, leader and root directory)");
+	ASSERT_CONTAINER_ERROR("[Container]\nMachine=web\nRootPid=5\n", EINVAL,
+			       ": [Container] RootPid= and Machine= exclude each other (systemd-machined knows the machine's "
+			       "cgroup, leader and root directory)");
+	ASSERT_CONTAINER_ERROR("[Container]\nMachine=web\nLXC=web\n", EINVAL,
+			       ": [Container] LXC= and Machine= exclude each other (systemd-machined knows the machine's "
+			       "cgroup, leader and root directory)");
+	const char *bad[] = { "-web", "web.", "a..b", "a/b", "we b",
+		              "a1234567890123456789012345678901234567890123456789012345678901234" };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_free_ char *text = NULL, *want = NULL;
+		ASSERT_TRUE(asprintf(&text, "[Container]\nMachine=%s\n", bad[i]) > 0);
+		ASSERT_TRUE(asprintf(&want, ":2: [Container] Machine=%s: not a valid machine name (1 to 64 characters "
+		                     "[A-Za-z0-9_.-], not starting or ending with '.' or '-')", bad[i]) > 0);
+		ASSERT_CONTAINER_ERROR(text, EINVAL, want);
+	}
 }
 
 TEST(container_errors_volume_layout) {
