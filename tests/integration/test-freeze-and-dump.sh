@@ -13,8 +13,10 @@ t_btrfs_subvol "$MNT/data"
 t_btrfs_subvol "$MNT/logs"
 
 # CRIU's phases from its dump.log: all there, the cgroup walk and the network tools within the
-# dump, and together within the frozen window (CRIU logs the pre-dump notification a little
-# before ckptd freezes: 10 ms of slack) but most of it; shown by `ckptctl show`.
+# dump, and together within the frozen window but most of it; shown by `ckptctl show`. CRIU logs
+# the pre-dump notification before ckptd, woken by it, freezes: on an idle machine a few ms, on
+# a loaded one (load 8-9, two cores) 86 ms of a 900 ms window was seen, hence the slack of
+# 25 ms + 10 % (phases counted twice would still exceed it).
 check_phases() { # NAME ID
 	local json phases
 	json=$(t_ctl_json show "$1" "$2")
@@ -24,7 +26,7 @@ check_phases() { # NAME ID
 		jq -e ".${k}_usec >= 0" <<<"$phases" >/dev/null || t_fail "CRIU phase $k missing in pair $1/$2"
 	done
 	jq -e '.timings.criu_phases as $c | ($c.predump_rpc_usec + $c.prep_usec + $c.freezing_usec + $c.dump_usec
-		+ $c.postdump_usec + $c.tail_usec) as $sum | $sum <= .frozen_usec + 10000 and $sum >= .frozen_usec / 2' \
+		+ $c.postdump_usec + $c.tail_usec) as $sum | $sum <= .frozen_usec * 1.1 + 25000 and $sum >= .frozen_usec / 2' \
 		<<<"$json" >/dev/null || t_fail "CRIU phases of pair $1/$2 do not add up to its frozen window"
 	jq -e '.cgroup_walk_usec <= .dump_usec and (.network_tools_usec // 0) <= .dump_usec' <<<"$phases" >/dev/null ||
 		t_fail "cgroup walk or network tools longer than CRIU's dump in pair $1/$2"
