@@ -25,7 +25,8 @@
  * then made read-only (thin: not active, activation skip, as a local thin snapshot) and the tag
  * dropped. An LV of that name that exists already is refused and left alone; on failure the LV
  * this receive made is removed, nothing else. receive_abort (a ckptd killed in the middle)
- * removes the LV only while it carries the tag. */
+ * removes the LV only while it carries the tag; an LV of that name without it is kept and the
+ * error says so (the start-up recovery then keeps the half-made pair's record and reports it). */
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -403,10 +404,10 @@ int lvm_receive_abort(const char *snapshot, char **ret_error) {
 		return 0;
 	if (r < 0)
 		return r;
-	if (!lv_has_tag(&i, RECEIVING_TAG)) {
-		log_warning("%s exists without the tag " RECEIVING_TAG ": it is complete or not an import's; left alone",
-		            snapshot);
-		return 0;
-	}
+	/* Without the tag it is complete or not an import's: kept, and the error keeps it reported. */
+	if (!lv_has_tag(&i, RECEIVING_TAG))
+		return error_setf(ret_error, -EEXIST, "%s exists without the tag " RECEIVING_TAG ": it is complete or was "
+		                  "not made by the import; not removed (lvremove %s/%s if it is not needed)", snapshot, s.vg,
+		                  s.lv);
 	return lv_remove(s.vg, s.lv, "removing what an interrupted import received", ret_error);
 }

@@ -12,6 +12,8 @@
 #           (left alone), a volume B does not have
 #   thick:  a pair of a thick LV: imported as a copy-on-write snapshot of B's LV of the same size
 #           (the blocks that are zeroes in the stream written as zeroes), rolled back (merged)
+#   killed: B killed (kill -9) while receiving: its next start removes the LV it was making
+#           (tagged ckptd_receiving); one that lost the tag is kept and reported
 # After every rollback the file exists, every byte at offset i is 'a' + i % 26, and it grows.
 set -u
 . /ckptd-test/guest-lib.sh
@@ -50,20 +52,24 @@ daemon_start
 # Host B: its own configuration, state and socket; vgB's LVs at /srv/thin and /srv/thick in its
 # own mount namespace.
 B_SOCKET=/run/ckptdB.sock
-unshare --mount --propagation private sh -c '
-	umount /srv/thin && umount /srv/thick || exit 99
-	mount /dev/vgB/thin /srv/thin && mount /dev/vgB/thick /srv/thick || exit 98
-	exec ckptd --config-dir /etc/ckptdB --state-dir /var/lib/ckptdB --socket "$0" --criu /usr/sbin/criu \
-		--log-level debug
-' "$B_SOCKET" >>/tmp/ckptdB.log 2>&1 </dev/null &
-B_PID=$!
-i=0
-while [ ! -S "$B_SOCKET" ]; do
-	i=$((i + 1))
-	[ $i -lt 300 ] || { tail -20 /tmp/ckptdB.log; fail "host B's ckptd did not start"; }
-	kill -0 $B_PID 2>/dev/null || { tail -20 /tmp/ckptdB.log; fail "host B's ckptd exited at start"; }
-	sleep 0.1
-done
+b_start() {
+	rm -f "$B_SOCKET"
+	unshare --mount --propagation private sh -c '
+		umount /srv/thin && umount /srv/thick || exit 99
+		mount /dev/vgB/thin /srv/thin && mount /dev/vgB/thick /srv/thick || exit 98
+		exec ckptd --config-dir /etc/ckptdB --state-dir /var/lib/ckptdB --socket "$0" --criu /usr/sbin/criu \
+			--log-level debug
+	' "$B_SOCKET" >>/tmp/ckptdB.log 2>&1 </dev/null &
+	B_PID=$!
+	i=0
+	while [ ! -S "$B_SOCKET" ]; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { tail -20 /tmp/ckptdB.log; fail "host B's ckptd did not start"; }
+		kill -0 $B_PID 2>/dev/null || { tail -20 /tmp/ckptdB.log; fail "host B's ckptd exited at start"; }
+		sleep 0.1
+	done
+}
+b_start
 BROOT=/proc/$B_PID/root
 is_mounted /srv/thin || fail "host A lost /srv/thin"
 grep -q " /srv/thin " /proc/$B_PID/mounts || fail "host B has nothing at /srv/thin"
@@ -183,8 +189,59 @@ L=$(check_pattern "$BROOT/srv/thick/data") || exit 1
 assert_grows "$BROOT/srv/thick/data"
 say "thick: pair $ID of A runs on B as pair $BID: file consistent ($L bytes)"
 
+# ---------------------------------------------------------------------------------------------
+step "B killed (kill -9) during an import: the next start removes the LV it was receiving"
 cgroup_kill thinB
 cgroup_kill thickB
+# interrupted_import: starts an import of /tmp/thin2.stream from a FIFO, feeds it a part, waits
+# until B is receiving into vgB/thin-ckptd-$N (tagged), kills B; the client is reaped.
+interrupted_import() {
+	N=$(b_next_id thin)
+	rm -f /tmp/fifo
+	mkfifo /tmp/fifo
+	ckptctl --socket "$B_SOCKET" import thin -i /tmp/fifo >/dev/null 2>&1 &
+	CLIENT=$!
+	exec 3>/tmp/fifo
+	say "import of pair $N started (client $CLIENT); feeding it"
+	# the images and the first 8 MiB chunk of the volume: the receive starts once a chunk is checked
+	head -c $(($(size_of /tmp/thin2.stream) - 300000)) /tmp/thin2.stream >&3
+	say "fed; waiting for vgB/thin-ckptd-$N"
+	i=0
+	until [ "$(lvs --noheadings -o lv_tags vgB/thin-ckptd-$N 2>/dev/null | tr -d ' ')" = ckptd_receiving ]; do
+		i=$((i + 1))
+		if [ $i -ge 90 ]; then
+			tail -n 25 /tmp/ckptdB.log
+			lvs -a vgB
+			fail "B did not start receiving into vgB/thin-ckptd-$N"
+		fi
+		sleep 0.5
+	done
+	kill -KILL $B_PID
+	wait $B_PID 2>/dev/null
+	exec 3>&-
+	wait $CLIENT 2>/dev/null
+	say "B killed while receiving into vgB/thin-ckptd-$N"
+}
+# A pair B has not imported yet (B refuses a pair twice, before receiving anything).
+P=$(ctl freeze-and-dump thin) || exit 1
+ID=$(echo "$P" | jq -r .id)
+ckptctl export thin "$ID" -o /tmp/thin2.stream 2>/dev/null || fail "export of thin pair $ID failed"
+export LVM_SUPPRESS_FD_WARNINGS=1 # the feeding descriptor is open in this shell
+PAIRS=$(b_pairs thin)
+interrupted_import
+lv_exists vgB/thin-ckptd-$N || fail "vgB/thin-ckptd-$N is gone before the restart"
+b_start
+lv_exists vgB/thin-ckptd-$N && fail "the restarted B did not remove the half-received vgB/thin-ckptd-$N"
+[ "$(b_pairs thin)" = "$PAIRS" ] || fail "pairs of thin on B after the interrupted import: $(b_pairs thin), was $PAIRS"
+grep -q "thin: removed half-made pair $N of an interrupted import" /tmp/ckptdB.log || fail "B's recovery did not say what it removed"
+
+step "the same, but the LV lost its tag before the restart: kept, reported"
+interrupted_import
+run lvchange -q --deltag ckptd_receiving vgB/thin-ckptd-$N
+b_start
+lv_exists vgB/thin-ckptd-$N || fail "the restarted B removed vgB/thin-ckptd-$N, which had no ckptd_receiving tag"
+grep "vgB/thin-ckptd-$N exists without the tag" /tmp/ckptdB.log || fail "B's recovery did not report the untagged LV"
+[ "$(b_pairs thin)" = "$PAIRS" ] || fail "the interrupted import is listed as a pair"
 kill -TERM $B_PID 2>/dev/null
 wait $B_PID 2>/dev/null
 daemon_stop
