@@ -79,6 +79,8 @@ struct snapshot_backend {
 	 * snapshot at its location from the stream read from in_fd (which must end there); on
 	 * failure nothing of it is left, and nothing it did not make is touched. */
 	int (*send)(const char *snapshot, const char *base, int out_fd, char **ret_error);
+	/* Does send use base (an incremental stream)? false: it ignores it and always sends all. */
+	bool send_incremental;
 	int (*receive)(const char *snapshot, int in_fd, char **ret_error);
 	/* After a receive into snapshot was interrupted (ckptd killed): removes what it left there,
 	 * complete or not; nothing else. */

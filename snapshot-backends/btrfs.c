@@ -396,6 +396,7 @@ const struct snapshot_backend btrfs_backend = {
 	.rollback = btrfs_rollback,
 	.space = btrfs_space,
 	.send = btrfs_send_snapshot,
+	.send_incremental = true,
 	.receive = btrfs_receive_snapshot,
 	.receive_abort = btrfs_receive_abort,
 	.create_from = btrfs_create_from_snapshot,

@@ -55,6 +55,7 @@ struct lv_info {
 	char pool[LV_NAME_MAX + 1];
 	char path[4096];
 	char health[64];
+	char tags[256]; /* comma-separated */
 	uint64_t size;
 	double data_percent; /* < 0: not reported */
 	int major, minor;    /* -1: not active */
@@ -102,6 +103,15 @@ int lv_lookup(const char *vg, const char *lv, struct lv_info *ret, char **ret_er
 /* The origin VG/LV, which must exist: a message naming the volume otherwise. */
 int origin_lookup(const char *volume, const struct lvm_name *n, struct lv_info *ret, char **ret_error);
 
+/* Has the LV the tag (one of its comma-separated tags)? */
+bool lv_has_tag(const struct lv_info *i, const char *tag);
+
 /* ---- lvm-rollback.c ---- */
 
 int lvm_rollback(const char *volume, const char *snapshot, json_t *nested, char **ret_error);
+
+/* ---- lvm-transfer.c ---- */
+
+int lvm_send_snapshot(const char *snapshot, const char *base, int out_fd, char **ret_error);
+int lvm_receive_snapshot(const char *snapshot, int in_fd, char **ret_error);
+int lvm_receive_abort(const char *snapshot, char **ret_error);

@@ -10,7 +10,7 @@
 /* lvs can show the VG's fields on every row: one command tells everything an operation needs. */
 #define LV_FIELDS                                                                                    \
 	"lv_name,lv_attr,segtype,origin,pool_lv,lv_path,lv_health_status,lv_size,data_percent,"      \
-	"lv_kernel_major,lv_kernel_minor,vg_size,vg_free,vg_extent_size"
+	"lv_kernel_major,lv_kernel_minor,lv_tags,vg_size,vg_free,vg_extent_size"
 
 /* LVM reports every value as a string ("json"); "json_std" would give numbers. Accept both. */
 static const char *row_string(json_t *row, const char *key) {
@@ -51,6 +51,7 @@ static void lv_info_from_row(json_t *row, struct lv_info *i) {
 	copy_field(i->pool, sizeof(i->pool), row_string(row, "pool_lv"));
 	copy_field(i->path, sizeof(i->path), row_string(row, "lv_path"));
 	copy_field(i->health, sizeof(i->health), row_string(row, "lv_health_status"));
+	copy_field(i->tags, sizeof(i->tags), row_string(row, "lv_tags"));
 	/* attr is 10 characters; pad so that indexing it is always safe */
 	for (size_t k = strlen(i->attr); k < 10; k++)
 		i->attr[k] = '-';
@@ -126,4 +127,18 @@ int origin_lookup(const char *volume, const struct lvm_name *n, struct lv_info *
 	if (r < 0)
 		return error_setf(ret_error, r, "volume %s: %s", volume, strna(why));
 	return 0;
+}
+
+bool lv_has_tag(const struct lv_info *i, const char *tag) {
+	size_t n = strlen(tag);
+	for (const char *p = i->tags; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t) (comma - p) : strlen(p);
+		if (len == n && strncmp(p, tag, n) == 0)
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
 }

@@ -365,4 +365,7 @@ const struct snapshot_backend lvm_backend = {
 	.rollback = lvm_rollback,
 	.space = lvm_space,
 	.health = lvm_health,
+	.send = lvm_send_snapshot,
+	.receive = lvm_receive_snapshot,
+	.receive_abort = lvm_receive_abort,
 };

@@ -348,13 +348,17 @@ static int check_volumes(struct job *j, const struct pair *p, const struct pair 
 			return r;
 		if (!backends[i]->send)
 			return error_setf(ret_error, -EOPNOTSUPP, "volume %s: export is not yet supported for %s volumes",
-			                  v->source, streq(backends[i]->name, "lvm") ? "LVM" : backends[i]->name);
+			                  v->source, backends[i]->name);
+		/* Before anything is written: a missing snapshot refuses the export, not a stream cut short. */
+		if (backends[i]->exists(v->snapshot, v->n_nested) <= 0)
+			return error_setf(ret_error, -ENOENT, "snapshot %s of pair %s/%" PRIu64 " is missing: not exported",
+			                  v->snapshot, j->container, p->id);
 		if (v->n_nested > 0)
 			return error_setf(ret_error, -EOPNOTSUPP, "volume %s has nested subvolumes: export does not carry them "
 			                  "yet", v->source);
 		bases[i] = NULL;
-		if (!base)
-			continue;
+		if (!base || !backends[i]->send_incremental)
+			continue; /* a backend without incremental streams sends the whole snapshot */
 		for (size_t k = 0; k < base->n_volumes; k++)
 			if (streq(base->volumes[k].source, v->source)) {
 				r = pair_volume_check(j->container, base->id, &base->volumes[k], NULL, ret_error);
@@ -378,7 +382,8 @@ static int host_name(char **ret) {
 }
 
 static json_t *manifest_build(struct job *j, const char *host, const struct pair *p, const char *record,
-                              size_t record_size, const struct image *im, const struct snapshot_backend **backends) {
+                              size_t record_size, const struct image *im, const struct snapshot_backend **backends,
+                              const char **bases) {
 	char hex[65];
 	if (sha256_of(record, record_size, hex) < 0)
 		return NULL;
@@ -391,7 +396,7 @@ static json_t *manifest_build(struct job *j, const char *host, const struct pair
 	for (size_t i = 0; i < p->n_volumes; i++)
 		json_array_append_new(volumes, json_pack("{s:I,s:s,s:s,s:b}", "index", (json_int_t) i, "backend",
 		                                         backends[i]->name, "source", p->volumes[i].source, "incremental",
-		                                         j->base_pair > 0));
+		                                         bases[i] != NULL));
 	json_array_append_new(members, json_pack("{s:s,s:I,s:s}", "name", EXPORT_PAIR, "size", (json_int_t) record_size,
 	                                         "sha256", hex));
 	for (size_t i = 0; i < p->images.n_sums; i++) {
@@ -441,7 +446,7 @@ int export_pair(struct job *j, json_t **ret_result, char **ret_error) {
 	_cleanup_(export_done) struct export e = { .job = j, .fd = j->stream_fd, .written = json_array() };
 	if ((r = host_name(&host)) < 0 || (r = catalog_pair_to_json(p, &record_json)) < 0 ||
 	    !(record = json_dumps(record_json, JSON_SORT_KEYS | JSON_INDENT(2))) ||
-	    !(manifest = manifest_build(j, host, p, record, strlen(record), images, backends)) || !e.written ||
+	    !(manifest = manifest_build(j, host, p, record, strlen(record), images, backends, bases)) || !e.written ||
 	    !(e.archive = archive_write_new())) {
 		images_close(images, p->images.n_sums);
 		return error_setf(ret_error, r < 0 ? r : -ENOMEM, "cannot prepare the export: %m");
