@@ -317,7 +317,7 @@ TEST(container_defaults) {
 	ASSERT_FALSE(c->tcp_established);
 	ASSERT_FALSE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_AUTO);
-	ASSERT_EQ(c->network_config, NETWORK_CONFIG_PRESAVE);
+	ASSERT_EQ(c->network_config, NETWORK_CONFIG_AUTO);
 	ASSERT_TRUE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 8);
 	ASSERT_EQ(c->pre_dump, PRE_DUMP_AUTO);
