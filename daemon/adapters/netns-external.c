@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <jansson.h>
 
 #include "error.h"
 #include "fileio.h"
@@ -721,4 +722,49 @@ int netns_external_prove(const struct netns_saved *s, char **ret_reason, char **
 		return r;
 	*ret_reason = netns_fingerprint_difference(saved_fp, fp, "the container", "the replay");
 	return 0;
+}
+
+/* ---- scope and check ------------------------------------------------------------------------ */
+
+char *netns_external_out_of_scope(json_t *network) {
+	char *why = NULL;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(network, "interfaces"), i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		if (streq_ptr(name, "lo"))
+			continue;
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		if (asprintf(&why, "link %s (%s) cannot be re-created by replay (only namespaces with lo alone are treated "
+		             "as external; veth pairs stay with the pre-save)", strna(name), kind ? kind : "kind unknown") < 0)
+			return NULL;
+		return why;
+	}
+	json_array_foreach(json_object_get(network, "tcp"), i, v) {
+		if (!json_object_get(v, "remote"))
+			continue;
+		if (asprintf(&why, "TCP connection %s -> %s (%s): connections are not restored into an external namespace "
+		             "(not tried)", strna(json_string_value(json_object_get(v, "local"))),
+		             strna(json_string_value(json_object_get(v, "remote"))),
+		             strna(json_string_value(json_object_get(v, "state")))) < 0)
+			return NULL;
+		return why;
+	}
+	return NULL;
+}
+
+void netns_external_check(int netns_fd, json_t *network, struct netns_saved *ret_saved, char **ret_reason) {
+	*ret_saved = (struct netns_saved) {};
+	*ret_reason = netns_external_out_of_scope(network);
+	if (*ret_reason)
+		return;
+	_cleanup_free_ char *why = NULL;
+	int r = netns_external_save(netns_fd, ret_saved, &why);
+	if (r >= 0)
+		r = netns_external_prove(ret_saved, ret_reason, &why);
+	if (r < 0) {
+		netns_saved_done(ret_saved);
+		if (asprintf(ret_reason, "the proof could not be made: %s", why ? why : strerror(-r)) < 0)
+			*ret_reason = strdup("the proof could not be made: out of memory");
+	}
 }

@@ -28,6 +28,7 @@
  * pre-save (netns-config.h). Links other than lo are out of scope (a veth's peer lives outside
  * the namespace): such a namespace is never proven. */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,3 +83,12 @@ char *netns_fingerprint_difference(const char *fa, const char *fb, const char *a
  * compares the fingerprints. 0 and *ret_reason NULL when proven; 0 and *ret_reason set (why not)
  * when not; negative only when the proof itself could not be made. */
 int netns_external_prove(const struct netns_saved *s, char **ret_reason, char **ret_error);
+
+/* Why a namespace is not even tried, from discovery's "network" object: a link other than lo
+ * (named with its kind), an established TCP connection; NULL when a proof may decide. */
+char *netns_external_out_of_scope(json_t *network);
+
+/* The whole decision for NETNS_FD, whose discovery is NETWORK: *ret_reason NULL and *ret_saved
+ * the configuration to keep when proven; else *ret_reason says why not (the scope, the first
+ * difference, or why no proof could be made) and *ret_saved is empty. */
+void netns_external_check(int netns_fd, json_t *network, struct netns_saved *ret_saved, char **ret_reason);

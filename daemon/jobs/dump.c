@@ -621,33 +621,6 @@ static int dump_netns_verify(struct dump *d, char **ret_error) {
 	return 0;
 }
 
-/* Why the namespace is not treated as external without even trying (netns-external.h, scope):
- * a link other than lo, a TCP connection; NULL when a proof may decide. */
-static char *external_out_of_scope(json_t *net) {
-	char *why = NULL;
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(net, "interfaces"), i, v) {
-		const char *name = json_string_value(json_object_get(v, "name"));
-		if (streq_ptr(name, "lo"))
-			continue;
-		(void) asprintf(&why, "link %s (%s) cannot be re-created by replay (only namespaces with lo alone are "
-		                "treated as external; veth pairs stay with the pre-save)", strna(name),
-		                json_string_value(json_object_get(v, "kind")) ?: "kind unknown");
-		return why;
-	}
-	json_array_foreach(json_object_get(net, "tcp"), i, v) {
-		if (!json_object_get(v, "remote"))
-			continue;
-		(void) asprintf(&why, "TCP connection %s -> %s (%s): connections are not restored into an external "
-		                "namespace (not tried)", strna(json_string_value(json_object_get(v, "local"))),
-		                strna(json_string_value(json_object_get(v, "remote"))),
-		                strna(json_string_value(json_object_get(v, "state"))));
-		return why;
-	}
-	return NULL;
-}
-
 /* Before the freeze, after the pre-save (NetworkConfig=auto|external, a namespace of its own):
  * prove that a namespace rebuilt from ckptd's own save is the container's (netns-external.h);
  * then CRIU leaves it out, and the save goes into the images (NETNS_EXTERNAL_FILE). Not proven:
@@ -667,19 +640,13 @@ static int dump_netns_external(struct dump *d, char **ret_error) {
 	_cleanup_free_ char *reason = NULL, *why = NULL;
 	struct netns_saved saved = {};
 	uint64_t t = now_usec(CLOCK_MONOTONIC);
+	job_set_step(j, "netns-prove");
 	if (mode == NETWORK_CONFIG_AUTO || mode == NETWORK_CONFIG_EXTERNAL) {
+		job_progress(j, "netns-prove", "proving that the network namespace can be rebuilt from its configuration");
 		if (!d->netns_dir)
 			reason = strdup("the network configuration could not be saved before the freeze (see the log)");
 		else
-			reason = external_out_of_scope(net);
-		if (!reason) {
-			job_progress(j, "netns-prove", "proving that the network namespace can be rebuilt from its configuration");
-			int r = netns_external_save(d->netns_fd, &saved, &why);
-			if (r >= 0)
-				r = netns_external_prove(&saved, &reason, &why);
-			if (r < 0 && asprintf(&reason, "the proof could not be made: %s", strna(why)) < 0)
-				reason = NULL;
-		}
+			netns_external_check(d->netns_fd, net, &saved, &reason);
 		(void) json_object_set_new(d->netns_record, "proof_usec",
 		                           json_integer((json_int_t) (now_usec(CLOCK_MONOTONIC) - t)));
 	}

@@ -642,7 +642,7 @@ TEST(container_errors_values) {
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkLock=none\n", EINVAL,
 			       ":5: [Checkpoint] NetworkLock=none: expected auto, skip, nftables or iptables");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkConfig=ckptd\n", EINVAL,
-			       ":5: [Checkpoint] NetworkConfig=ckptd: expected presave or criu");
+			       ":5: [Checkpoint] NetworkConfig=ckptd: expected auto, external, presave or criu");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepLast=-1\n", EINVAL,
 			       ":5: [Retention] KeepLast=-1: expected a non-negative integer");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepDaily=1x\n", EINVAL,
