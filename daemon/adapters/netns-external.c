@@ -726,11 +726,18 @@ int netns_external_prove(const struct netns_saved *s, char **ret_reason, char **
 
 /* ---- scope and check ------------------------------------------------------------------------ */
 
-char *netns_external_out_of_scope(json_t *network) {
+char *netns_external_out_of_scope(json_t *report) {
 	char *why = NULL;
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(network, "interfaces"), i, v) {
+	json_t *machine = json_object_get(json_object_get(report, "nspawn"), "machine");
+	if (machine) {
+		if (asprintf(&why, "nspawn machine %s: machines stay with the pre-save (not tried as external)",
+		             strna(json_string_value(machine))) < 0)
+			return NULL;
+		return why;
+	}
+	json_array_foreach(json_object_get(json_object_get(report, "network"), "interfaces"), i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		if (streq_ptr(name, "lo"))
 			continue;
@@ -740,22 +747,12 @@ char *netns_external_out_of_scope(json_t *network) {
 			return NULL;
 		return why;
 	}
-	json_array_foreach(json_object_get(network, "tcp"), i, v) {
-		if (!json_object_get(v, "remote"))
-			continue;
-		if (asprintf(&why, "TCP connection %s -> %s (%s): connections are not restored into an external namespace "
-		             "(not tried)", strna(json_string_value(json_object_get(v, "local"))),
-		             strna(json_string_value(json_object_get(v, "remote"))),
-		             strna(json_string_value(json_object_get(v, "state")))) < 0)
-			return NULL;
-		return why;
-	}
 	return NULL;
 }
 
-void netns_external_check(int netns_fd, json_t *network, struct netns_saved *ret_saved, char **ret_reason) {
+void netns_external_check(int netns_fd, json_t *report, struct netns_saved *ret_saved, char **ret_reason) {
 	*ret_saved = (struct netns_saved) {};
-	*ret_reason = netns_external_out_of_scope(network);
+	*ret_reason = netns_external_out_of_scope(report);
 	if (*ret_reason)
 		return;
 	_cleanup_free_ char *why = NULL;

@@ -84,11 +84,15 @@ char *netns_fingerprint_difference(const char *fa, const char *fb, const char *a
  * when not; negative only when the proof itself could not be made. */
 int netns_external_prove(const struct netns_saved *s, char **ret_reason, char **ret_error);
 
-/* Why a namespace is not even tried, from discovery's "network" object: a link other than lo
- * (named with its kind), an established TCP connection; NULL when a proof may decide. */
-char *netns_external_out_of_scope(json_t *network);
+/* Why a namespace is not even tried, from discovery's report: an nspawn machine (machines keep
+ * the pre-save: nspawn removes its veth when the machine dies, and a machine's sysfs and
+ * preparation were not tried with an external namespace), a link other than lo (named with its
+ * kind); NULL when a proof may decide. (TCP connections inside the namespace
+ * are restored into the rebuilt one: CRIU's nftables lock and TCP repair work there as in a
+ * namespace it re-created.) */
+char *netns_external_out_of_scope(json_t *report);
 
-/* The whole decision for NETNS_FD, whose discovery is NETWORK: *ret_reason NULL and *ret_saved
+/* The whole decision for NETNS_FD, whose discovery report is REPORT: *ret_reason NULL and *ret_saved
  * the configuration to keep when proven; else *ret_reason says why not (the scope, the first
  * difference, or why no proof could be made) and *ret_saved is empty. */
-void netns_external_check(int netns_fd, json_t *network, struct netns_saved *ret_saved, char **ret_reason);
+void netns_external_check(int netns_fd, json_t *report, struct netns_saved *ret_saved, char **ret_reason);

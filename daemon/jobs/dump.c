@@ -646,7 +646,7 @@ static int dump_netns_external(struct dump *d, char **ret_error) {
 		if (!d->netns_dir)
 			reason = strdup("the network configuration could not be saved before the freeze (see the log)");
 		else
-			netns_external_check(d->netns_fd, net, &saved, &reason);
+			netns_external_check(d->netns_fd, d->discovery->report, &saved, &reason);
 		(void) json_object_set_new(d->netns_record, "proof_usec",
 		                           json_integer((json_int_t) (now_usec(CLOCK_MONOTONIC) - t)));
 	}

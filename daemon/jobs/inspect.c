@@ -34,7 +34,7 @@ static void inspect_network_config(const struct container_config *cfg, pid_t roo
 	if (fd < 0)
 		(void) asprintf(&reason, "cannot open %s: %s", ns, strerror(errno));
 	else
-		netns_external_check(fd, net, &saved, &reason);
+		netns_external_check(fd, discovery, &saved, &reason);
 	const char *mode = !reason ? "external" : cfg->network_config == NETWORK_CONFIG_EXTERNAL ? "refused" : "presave";
 	json_object_set_new(c, "mode", json_string(mode));
 	if (reason)

@@ -4,10 +4,11 @@
 # every table, rules, iptables legacy, nftables, every sysctl under /proc/sys/net) is left out of
 # CRIU's dump (--external net[INODE]:KEY) and rebuilt by ckptd at rollback (inherit-fd).
 #   ext  only lo, with IPv4/IPv6 addresses, routes in main and table 100, rules, iptables-legacy,
-#        ip6tables-legacy, iptables-nft and nftables rules: external mode (the default, auto);
+#        ip6tables-legacy, iptables-nft and nftables rules, and an established TCP connection
+#        between two of its tasks (TcpEstablished=yes): external mode (the default, auto);
 #        CRIU forked no tool and read no namespace; the pair carries the configuration in its
 #        images (checksummed); rollback brings back the checkpoint's state and undoes a later
-#        change.
+#        change, and the TCP connection carries data again.
 #   sc   only lo, with net.ipv4.ip_forward=1 (a sysctl a new namespace does not have): auto falls
 #        back to the pre-save, naming the sysctl; the rollback is still right.
 #   vt   a veth with NetworkConfig=external: refused before the freeze, naming the link; not
@@ -33,10 +34,32 @@ for ct in ext sc vt; do
 	t_btrfs_subvol "$MNT/$ct"
 	ct_make_rootfs "$MNT/$ct"
 	CG[$ct]=$(t_cgroup_create v2 "netext-$ct")
+done
+# ext: a TCP connection over lo between two of its tasks, counting its round trips (it waits
+# for lo to come up; a broken connection ends the counting)
+cat >"$MNT/ext/tcp.py" <<'EOF'
+import socket, time
+while True:
+    try:
+        srv = socket.socket(); srv.bind(("127.0.0.1", 7777)); srv.listen(1)
+        c = socket.create_connection(("127.0.0.1", 7777)); a, _ = srv.accept(); break
+    except OSError:
+        time.sleep(0.05)
+n = 0
+while True:
+    c.sendall(b"ping"); assert a.recv(4) == b"ping"
+    n += 1
+    with open("/var/log/tcp.count", "w") as f:
+        f.write("%d\n" % n)
+    time.sleep(0.02)
+EOF
+ct_start "${CG[ext]}" "$MNT/ext" --net -- /usr/bin/bash -c \
+	'/usr/bin/python3 -S /tcp.py & while :; do date +%s%N >>/var/log/ticks; sleep 0.05; done' >/dev/null
+for ct in sc vt; do
 	ct_start "${CG[$ct]}" "$MNT/$ct" --net -- /usr/bin/bash -c \
 		'while :; do date +%s%N >>/var/log/ticks; sleep 0.05; done' >/dev/null
 done
-t_write_container ext "${CG[ext]}" "$MNT/ext" </dev/null
+printf '[Checkpoint]\nTcpEstablished=yes\n' | t_write_container ext "${CG[ext]}" "$MNT/ext"
 t_write_container sc "${CG[sc]}" "$MNT/sc" </dev/null
 printf '[Checkpoint]\nNetworkConfig=external\n' | t_write_container vt "${CG[vt]}" "$MNT/vt"
 
@@ -124,6 +147,7 @@ t_assert_eq "$(t_ctl_json inspect vt | jq -r .network.config.mode)" refused "ins
 
 # ---- ext: external --------------------------------------------------------------------------------
 t_wait_until 10 test -s "$MNT/ext/var/log/ticks" || t_fail "ext: the container does not run"
+t_wait_until 10 test -s "$MNT/ext/var/log/tcp.count" || t_fail "ext: its TCP connection does not run"
 before=$(ns_state ext)
 pair=$(t_ctl_json freeze-and-dump ext)
 id=$(jq -r .id <<<"$pair")
@@ -142,6 +166,11 @@ t_assert_eq "$(t_ctl_json list ext | jq -r ".[] | select(.id == $id) | .discover
 change_config ext
 t_assert_contains "$(nsx ext ip -o addr show dev lo)" 192.0.2.99/32
 rollback_and_compare ext "$id" "$before"
+# the connection came back with it (restored into the rebuilt namespace) and carries data
+n=$(cat "$MNT/ext/var/log/tcp.count")
+t_wait_until 10 eval "[ \$(cat '$MNT/ext/var/log/tcp.count') -gt $((n + 5)) ]" ||
+	t_fail "ext: the TCP connection does not carry data after the rollback (count stays at $n)"
+t_assert_contains "$(nsx ext ss -Htn state established)" "127.0.0.1:7777"
 grep -q 'network namespace rebuilt from the pair' "$CKPTD_LOG" || t_fail "ext: no word of the rebuilt namespace"
 t_assert_contains "$(nsx ext nft list ruleset)" 'tcp dport 4242 drop'
 t_assert_contains "$(nsx ext ip route show table 100)" '203.0.113.0/24 via 198.18.0.2'
