@@ -163,6 +163,10 @@ jq -e '.images.sha256 | has("ckptd-netns-external")' <<<"$pair" >/dev/null ||
 	t_fail "ext: the configuration is not among the pair's checksummed images"
 t_assert_eq "$(t_ctl_json list ext | jq -r ".[] | select(.id == $id) | .discovery.network.config.mode")" external \
 	"the mode in list's JSON"
+# an export carries it (among the images: import checks each against its checksum)
+t_ctl export ext "$id" -o "$T/ext.export" 2>/dev/null
+grep -aq "ckptd-netns-external 1" "$T/ext.export" || t_fail "ext: the export lacks the network configuration"
+rm -f "$T/ext.export"
 change_config ext
 t_assert_contains "$(nsx ext ip -o addr show dev lo)" 192.0.2.99/32
 rollback_and_compare ext "$id" "$before"
