@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "netns-fingerprint.h"
+
 /* The name CRIU knows the namespace by, in the dump's --external and the restore's inherit-fd. */
 #define NETNS_EXTERNAL_KEY "ckptd-netns"
 
@@ -68,16 +70,6 @@ const char *netns_saved_fingerprint(const struct netns_saved *s);
  * is refused (the ip restores ignore "File exists": the kernel made those entries already; the
  * fingerprint shows whether anything else is missing). */
 int netns_external_replay(int netns_fd, const struct netns_saved *s, char **ret_error);
-
-/* NETNS_FD's fingerprint (the text above), newly allocated. */
-int netns_fingerprint(int netns_fd, char **ret, char **ret_error);
-
-/* Whether two fingerprints describe the same namespace: NULL if so, else the first difference,
- * e.g. "sysctl net.ipv4.ip_forward differs (1 in the container, 0 after the replay)" or
- * "route4: '10.1.0.0/16 dev lo table 100' is in the container, not after the replay". A and B
- * are the names of the two sides ("the container", "the replay"). Order of lines inside a
- * section does not matter. Pure (unit-tested: tests/unit/test-netns-external.c). */
-char *netns_fingerprint_difference(const char *fa, const char *fb, const char *a, const char *b);
 
 /* Proves that NETNS_FD would come back the same from S: replays S into a scratch namespace and
  * compares the fingerprints. 0 and *ret_reason NULL when proven; 0 and *ret_reason set (why not)
