@@ -269,7 +269,17 @@ static int print_interfaces(json_t *net) {
 		if (json_is_boolean(up))
 			fputs(json_is_true(up) ? " up" : " down", l.f);
 	}
-	return field_line("Network", &l);
+	int r = field_line("Network", &l);
+	json_t *c = json_object_get(net, "config");
+	if (r < 0 || !jstr(c, "mode"))
+		return r;
+	/* NetworkConfig=: what a checkpoint uses (inspect: would use), and why not external */
+	if (line_begin(&l) < 0)
+		return -ENOMEM;
+	fprintf(l.f, "%s (NetworkConfig=%s)", jstr(c, "mode"), jstr(c, "requested") ?: "?");
+	if (jstr(c, "reason"))
+		fprintf(l.f, ", not external: %s", jstr(c, "reason"));
+	return field_line("Network config", &l);
 }
 
 /* " ADDRESS/PREFIXLEN" for each of addresses, FIRST before the first and SEP between them. */

@@ -374,12 +374,14 @@ int config_parse_network_lock(const char *value, void *field, uint64_t dflt, cha
 static const char *const network_config_names[] = {
 	[NETWORK_CONFIG_PRESAVE] = "presave",
 	[NETWORK_CONFIG_CRIU] = "criu",
+	[NETWORK_CONFIG_AUTO] = "auto",
+	[NETWORK_CONFIG_EXTERNAL] = "external",
 };
 
 int config_parse_network_config(const char *value, void *field, uint64_t dflt, char **ret_error) {
 	int v;
 	if (parse_enum(value, network_config_names, ELEMENTSOF(network_config_names), dflt, &v) < 0)
-		return error_setf(ret_error, -EINVAL, "expected presave or criu");
+		return error_setf(ret_error, -EINVAL, "expected auto, external, presave or criu");
 	*(enum network_config *) field = (enum network_config) v;
 	return 0;
 }

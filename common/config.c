@@ -74,7 +74,7 @@ static const struct config_item container_items[] = {
 	{ "Checkpoint", "TcpEstablished", config_parse_bool, CC(tcp_established), false },
 	{ "Checkpoint", "FileLocks", config_parse_bool, CC(file_locks), false },
 	{ "Checkpoint", "NetworkLock", config_parse_network_lock, CC(network_lock), NETWORK_LOCK_AUTO },
-	{ "Checkpoint", "NetworkConfig", config_parse_network_config, CC(network_config), NETWORK_CONFIG_PRESAVE },
+	{ "Checkpoint", "NetworkConfig", config_parse_network_config, CC(network_config), NETWORK_CONFIG_AUTO },
 	{ "Checkpoint", "ShareImages", config_parse_bool, CC(share_images), true },
 	{ "Checkpoint", "FullImageEvery", config_parse_unsigned, CC(full_image_every), 8 },
 	{ "Checkpoint", "PreDump", config_parse_pre_dump, CC(pre_dump), (uint64_t) PRE_DUMP_AUTO },

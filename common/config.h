@@ -40,8 +40,11 @@ const char *network_lock_to_string(enum network_lock l);
 
 /* Who saves the network namespace's configuration (addresses, routes, rules, iptables). */
 enum network_config {
-	NETWORK_CONFIG_PRESAVE, /* ckptd, before the freeze; CRIU replays it (adapters/netns-config.h) */
-	NETWORK_CONFIG_CRIU,    /* CRIU's own tools, inside the frozen window */
+	NETWORK_CONFIG_PRESAVE,  /* ckptd, before the freeze; CRIU replays it (adapters/netns-config.h) */
+	NETWORK_CONFIG_CRIU,     /* CRIU's own tools, inside the frozen window */
+	NETWORK_CONFIG_AUTO,     /* external when ckptd proves it loses nothing, else presave */
+	NETWORK_CONFIG_EXTERNAL, /* CRIU leaves the namespace out, ckptd keeps and rebuilds it
+	                          * (adapters/netns-external.h); refused when not proven */
 };
 
 struct daemon_config {
@@ -95,7 +98,7 @@ struct container_config {
 	bool tcp_established;         /* TcpEstablished=, default no */
 	bool file_locks;              /* FileLocks=, default no */
 	enum network_lock network_lock; /* NetworkLock=, default auto */
-	enum network_config network_config; /* NetworkConfig=, default presave */
+	enum network_config network_config; /* NetworkConfig=, default auto */
 	bool share_images;            /* ShareImages=, default yes: a pair clones the blocks it has in common
 	                               * with the previous pair (btrfs state directory) */
 	unsigned full_image_every;    /* FullImageEvery=, default 8: every Nth pair of a chain is written in

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "macro.h"
+#include "netns-external.h"
 #include "process.h"
 
 /* libcriu's notify callback has no user data: the hooks of the running call, per thread. */
@@ -101,7 +102,8 @@ static char **swrk_environment(const char *config_file, const char *netns_replay
  * its registers or code replaced by the parasite (a crashed workload); orphaned, it fails at its
  * next message to us and cures and releases the tasks itself. Recovery waits for it (the intent
  * names it). A restore's CRIU still dies with us: the interrupted rollback is finished anew. */
-static int spawn_swrk(const char *criu_path, const char *config_file, const char *netns_replay_dir,
+/* stdin_fd: > 0, the criu child's stdin (a network namespace it inherits as fd[0]); else /dev/null. */
+static int spawn_swrk(const char *criu_path, const char *config_file, const char *netns_replay_dir, int stdin_fd,
                       bool survive_daemon, pid_t *ret_pid, int *ret_fd) {
 	char **owned = NULL;
 	_cleanup_free_ char **env = swrk_environment(config_file, netns_replay_dir, &owned);
@@ -116,6 +118,7 @@ static int spawn_swrk(const char *criu_path, const char *config_file, const char
 	const struct process_spec spec = {
 		.argv = argv,
 		.env = env,
+		.stdin_fd = stdin_fd > 0 ? stdin_fd : 0,
 		.keep_fd = sk[1],
 		.keep_fd_as = 3,
 		.same_process_group = true,
@@ -243,8 +246,8 @@ int criu_net_lock_from_string(const char *s, enum criu_net_lock *ret) {
 /* The options of struct criu_ns_options. *ret_config_file: a CRIU configuration file written
  * into work_dir for what the RPC of this libcriu cannot say ("network-lock skip", which CRIU
  * >= 3.19 understands; Debian 12's libcriu 3.17 has no value for it), NULL if none is needed. */
-static int apply_ns_options(criu_opts *o, const struct criu_ns_options *ns, bool dump, const char *work_dir,
-                            const char *log_name, char **ret_config_file) {
+static int apply_ns_options(criu_opts *o, const struct criu_ns_options *ns, bool dump, int inherit_netns_fd,
+                            const char *work_dir, const char *log_name, char **ret_config_file) {
 	*ret_config_file = NULL;
 	if (!dump && ns->root && criu_local_set_root(o, ns->root) < 0)
 		return -ENOMEM;
@@ -256,26 +259,37 @@ static int apply_ns_options(criu_opts *o, const struct criu_ns_options *ns, bool
 		criu_local_set_ext_sharing(o, true);
 	if (dump && ns->external_masters)
 		criu_local_set_ext_masters(o, true);
+	/* What the RPC of our libcriu cannot carry goes into a config file of this call: network-lock
+	 * skip (libcriu 3.17 refuses the value, and sends the request with an invalid method, which
+	 * CRIU reads as iptables), and inherit-fd (libcriu 3.17's criu_local_add_inherit_fd() fails
+	 * in swrk mode). */
+	bool skip_lock = false;
 	switch (ns->network_lock) {
 	case CRIU_NET_LOCK_DEFAULT:
-		return 0;
+		break;
 	case CRIU_NET_LOCK_NFTABLES:
-		return criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_NFTABLES) < 0 ? -EINVAL : 0;
+		if (criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_NFTABLES) < 0)
+			return -EINVAL;
+		break;
 	case CRIU_NET_LOCK_IPTABLES:
-		return criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_IPTABLES) < 0 ? -EINVAL : 0;
+		if (criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_IPTABLES) < 0)
+			return -EINVAL;
+		break;
 	case CRIU_NET_LOCK_SKIP:
-		/* Not through the RPC: libcriu 3.17 refuses the value, and sends the request with an
-		 * invalid method, which CRIU reads as iptables. */
+		skip_lock = true;
 		break;
 	}
-	_cleanup_free_ char *name = NULL;
-	if (asprintf(&name, "%s.criu.conf", log_name) < 0)
+	if (!skip_lock && inherit_netns_fd < 0)
+		return 0;
+	_cleanup_free_ char *name = NULL, *text = NULL;
+	if (asprintf(&name, "%s.criu.conf", log_name) < 0 ||
+	    asprintf(&text, "# written by ckptd for this call\n%s%s", skip_lock ? "network-lock skip\n" : "",
+	             inherit_netns_fd >= 0 ? "inherit-fd fd[0]:" NETNS_EXTERNAL_KEY "\n" : "") < 0)
 		return -ENOMEM;
 	_cleanup_free_ char *path = path_join(work_dir, name);
 	if (!path)
 		return -ENOMEM;
-	static const char text[] = "# written by ckptd for this call\nnetwork-lock skip\n";
-	int r = write_file_atomic(path, text, sizeof(text) - 1, 0600);
+	int r = write_file_atomic(path, text, strlen(text), 0600);
 	if (r < 0)
 		return r;
 	*ret_config_file = TAKE_PTR(path);
@@ -316,8 +330,14 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 		if (criu_local_set_parent_images(o, d->parent_images) < 0)
 			return -ENOMEM;
 	}
+	if (d->external_netns_inode) {
+		char ext[64];
+		(void) snprintf(ext, sizeof(ext), "net[%lu]:%s", d->external_netns_inode, NETNS_EXTERNAL_KEY);
+		if (criu_local_add_external(o, ext) < 0)
+			return -ENOMEM;
+	}
 	_cleanup_free_ char *config_file = NULL;
-	r = apply_ns_options(o, &d->ns, true, d->work_dir, "dump", &config_file);
+	r = apply_ns_options(o, &d->ns, true, -1, d->work_dir, "dump", &config_file);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot set the namespace options of criu dump: %s", strerror(-r));
 		return r;
@@ -325,7 +345,7 @@ int criu_run_dump(const struct criu_dump_options *d, const struct criu_hooks *ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(d->criu_path, config_file, d->netns_replay_dir, true, &pid, &fd);
+	r = spawn_swrk(d->criu_path, config_file, d->netns_replay_dir, 0, true, &pid, &fd);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot start %s: %s", d->criu_path, strerror(-r));
 		return r;
@@ -373,7 +393,7 @@ int criu_run_pre_dump(const struct criu_pre_dump_options *p, const struct criu_h
 	    (p->parent_images && criu_local_set_parent_images(o, p->parent_images) < 0))
 		return error_setf(ret_error, -ENOMEM, "out of memory");
 	_cleanup_free_ char *config_file = NULL;
-	r = apply_ns_options(o, &p->ns, true, p->work_dir, p->log_name, &config_file);
+	r = apply_ns_options(o, &p->ns, true, -1, p->work_dir, p->log_name, &config_file);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot set the namespace options of criu pre-dump: %s", strerror(-r));
 
@@ -381,7 +401,7 @@ int criu_run_pre_dump(const struct criu_pre_dump_options *p, const struct criu_h
 	int fd;
 	/* Like a dump's CRIU, it outlives a killed ckptd: killed while its parasite runs in a task it
 	 * could leave that task crashing. */
-	r = spawn_swrk(p->criu_path, config_file, NULL, true, &pid, &fd);
+	r = spawn_swrk(p->criu_path, config_file, NULL, 0, true, &pid, &fd);
 	if (r < 0)
 		return error_setf(ret_error, r, "cannot start %s: %s", p->criu_path, strerror(-r));
 	if (hooks && hooks->spawned)
@@ -408,7 +428,7 @@ static bool dirty_tracking_query(const char *criu_path) {
 		return false;
 	pid_t pid;
 	int fd;
-	if (spawn_swrk(criu_path, NULL, NULL, false, &pid, &fd) < 0)
+	if (spawn_swrk(criu_path, NULL, NULL, 0, false, &pid, &fd) < 0)
 		return false;
 	criu_local_set_service_fd(o, fd);
 	struct criu_feature_check features = { .mem_track = true };
@@ -458,7 +478,8 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 	if (old_log)
 		(void) unlink(old_log); /* errors must come from this run's log */
 	_cleanup_free_ char *config_file = NULL;
-	r = apply_ns_options(o, &ro->ns, false, ro->work_dir, "restore", &config_file);
+	r = apply_ns_options(o, &ro->ns, false, ro->external_netns_fd > 0 ? ro->external_netns_fd : -1, ro->work_dir,
+	                     "restore", &config_file);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot set the namespace options of criu restore: %s", strerror(-r));
 		return r;
@@ -466,7 +487,7 @@ int criu_run_restore(const struct criu_restore_options *ro, const struct criu_ho
 
 	pid_t pid;
 	int fd;
-	r = spawn_swrk(ro->criu_path, config_file, NULL, false, &pid, &fd);
+	r = spawn_swrk(ro->criu_path, config_file, NULL, ro->external_netns_fd, false, &pid, &fd);
 	if (r < 0) {
 		(void) error_setf(ret_error, 0, "cannot start %s: %s", ro->criu_path, strerror(-r));
 		return r;
@@ -500,7 +521,7 @@ int criu_query_version(const char *criu_path, int *ret_version) {
 		return -ENOMEM;
 	pid_t pid;
 	int fd;
-	int r = spawn_swrk(criu_path, NULL, NULL, false, &pid, &fd);
+	int r = spawn_swrk(criu_path, NULL, NULL, 0, false, &pid, &fd);
 	if (r < 0)
 		return r;
 	criu_local_set_service_fd(o, fd);

@@ -77,6 +77,10 @@ struct criu_dump_options {
 	/* The network namespace's configuration saved before the freeze (netns-config.h): CRIU runs
 	 * ckptd-netns-replay from there instead of ip/iptables-save; NULL: CRIU's own tools. */
 	const char *netns_replay_dir;
+	/* NetworkConfig=auto|external, proven (netns-external.h): the inode of the container's
+	 * network namespace, which CRIU then leaves out (--external net[INODE]:NETNS_EXTERNAL_KEY);
+	 * 0: CRIU dumps the namespace. */
+	unsigned long external_netns_inode;
 	/* After pre-dump passes: parent_images (a path relative to images_dir) holds the last
 	 * pre-dump, and the dump writes only the pages dirtied since (--track-mem --prev-images-dir);
 	 * its pagemaps then point into the parent for the rest. NULL: a full dump. */
@@ -118,6 +122,10 @@ struct criu_restore_options {
 	bool file_locks;
 	bool shell_job;
 	struct criu_ns_options ns;
+	/* A pair whose network namespace was external: the namespace the tasks go into (ckptd made
+	 * and configured it), given to CRIU as its stdin and `inherit-fd fd[0]:NETNS_EXTERNAL_KEY`;
+	 * 0 (unset): CRIU re-creates the namespace from the images. */
+	int external_netns_fd;
 };
 
 /* 0 on success; on failure *ret_error has CRIU's decisive log lines (or what else failed). */

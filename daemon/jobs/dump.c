@@ -29,6 +29,7 @@
 #include "log.h"
 #include "machine-container.h"
 #include "netns-config.h"
+#include "netns-external.h"
 #include "macro.h"
 #include "pair.h"
 #include "pair-ops.h"
@@ -63,6 +64,12 @@ struct dump {
 	int netns_fd;
 	char *netns_dir;
 	uint64_t netns_presave_usec, netns_verify_usec;
+	/* NetworkConfig=auto|external, proven: CRIU leaves the namespace out (netns-external.h); the
+	 * container's fingerprint at the proof, checked again after the thaw */
+	bool netns_external;
+	unsigned long netns_inode;
+	char *netns_fingerprint;
+	json_t *netns_record; /* discovery's network.config: the mode used and why */
 	/* Timestamps, CLOCK_MONOTONIC µs. */
 	uint64_t t_start, t_discover, t_discovered, t_sync, t_synced, t_criu_spawned, t_freeze, t_frozen,
 	        t_snapshotted, t_dumped, t_thawed;
@@ -91,6 +98,9 @@ static void dump_done(struct dump *d) {
 	free(d->images);
 	free(d->staged);
 	free(d->netns_dir);
+	free(d->netns_fingerprint);
+	if (d->netns_record)
+		json_decref(d->netns_record);
 	if (d->netns_fd >= 0)
 		close(d->netns_fd);
 	if (d->intent)
@@ -526,6 +536,7 @@ static int dump_run_criu(struct dump *d, char **ret_error) {
 		.stop = j->stop_after_dump,
 		.ns = d->ns,
 		.netns_replay_dir = d->netns_dir,
+		.external_netns_inode = d->netns_external ? d->netns_inode : 0,
 		.parent_images = d->predump.parent,
 	};
 	struct criu_hooks hooks = { .spawned = on_criu_spawned, .pre_dump = on_pre_dump, .dumped = on_dumped,
@@ -549,7 +560,7 @@ static int dump_run_criu(struct dump *d, char **ret_error) {
 static int dump_netns_presave(struct dump *d, char **ret_error) {
 	struct job *j = d->job;
 	json_t *net = json_object_get(d->discovery->report, "network");
-	if (d->cfg->network_config != NETWORK_CONFIG_PRESAVE || !json_is_true(json_object_get(net, "own_namespace")))
+	if (d->cfg->network_config == NETWORK_CONFIG_CRIU || !json_is_true(json_object_get(net, "own_namespace")))
 		return 0;
 	const char *unsupported = netns_config_unsupported();
 	_cleanup_free_ char *replay = NULL;
@@ -594,9 +605,79 @@ static int dump_netns_verify(struct dump *d, char **ret_error) {
 	uint64_t t = now_usec(CLOCK_MONOTONIC);
 	_cleanup_free_ char *why = NULL;
 	int r = netns_config_verify(d->netns_fd, d->netns_dir, &why);
+	if (r >= 0 && d->netns_external) {
+		/* Everything the proof compared (sysctls and nftables too) must still be so. */
+		_cleanup_free_ char *now = NULL, *diff = NULL;
+		r = netns_fingerprint(d->netns_fd, &now, &why);
+		if (r >= 0 && (diff = netns_fingerprint_difference(d->netns_fingerprint, now, "the saved configuration",
+		                                                   "the namespace after the thaw")))
+			r = error_setf(&why, -ESTALE, "the network namespace changed between its save before the freeze and "
+			               "the check after the thaw: %s", diff);
+	}
 	d->netns_verify_usec = now_usec(CLOCK_MONOTONIC) - t;
+	if (d->netns_record)
+		(void) json_object_set_new(d->netns_record, "verify_usec", json_integer((json_int_t) d->netns_verify_usec));
 	if (r < 0)
 		return error_prefixf(ret_error, r, &why, "pair %" PRIu64 " of %s not made", d->id, d->job->container);
+	return 0;
+}
+
+/* Before the freeze, after the pre-save (NetworkConfig=auto|external, a namespace of its own):
+ * prove that a namespace rebuilt from ckptd's own save is the container's (netns-external.h);
+ * then CRIU leaves it out, and the save goes into the images (NETNS_EXTERNAL_FILE). Not proven:
+ * auto stays with the pre-save, external refuses; the reason goes into the log and the pair
+ * (discovery.network.config). */
+static int dump_netns_external(struct dump *d, char **ret_error) {
+	struct job *j = d->job;
+	enum network_config mode = d->cfg->network_config;
+	json_t *net = json_object_get(d->discovery->report, "network");
+	if (!json_is_true(json_object_get(net, "own_namespace")))
+		return 0;
+	static const char *const names[] = { [NETWORK_CONFIG_PRESAVE] = "presave", [NETWORK_CONFIG_CRIU] = "criu",
+		                             [NETWORK_CONFIG_AUTO] = "auto", [NETWORK_CONFIG_EXTERNAL] = "external" };
+	d->netns_record = json_pack("{s:s}", "requested", names[mode]);
+	if (!d->netns_record || json_object_set(net, "config", d->netns_record) < 0)
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	_cleanup_free_ char *reason = NULL, *why = NULL;
+	struct netns_saved saved = {};
+	uint64_t t = now_usec(CLOCK_MONOTONIC);
+	job_set_step(j, "netns-prove");
+	if (mode == NETWORK_CONFIG_AUTO || mode == NETWORK_CONFIG_EXTERNAL) {
+		job_progress(j, "netns-prove", "proving that the network namespace can be rebuilt from its configuration");
+		if (!d->netns_dir)
+			reason = strdup("the network configuration could not be saved before the freeze (see the log)");
+		else
+			netns_external_check(d->netns_fd, d->discovery->report, &saved, &reason);
+		(void) json_object_set_new(d->netns_record, "proof_usec",
+		                           json_integer((json_int_t) (now_usec(CLOCK_MONOTONIC) - t)));
+	}
+	if ((mode == NETWORK_CONFIG_AUTO || mode == NETWORK_CONFIG_EXTERNAL) && !reason) {
+		struct stat st;
+		_cleanup_free_ char *file = path_join(d->criu_images, NETNS_EXTERNAL_FILE);
+		int r = fstat(d->netns_fd, &st) < 0 ? negative_errno() : file ? 0 : -ENOMEM;
+		if (r >= 0 && !(d->netns_fingerprint = strdup(netns_saved_fingerprint(&saved))))
+			r = -ENOMEM;
+		if (r >= 0)
+			r = netns_saved_write_file(&saved, file, &why);
+		netns_saved_done(&saved);
+		if (r < 0)
+			return error_prefixf(ret_error, r, &why, "cannot keep the network configuration in the pair");
+		d->netns_external = true;
+		d->netns_inode = (unsigned long) st.st_ino;
+	} else
+		netns_saved_done(&saved);
+	const char *used = d->netns_external ? "external" : d->netns_dir ? "presave" : "criu";
+	(void) json_object_set_new(d->netns_record, "mode", json_string(used));
+	if (reason)
+		(void) json_object_set_new(d->netns_record, "reason", json_string(reason));
+	if (reason && mode == NETWORK_CONFIG_EXTERNAL) {
+		job_set_state(j, "nothing changed; the container was not frozen");
+		return error_setf(ret_error, -EOPNOTSUPP, "NetworkConfig=external, but the network namespace of container "
+		                  "%s cannot be treated as external: %s", j->container, reason);
+	}
+	if (reason && mode == NETWORK_CONFIG_AUTO)
+		log_info("%s: network namespace not treated as external (NetworkConfig=auto, %s is used): %s", j->container,
+		         used, reason);
 	return 0;
 }
 
@@ -746,6 +827,8 @@ int pair_make(struct job *j, const char *tag, struct pair **ret_pair, char **ret
 	    (r = dump_prepare(&d, ret_error)) < 0)
 		return r;
 	r = dump_netns_presave(&d, ret_error);
+	if (r >= 0)
+		r = dump_netns_external(&d, ret_error);
 	if (r >= 0) {
 		hold_after_presave_for_testing(&d);
 		r = dump_run(&d, ret_error);

@@ -1,12 +1,46 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+
 #include "cgroup.h"
 #include "discover.h"
 #include "error.h"
 #include "inspect.h"
 #include "job.h"
+#include "fileio.h"
 #include "machine-container.h"
 #include "macro.h"
+#include "netns-external.h"
 #include "predump.h"
+
+/* NetworkConfig= for a container with a network namespace of its own: what a checkpoint now
+ * would use, and why not external (the same proof as the dump's, outside any window). */
+static void inspect_network_config(const struct container_config *cfg, pid_t root, json_t *discovery) {
+	json_t *net = json_object_get(discovery, "network");
+	if (!json_is_true(json_object_get(net, "own_namespace")))
+		return;
+	static const char *const names[] = { [NETWORK_CONFIG_PRESAVE] = "presave", [NETWORK_CONFIG_CRIU] = "criu",
+		                             [NETWORK_CONFIG_AUTO] = "auto", [NETWORK_CONFIG_EXTERNAL] = "external" };
+	json_t *c = json_pack("{s:s}", "requested", names[cfg->network_config]);
+	if (!c || json_object_set_new(net, "config", c) < 0)
+		return;
+	if (cfg->network_config == NETWORK_CONFIG_PRESAVE || cfg->network_config == NETWORK_CONFIG_CRIU) {
+		json_object_set_new(c, "mode", json_string(names[cfg->network_config]));
+		return;
+	}
+	char ns[64];
+	(void) snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int) root);
+	_cleanup_close_ int fd = open(ns, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *reason = NULL;
+	_cleanup_(netns_saved_done) struct netns_saved saved = {};
+	if (fd < 0)
+		(void) asprintf(&reason, "cannot open %s: %s", ns, strerror(errno));
+	else
+		netns_external_check(fd, discovery, &saved, &reason);
+	const char *mode = !reason ? "external" : cfg->network_config == NETWORK_CONFIG_EXTERNAL ? "refused" : "presave";
+	json_object_set_new(c, "mode", json_string(mode));
+	if (reason)
+		json_object_set_new(c, "reason", json_string(reason));
+}
 
 int job_inspect(struct job *j) {
 	const struct container_config *cfg = j->config;
@@ -30,6 +64,7 @@ int job_inspect(struct job *j) {
 	json_object_set_new(discovery, "frozen", json_boolean(cgroup_is_frozen(cfg->cgroup, kind) > 0));
 	if (j->machine) /* Machine=: where systemd-machined's answer led */
 		json_object_set_new(discovery, "machine", machine_info_to_json(j->machine, cfg->cgroup));
+	inspect_network_config(cfg, root, discovery);
 	/* PreDump= where it would run: does the workload's memory let it gain anything? */
 	_cleanup_free_ char *thp = NULL;
 	if (cfg->pre_dump != 0 && j->criu_path && criu_dirty_tracking_available(j->criu_path) &&

@@ -15,6 +15,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "netns-external.h"
 #include "nspawn.h"
 #include "proc-holders.h"
 #include "pair.h"
@@ -108,9 +109,48 @@ static int on_restore_post(void *userdata) {
 	return 0;
 }
 
+/* A pair made with NetworkConfig=external in effect (discovery.network.config.mode): CRIU did not
+ * record the network namespace, ckptd kept its configuration in the images. A new namespace
+ * with it, checked against the fingerprint of the container's at the checkpoint: *ret_fd, or
+ * -EBADF when the pair's namespace is CRIU's to restore. */
+static int restore_external_netns(struct job *j, const struct pair *pair, const char *images, bool trial,
+                                  int *ret_fd, char **ret_error) {
+	*ret_fd = -EBADF;
+	json_t *cfg = json_object_get(json_object_get(pair->discovery, "network"), "config");
+	if (!streq_ptr(json_string_value(json_object_get(cfg, "mode")), "external"))
+		return 0;
+	uint64_t t = now_usec(CLOCK_MONOTONIC);
+	_cleanup_free_ char *file = path_join(images, NETNS_EXTERNAL_FILE), *why = NULL, *fp = NULL, *diff = NULL;
+	_cleanup_(netns_saved_done) struct netns_saved saved = {};
+	_cleanup_close_ int fd = -EBADF;
+	if (!file)
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	int r = netns_saved_read_file(file, &saved, &why);
+	if (r >= 0 && !netns_saved_fingerprint(&saved))
+		r = error_setf(&why, -EBADMSG, "%s has no fingerprint", file);
+	if (r >= 0)
+		r = netns_external_new(&fd, &why);
+	if (r >= 0)
+		r = netns_external_replay(fd, &saved, &why);
+	if (r >= 0)
+		r = netns_fingerprint(fd, &fp, &why);
+	if (r >= 0 && (diff = netns_fingerprint_difference(netns_saved_fingerprint(&saved), fp, "the checkpoint",
+	                                                   "the rebuilt namespace")))
+		r = error_setf(&why, -ESTALE, "the rebuilt namespace is not the checkpoint's: %s", diff);
+	if (r < 0)
+		return error_prefixf(ret_error, r, &why, "cannot rebuild the network namespace of pair %s/%" PRIu64,
+		                     j->container, pair->id);
+	job_progress(j, trial ? "check-network" : "restore", "network namespace %s from the pair in %.1f ms",
+	             trial ? "rebuilt on trial (then dropped)" : "rebuilt", (double) (now_usec(CLOCK_MONOTONIC) - t) / USEC_PER_MSEC);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 /* Before anything is stopped: the bridges of the container's veths exist, and no other kind of
- * interface has the name of a host end. */
-int restore_check_network(const struct pair *pair, char **ret_error) {
+ * interface has the name of a host end; a pair whose network namespace was external can be
+ * rebuilt here (once, into a namespace that is dropped again: a host whose tools now refuse the
+ * saved configuration fails the rollback before the container is stopped). */
+int restore_check_network(struct job *j, const struct pair *pair, char **ret_error) {
 	_cleanup_(veth_plan_done) struct veth_plan p = {};
 	_cleanup_free_ char *error = NULL;
 	int r = veth_plan_load(pair->discovery, &p);
@@ -118,7 +158,12 @@ int restore_check_network(const struct pair *pair, char **ret_error) {
 		r = veth_check(&p, &error);
 	if (r < 0)
 		return error_pass(ret_error, r, &error);
-	return 0;
+	_cleanup_free_ char *dir = catalog_pair_dir(j->state_dir, j->container, pair->id);
+	_cleanup_free_ char *images = dir ? path_join(dir, "images") : NULL;
+	if (!images)
+		return error_setf(ret_error, -ENOMEM, "out of memory");
+	_cleanup_close_ int fd = -EBADF;
+	return restore_external_netns(j, pair, images, true, &fd, ret_error);
 }
 
 
@@ -157,6 +202,10 @@ int restore_processes(struct job *j, const struct pair *pair, const char *cgroup
 		return error_pass(ret_error, r, &error);
 	o.veths = veths.criu;
 	o.n_veths = veths.n;
+	_cleanup_close_ int netns_fd = -EBADF;
+	if ((r = restore_external_netns(j, pair, images, false, &netns_fd, ret_error)) < 0)
+		return r;
+	o.external_netns_fd = netns_fd >= 0 ? netns_fd : 0;
 	struct restore_target target = { .job = j, .cgroup = cgroup, .veths = &veths, .log = log,
 		                         .boot_id = json_object_get(pair->discovery, "boot_id"), .warnings = warnings };
 	struct criu_hooks hooks = { .spawned = on_restore_spawned, .post_restore = on_restore_post, .userdata = &target };

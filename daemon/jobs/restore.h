@@ -14,7 +14,7 @@
 
 /* Before anything is stopped: the bridges of the container's veths exist, and no other kind of
  * interface has the name of a host end. */
-int restore_check_network(const struct pair *pair, char **ret_error);
+int restore_check_network(struct job *j, const struct pair *pair, char **ret_error);
 
 /* Every regular file the image needs, with the size it had: a clear list (the job's details)
  * instead of CRIU's first obscure error. */

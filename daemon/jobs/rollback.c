@@ -256,7 +256,7 @@ static int rollback_verify(struct rollback *rb, char **ret_error) {
 		return r;
 	apply_bridge_map(j, rb->pair, rb->warnings);
 	if ((r = plan_volumes(j, rb->pair, rb->warnings, &rb->plan, &rb->n_plan, ret_error)) < 0 ||
-	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(rb->pair, ret_error)) < 0)
+	    (r = verify_pair(j, rb->pair, ret_error)) < 0 || (r = restore_check_network(j, rb->pair, ret_error)) < 0)
 		return r;
 	/* A stopped LXC= container has no cgroup: LXC makes one when it restores; nor has a Machine=
 	 * machined did not know: ckptd makes a unit for it when it restores. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The network configuration of a container's own network namespace, saved by ckptd before the
-# freeze (NetworkConfig=presave, the default) and replayed to CRIU by ckptd-netns-replay inside
+# freeze (NetworkConfig=presave, set here; auto, the default, is test-netns-external's) and replayed to CRIU by ckptd-netns-replay inside
 # the window, must come back at rollback exactly as it was at the checkpoint: addresses (IPv4 and
 # IPv6), routes, rules, iptables (legacy, IPv4 and IPv6) and nftables rules. Four hand-built
 # containers (container-lib.sh), each with extra configuration set up inside its namespace:
@@ -48,7 +48,8 @@ for ct in lo fw br rt; do
 	# SIGUSR1: a task in a network namespace of its own, inside the container
 	ct_start "${CG[$ct]}" "$MNT/$ct" --net -- /usr/bin/bash -c \
 		'trap "unshare --net sleep 1000 &" USR1; while :; do date +%s%N >>/var/log/ticks; sleep 0.05; done' >/dev/null
-	t_write_container "$ct" "${CG[$ct]}" "$MNT/$ct" </dev/null
+	# presave explicitly: auto (the default) treats lo and fw as external (test-netns-external)
+	printf '[Checkpoint]\nNetworkConfig=presave\n' | t_write_container "$ct" "${CG[$ct]}" "$MNT/$ct"
 done
 
 nsx() { # CONTAINER CMD...: CMD in the container's network namespace
@@ -203,7 +204,7 @@ for f in iptables ip6tables; do
 		<(grep -v '^#' "$T/state/containers/rt/pairs/$presave_id/images/$f-"*.img) ||
 		t_fail "the $f image differs between NetworkConfig=criu and presave"
 done
-t_write_container rt "${CG[rt]}" "$MNT/rt" </dev/null
+printf '[Checkpoint]\nNetworkConfig=presave\n' | t_write_container rt "${CG[rt]}" "$MNT/rt"
 kill -HUP "$CKPTD_PID"
 
 # ---- a second network namespace in the tree: CRIU's own tools (the replay holds one namespace's)

@@ -317,7 +317,7 @@ TEST(container_defaults) {
 	ASSERT_FALSE(c->tcp_established);
 	ASSERT_FALSE(c->file_locks);
 	ASSERT_EQ(c->network_lock, NETWORK_LOCK_AUTO);
-	ASSERT_EQ(c->network_config, NETWORK_CONFIG_PRESAVE);
+	ASSERT_EQ(c->network_config, NETWORK_CONFIG_AUTO);
 	ASSERT_TRUE(c->share_images);
 	ASSERT_EQ(c->full_image_every, 8);
 	ASSERT_EQ(c->pre_dump, PRE_DUMP_AUTO);
@@ -642,7 +642,7 @@ TEST(container_errors_values) {
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkLock=none\n", EINVAL,
 			       ":5: [Checkpoint] NetworkLock=none: expected auto, skip, nftables or iptables");
 	ASSERT_CONTAINER_ERROR(HEAD "[Checkpoint]\nNetworkConfig=ckptd\n", EINVAL,
-			       ":5: [Checkpoint] NetworkConfig=ckptd: expected presave or criu");
+			       ":5: [Checkpoint] NetworkConfig=ckptd: expected auto, external, presave or criu");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepLast=-1\n", EINVAL,
 			       ":5: [Retention] KeepLast=-1: expected a non-negative integer");
 	ASSERT_CONTAINER_ERROR(HEAD "[Retention]\nKeepDaily=1x\n", EINVAL,
