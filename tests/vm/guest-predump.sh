@@ -263,10 +263,10 @@ while [ $r -le "$ROUNDS" ]; do
 				if (/Running pre-dump scripts/) inwin = 1
 				if (/Unfreezing tasks/) inwin = 0
 				k = $0; sub(/^\([^)]*\) */, "", k); gsub(/0x[0-9a-f]+|[0-9]+/, "N", k); k = substr(k, 1, 56)
-				prev = t; seen = 1; if (inwin) lines++
+				prev = t; seen = 1; all++; if (inwin) lines++
 			}
 			END {
-				printf "WINDOW %s: %d log lines in the window\n", c, lines
+				printf "WINDOW %s: %d log lines in the window (%d in the log)\n", c, lines, all
 				for (x in s) printf "WINDOW %s: %8.3f s in %6d gaps after \"%s\"\n", c, s[x], n[x], x
 			}' "/var/lib/ckptd/containers/$c/pairs/$id/dump.log" | sort -k3,3 -rn | head -n 9
 		run ckptctl delete $c "$id"
