@@ -220,6 +220,12 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "numbers: frozen window, plain dump vs final dump after a pre-dump ($ROUNDS rounds, $MIB MiB, THP $(cat $THP))"
+# what one small write() costs here (CRIU writes each line of its log with one)
+t0=$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/zero of=/var/lib/ckptd/writecost bs=100 count=200000 2>/dev/null
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "WRITECOST $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "200000 writes of 100 bytes to a file in /var/lib/ckptd: %.2f s, %.1f us each", b - a, (b - a) * 5 }')"
+rm -f /var/lib/ckptd/writecost
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	for c in plain pd; do
@@ -247,6 +253,22 @@ while [ $r -le "$ROUNDS" ]; do
 		echo "$P" | jq -c --arg c $c '{($c): .timings.criu_phases}'
 		awk -v c=$c '/^\([0-9]/ { t = substr($1, 2) + 0; if (seen && t - prev > 0.1) printf "%s: +%.2f s before: %s\n", c, t - prev, $0; prev = t; seen = 1 }' \
 			"/var/lib/ckptd/containers/$c/pairs/$id/dump.log" | head -n 12
+		# ... and by kind of log line, inside the window (from CRIU's pre-dump notification to
+		# "Unfreezing tasks"): the time after each line until the next, summed per kind (numbers
+		# folded), the eight largest; and how many lines CRIU wrote there (each is one write())
+		awk -v c=$c '
+			/^\([0-9]/ {
+				t = substr($1, 2) + 0
+				if (inwin && seen) { s[k] += t - prev; n[k]++ }
+				if (/Running pre-dump scripts/) inwin = 1
+				if (/Unfreezing tasks/) inwin = 0
+				k = $0; sub(/^\([^)]*\) */, "", k); gsub(/0x[0-9a-f]+|[0-9]+/, "N", k); k = substr(k, 1, 56)
+				prev = t; seen = 1; all++; if (inwin) lines++
+			}
+			END {
+				printf "WINDOW %s: %d log lines in the window (%d in the log)\n", c, lines, all
+				for (x in s) printf "WINDOW %s: %8.3f s in %6d gaps after \"%s\"\n", c, s[x], n[x], x
+			}' "/var/lib/ckptd/containers/$c/pairs/$id/dump.log" | sort -k3,3 -rn | head -n 9
 		run ckptctl delete $c "$id"
 	done
 	r=$((r + 1))
