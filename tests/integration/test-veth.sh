@@ -4,12 +4,12 @@
 # rootfs a btrfs subvolume) running Redis (AOF, fsync always) on 127.0.0.1 and on the veth's
 # address, with a client inside appending 1, 2, 3, ... over one TCP connection.
 #
-#   - veth into a bridge (the test's own, with a fixed MAC): 3 cycles of freeze-and-dump ->
+#   - veth into a bridge (the test's own, with a fixed MAC): 5 cycles (CKPTD_TEST_CYCLES) of freeze-and-dump ->
 #     rollback. Afterwards the host end (a new device, same name) is back in the bridge and up,
 #     the host reaches Redis over the veth again, the inner client is still on its connection,
 #     memory and AOF agree (1..N); a host connection open across the rollback is reset.
 #   - routed veth (no bridge, an address and a /32 route on the host end) and a second veth
-#     into the bridge in the same container: 3 cycles; the routed host end gets its address,
+#     into the bridge in the same container: 5 cycles; the routed host end gets its address,
 #     MTU and route back and comes up, the other is back in the bridge.
 #   - a macvlan in the container: refused before freezing, with the interface named.
 #   - the bridge gone at rollback: a clear error naming it, and the container untouched.
@@ -182,7 +182,7 @@ cycle() { # CONTAINER CGROUP HOST-IF CT-ADDR [BRIDGE]; sets id (the pair)
 		t_fail "$ct: a connection from the host survived the rollback (documented: it is reset)"
 }
 
-for i in $(seq "${CKPTD_TEST_CYCLES:-3}"); do
+for i in $(seq "${CKPTD_TEST_CYCLES:-5}"); do
 	echo "---- bridged veth, cycle $i"
 	cycle ctb "$cgb" "$HB" "$NET.2" "$BR"
 done
@@ -209,7 +209,7 @@ t_wait_until 10 host_reaches "$NET.2" ||
 	t_fail "the host cannot reach Redis at $NET.2 after the failed restore and a rollback"
 ct_redis "$cgb" LRANGE l 0 -1 | ct_assert_sequence "Redis memory after the failed restore and a rollback" >/dev/null
 ct_assert_grows "$cgb"
-for i in $(seq "${CKPTD_TEST_CYCLES:-3}"); do
+for i in $(seq "${CKPTD_TEST_CYCLES:-5}"); do
 	echo "---- routed veth (and a second veth into the bridge), cycle $i"
 	cycle ctr "$cgr" "$HR" "$NET.66"
 	t_assert_eq "$(ip -j link show "$HS" | jq -r '.[0].master')" "$BR" "ctr: the bridge of its second veth's host end $HS"
