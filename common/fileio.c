@@ -104,6 +104,19 @@ ssize_t read_eintr(int fd, void *buf, size_t n) {
 	}
 }
 
+ssize_t read_full(int fd, void *buf, size_t size) {
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read_eintr(fd, (char *) buf + got, size - got);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t) n;
+	}
+	return (ssize_t) got;
+}
+
 int read_full_file(const char *path, char **ret, size_t *ret_size) {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -18,6 +18,9 @@ int rm_rf(const char *path);
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 /* read(), retried on EINTR: the byte count (0 at the end) or a negative errno. */
 ssize_t read_eintr(int fd, void *buf, size_t n);
+/* read() until SIZE bytes or the end (EINTR retried): the byte count, less than SIZE only at the
+ * end, or a negative errno. */
+ssize_t read_full(int fd, void *buf, size_t size);
 /* For kernel interface files: no O_CREAT, no truncation games, one write. */
 int write_string_file(const char *path, const char *s);
 /* First line without its newline. */

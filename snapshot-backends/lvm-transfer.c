@@ -62,19 +62,6 @@ struct stream_record {
 	uint64_t length;
 };
 
-static ssize_t read_full(int fd, void *buf, size_t size) {
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = read_eintr(fd, (char *) buf + got, size - got);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			break;
-		got += (size_t) n;
-	}
-	return (ssize_t) got;
-}
-
 /* All zeroes? (memcmp against itself shifted by one byte: libc's vectorised compare.) */
 static bool all_zero(const char *p, size_t n) {
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);

@@ -288,18 +288,13 @@ int block_index_load(int dir_fd, struct block_index *ret, char **ret_error) {
 		return error_setf(ret_error, negative_errno(), "cannot stat the block index: %m");
 	if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size > LOAD_MAX)
 		return error_setf(ret_error, -EBADMSG, "%s", "block index is not a regular file of at most 1 GiB");
-	size_t size = (size_t) st.st_size, got = 0;
+	size_t size = (size_t) st.st_size;
 	_cleanup_free_ uint8_t *buf = malloc(size ? size : 1);
 	if (!buf)
 		return -ENOMEM;
-	while (got < size) {
-		ssize_t k = read(fd, buf + got, size - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return error_setf(ret_error, k < 0 ? negative_errno() : -EBADMSG, "cannot read the block index: %s",
-			                  k < 0 ? strerror(errno) : "file shrank");
-		got += (size_t) k;
-	}
+	ssize_t k = read_full(fd, buf, size);
+	if (k < 0 || (size_t) k != size)
+		return error_setf(ret_error, k < 0 ? (int) k : -EBADMSG, "cannot read the block index: %s",
+		                  k < 0 ? strerror((int) -k) : "file shrank");
 	return block_index_decode(buf, size, ret, ret_error);
 }

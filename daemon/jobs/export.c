@@ -247,20 +247,6 @@ static void *sender_run(void *userdata) {
 	return NULL;
 }
 
-/* Reads up to size bytes (less only at the end of the stream). */
-static ssize_t read_full(int fd, char *buf, size_t size) {
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = read_eintr(fd, buf + got, size - got);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			break;
-		got += (size_t) n;
-	}
-	return (ssize_t) got;
-}
-
 struct volume_stats {
 	uint64_t chunks, bytes;
 	char sha256[65];
