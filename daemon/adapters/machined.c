@@ -81,16 +81,29 @@ static int get_string(sd_bus *bus, const char *path, const char *property, char 
 	return 0;
 }
 
-static int get_id(sd_bus *bus, const char *path, char **ret, char **ret_error) {
+/* An array property of the machine object: its elements of TYPE ('y', 'i') in *ret_reply's
+ * memory (*ret_data, *ret_size bytes), valid while the reply lives. */
+static int get_array(sd_bus *bus, const char *path, const char *property, char type, sd_bus_message **ret_reply,
+                     const void **ret_data, size_t *ret_size, char **ret_error) {
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	int r = sd_bus_get_property(bus, MACHINED, path, MACHINED_MACHINE, "Id", &e, &reply, "ay");
-	const void *bytes = NULL;
-	size_t n = 0;
+	const char signature[] = { 'a', type, '\0' };
+	*ret_data = NULL;
+	*ret_size = 0;
+	int r = sd_bus_get_property(bus, MACHINED, path, MACHINED_MACHINE, property, &e, ret_reply, signature);
 	if (r >= 0)
-		r = sd_bus_message_read_array(reply, 'y', &bytes, &n);
+		r = sd_bus_message_read_array(*ret_reply, type, ret_data, ret_size);
 	if (r < 0)
-		return error_setf(ret_error, r, "cannot read Id of %s: %s", path, bus_error_text(&e, r));
+		return error_setf(ret_error, r, "cannot read %s of %s: %s", property, path, bus_error_text(&e, r));
+	return 0;
+}
+
+static int get_id(sd_bus *bus, const char *path, char **ret, char **ret_error) {
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const void *bytes;
+	size_t n;
+	int r = get_array(bus, path, "Id", 'y', &reply, &bytes, &n, ret_error);
+	if (r < 0)
+		return r;
 	char *s = calloc(33, 1);
 	if (!s)
 		return -ENOMEM;
@@ -106,15 +119,12 @@ static int get_id(sd_bus *bus, const char *path, char **ret, char **ret_error) {
 }
 
 static int get_ifindices(sd_bus *bus, const char *path, int **ret, size_t *ret_n, char **ret_error) {
-	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	int r = sd_bus_get_property(bus, MACHINED, path, MACHINED_MACHINE, "NetworkInterfaces", &e, &reply, "ai");
-	const void *v = NULL;
-	size_t size = 0;
-	if (r >= 0)
-		r = sd_bus_message_read_array(reply, 'i', &v, &size);
+	const void *v;
+	size_t size;
+	int r = get_array(bus, path, "NetworkInterfaces", 'i', &reply, &v, &size, ret_error);
 	if (r < 0)
-		return error_setf(ret_error, r, "cannot read NetworkInterfaces of %s: %s", path, bus_error_text(&e, r));
+		return r;
 	*ret_n = size / sizeof(int32_t);
 	*ret = NULL;
 	if (*ret_n > 0 && !(*ret = malloc(size)))
